@@ -1,0 +1,433 @@
+"""Allegro REST API client (orders, shipments, invoices, offers).
+
+Plain Python, no Odoo import.  The client does not store tokens: it asks a
+``token_provider(force_refresh=False) -> str`` for one before each call and,
+on a 401, once more with ``force_refresh=True`` before retrying the call once.
+"""
+
+import logging
+import time
+from urllib.parse import quote
+
+from .errors import AllegroAuthError, AllegroConflict, AllegroError
+from .pagination import CursorIterator, iter_offset
+from .params import CHECKOUT_FORM_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS, build_filters
+from .transport import (
+    DEFAULT_TIMEOUT, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, Transport,
+)
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.allegro.pl"
+SANDBOX_API_URL = "https://api.allegro.pl.allegrosandbox.pl"
+
+# CheckoutFormFulfillmentStatus enum; RETURNED is set by Allegro only.
+FULFILLMENT_STATUSES = (
+    "NEW", "PROCESSING", "READY_FOR_SHIPMENT", "READY_FOR_PICKUP", "SENT", "PICKED_UP",
+    "CANCELLED", "SUSPENDED", "RETURNED",
+)
+SELLER_FULFILLMENT_STATUSES = tuple(s for s in FULFILLMENT_STATUSES if s != "RETURNED")
+QUANTITY_CHANGE_TYPES = ("FIXED", "GAIN")
+MAX_WAYBILL_LENGTH = 64
+MAX_CARRIER_NAME_LENGTH = 30
+CARRIER_OTHER = "OTHER"
+MAX_OFFERS_PER_COMMAND = 1000
+MAX_INVOICE_FILE_SIZE = 3 * 1024 * 1024
+
+
+def _segment(value, what):
+    """One URL path segment, percent-encoded; refuses empty ids."""
+    if value is None or str(value).strip() == "":
+        raise ValueError("%s is required" % what)
+    return quote(str(value), safe="")
+
+
+def _item_id(item):
+    return item.get("id") if isinstance(item, dict) else None
+
+
+def _check_range(name, value, minimum, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("%s must be an integer, got %r" % (name, value))
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = "%d..%d" % (minimum, maximum) if maximum is not None else ">= %d" % minimum
+        raise ValueError("%s must be %s, got %d" % (name, bounds, value))
+
+
+class AllegroClient:
+    """Client of the Allegro REST API.
+
+    :param api_url: API base, e.g. ``https://api.allegro.pl``.
+    :param token_provider: ``token_provider(force_refresh=False) -> str``.
+    :param session: optional ``requests.Session`` (one per client otherwise).
+    :param timeout: ``(connect, read)`` seconds or one number.
+    :param max_retries: retries of one call on 429/5xx/network errors.
+    :param max_wait: total seconds one call may sleep between retries.
+    :param sleep: sleep callable (injectable for tests).
+    :param accept_language: optional ``Accept-Language`` (e.g. ``"pl-PL"``);
+        note that some operations accept ``en-US`` only.
+    """
+
+    def __init__(self, api_url, token_provider, session=None, timeout=DEFAULT_TIMEOUT, max_retries=3,
+                 max_wait=30, sleep=time.sleep, accept_language=None, *, backoff_factor=0.5,
+                 backoff_max=8.0, user_agent=USER_AGENT):
+        if not callable(token_provider):
+            raise TypeError("token_provider must be callable")
+        self.api_url = api_url.rstrip("/")
+        self.token_provider = token_provider
+        self.accept_language = accept_language
+        self._transport = Transport(
+            self.api_url, session=session, timeout=timeout, max_retries=max_retries,
+            max_wait=max_wait, sleep=sleep, backoff_factor=backoff_factor,
+            backoff_max=backoff_max, user_agent=user_agent,
+        )
+
+    def __repr__(self):
+        return "AllegroClient(api_url=%r)" % self.api_url
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def close(self):
+        """Close the HTTP session if the client created it."""
+        self._transport.close()
+
+    @property
+    def session(self):
+        return self._transport.session
+
+    @property
+    def request_count(self):
+        """HTTP attempts made by this client (retries and 401 replays included)."""
+        return self._transport.request_count
+
+    @request_count.setter
+    def request_count(self, value):
+        self._transport.request_count = value
+
+    # ------------------------------------------------------------------
+    # Core
+    # ------------------------------------------------------------------
+    def _send(self, method, path, *, params=None, json=None, data=None, media_type=MEDIA_TYPE_PUBLIC,
+              content_type=None, idempotent=None):
+        def attempt(token):
+            headers = {
+                "Authorization": "Bearer %s" % token,
+                "Accept": media_type,
+                "Content-Type": content_type or media_type,
+            }
+            if self.accept_language:
+                headers["Accept-Language"] = self.accept_language
+            return self._transport.request(
+                method, path, params=params, json=json, data=data, headers=headers,
+                idempotent=idempotent, secrets=(token,),
+            )
+
+        token = self._token()
+        try:
+            return attempt(token)
+        except AllegroAuthError:
+            # Expired / revoked access token: refresh once and replay once.
+            # A second 401 propagates as AllegroAuthError.
+            _logger.info("Allegro %s %s -> HTTP 401; refreshing the access token", method, path)
+            return attempt(self._token(force_refresh=True))
+
+    def _token(self, force_refresh=False):
+        token = self.token_provider(force_refresh=True) if force_refresh else self.token_provider()
+        if not token:
+            raise AllegroAuthError("No Allegro access token available; connect the account first")
+        return token
+
+    @staticmethod
+    def _parse(response):
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def request(self, method, path, params=None, json=None, media_type=MEDIA_TYPE_PUBLIC):
+        """Call any endpoint (e.g. beta ones with ``MEDIA_TYPE_BETA``); parsed JSON."""
+        return self._parse(self._send(method, path, params=params, json=json, media_type=media_type))
+
+    def _get(self, path, params=None):
+        return self._parse(self._send("GET", path, params=params))
+
+    # ------------------------------------------------------------------
+    # Account / dictionaries
+    # ------------------------------------------------------------------
+    def get_me(self):
+        """``GET /me`` (MeResponse)."""
+        return self._get("/me")
+
+    def get_marketplaces(self):
+        """``GET /marketplaces`` (AllegroMarketplaces)."""
+        return self._get("/marketplaces")
+
+    def get_carriers(self):
+        """``GET /order/carriers`` (OrdersShippingCarriersResponse)."""
+        return self._get("/order/carriers")
+
+    # ------------------------------------------------------------------
+    # Order events
+    # ------------------------------------------------------------------
+    def get_order_event_stats(self):
+        """``GET /order/event-stats`` (``latestEvent{id, occurredAt}``)."""
+        return self._get("/order/event-stats")
+
+    def get_order_events(self, from_id=None, types=None, limit=100):
+        """``GET /order/events``: one page of the order event journal."""
+        _check_range("limit", limit, 1, 1000)
+        params = {"limit": limit}
+        if from_id is not None:
+            params["from"] = str(from_id)
+        if types:
+            params["type"] = [types] if isinstance(types, str) else list(types)
+        return self._get("/order/events", params)
+
+    def iter_order_events(self, from_id=None, types=None, limit=1000, max_pages=None):
+        """Iterate over order events after ``from_id``.
+
+        Returns a :class:`~.pagination.CursorIterator`: events come in id
+        order, each id once; ``.cursor`` is the last id to store as the next
+        ``from_id``.
+        """
+        _check_range("limit", limit, 1, 1000)
+
+        def fetch(from_id, limit):
+            return self.get_order_events(from_id=from_id, types=types, limit=limit)
+
+        return CursorIterator(fetch, "events", from_id=from_id, limit=limit, max_pages=max_pages)
+
+    # ------------------------------------------------------------------
+    # Checkout forms (orders)
+    # ------------------------------------------------------------------
+    def _checkout_forms_page(self, offset, limit, params):
+        _check_range("offset", offset, 0)
+        _check_range("limit", limit, 1, 100)
+        query = dict(params)
+        query.update(offset=offset, limit=limit)
+        return self._get("/order/checkout-forms", query)
+
+    def list_checkout_forms(self, offset=0, limit=100, **filters):
+        """``GET /order/checkout-forms``: one page (``checkoutForms``, ``count``, ``totalCount``).
+
+        Filters use Allegro's names (``**{"fulfillment.status": "NEW"}``) or
+        aliases: ``status``, ``fulfillment_status``, ``fulfillment_provider``,
+        ``line_items_sent``, ``bought_at_gte``/``_lte``, ``updated_at_gte``/``_lte``,
+        ``payment_id``, ``surcharges_id``, ``delivery_method_id``,
+        ``buyer_login``, ``marketplace_id``, ``sort``.  A ``filters`` dict is
+        accepted too.  Lists become repeated parameters.
+        """
+        params = build_filters(self._merge_filters(filters), CHECKOUT_FORM_FILTERS, what="checkout form filter")
+        return self._checkout_forms_page(offset, limit, params)
+
+    def iter_checkout_forms(self, page_size=100, **filters):
+        """Iterate over all checkout forms matching ``filters`` (offset pagination).
+
+        Makes ``ceil(totalCount / page_size)`` calls.  Filters are validated
+        now, not at the first ``next()``.
+        """
+        _check_range("page_size", page_size, 1, 100)
+        params = build_filters(self._merge_filters(filters), CHECKOUT_FORM_FILTERS, what="checkout form filter")
+
+        def fetch(offset, limit):
+            return self._checkout_forms_page(offset, limit, params)
+
+        return iter_offset(fetch, "checkoutForms", page_size, key=_item_id)
+
+    def get_checkout_form(self, form_id):
+        """``GET /order/checkout-forms/{id}`` (CheckoutForm)."""
+        return self._get("/order/checkout-forms/%s" % _segment(form_id, "form_id"))
+
+    def set_fulfillment_status(self, form_id, status, revision=None):
+        """``PUT /order/checkout-forms/{id}/fulfillment`` (204, returns ``None``).
+
+        :param revision: the order's ``revision``; Allegro answers 409
+            (:class:`AllegroConflict`) when the order changed since.
+        :raises ValueError: status not in the enum, or ``RETURNED``.
+        """
+        if status == "RETURNED":
+            raise ValueError("The RETURNED fulfillment status is set by Allegro; a seller cannot set it")
+        if status not in SELLER_FULFILLMENT_STATUSES:
+            raise ValueError("Unknown fulfillment status %r; use one of %s"
+                             % (status, ", ".join(SELLER_FULFILLMENT_STATUSES)))
+        params = {"checkoutForm.revision": revision} if revision else None
+        self._send("PUT", "/order/checkout-forms/%s/fulfillment" % _segment(form_id, "form_id"),
+                   params=params, json={"status": status})
+
+    # ------------------------------------------------------------------
+    # Shipments (tracking numbers)
+    # ------------------------------------------------------------------
+    def get_shipments(self, form_id):
+        """``GET /order/checkout-forms/{id}/shipments`` (``shipments[]``)."""
+        return self._get("/order/checkout-forms/%s/shipments" % _segment(form_id, "form_id"))
+
+    def add_shipment(self, form_id, carrier_id, waybill, carrier_name=None, line_item_ids=None):
+        """``POST /order/checkout-forms/{id}/shipments`` (CheckoutFormAddWaybillCreated).
+
+        :param line_item_ids: ids of the line items in the parcel; empty or
+            ``None`` means the whole order.
+        :raises ValueError: empty/too long waybill (> 64), carrier name too
+            long (> 30) or given with a carrier other than ``OTHER``.
+        """
+        if not carrier_id:
+            raise ValueError("carrier_id is required")
+        waybill = (waybill or "").strip()
+        if not waybill:
+            raise ValueError("waybill is required")
+        if len(waybill) > MAX_WAYBILL_LENGTH:
+            raise ValueError("waybill must be at most %d characters" % MAX_WAYBILL_LENGTH)
+        body = {"carrierId": carrier_id, "waybill": waybill}
+        if carrier_name:
+            if carrier_id != CARRIER_OTHER:
+                raise ValueError("carrier_name is only allowed with carrier_id %r" % CARRIER_OTHER)
+            if len(carrier_name) > MAX_CARRIER_NAME_LENGTH:
+                raise ValueError("carrier_name must be at most %d characters" % MAX_CARRIER_NAME_LENGTH)
+            body["carrierName"] = carrier_name
+        if line_item_ids:
+            body["lineItems"] = [{"id": str(item_id)} for item_id in line_item_ids]
+        return self._parse(self._send(
+            "POST", "/order/checkout-forms/%s/shipments" % _segment(form_id, "form_id"), json=body))
+
+    # ------------------------------------------------------------------
+    # Invoices
+    # ------------------------------------------------------------------
+    def get_invoices(self, form_id):
+        """``GET /order/checkout-forms/{id}/invoices`` (CheckoutFormsOrderInvoices)."""
+        return self._get("/order/checkout-forms/%s/invoices" % _segment(form_id, "form_id"))
+
+    def create_invoice(self, form_id, file_name, invoice_number=None):
+        """``POST /order/checkout-forms/{id}/invoices``: invoice metadata; returns its id."""
+        if not file_name:
+            raise ValueError("file_name is required")
+        body = {"file": {"name": file_name}}
+        if invoice_number:
+            body["invoiceNumber"] = invoice_number
+        data = self._parse(self._send(
+            "POST", "/order/checkout-forms/%s/invoices" % _segment(form_id, "form_id"), json=body))
+        if not isinstance(data, dict) or not data.get("id"):
+            raise AllegroError("Allegro created the invoice metadata but returned no id", status=201,
+                               response_body=data)
+        return data["id"]
+
+    def upload_invoice_file(self, form_id, invoice_id, pdf_bytes):
+        """``PUT .../invoices/{invoiceId}/file`` with the PDF (``application/pdf``).
+
+        A 409 ("already uploaded") after a retry of an attempt that may have
+        gone through (read timeout, 5xx) means our own upload succeeded: it is
+        treated as success.
+
+        :raises ValueError: empty file or larger than 3 MB.
+        """
+        if not pdf_bytes:
+            raise ValueError("pdf_bytes is empty")
+        if len(pdf_bytes) > MAX_INVOICE_FILE_SIZE:
+            raise ValueError("Invoice file too large (%d bytes, max 3 MB)" % len(pdf_bytes))
+        path = "/order/checkout-forms/%s/invoices/%s/file" % (
+            _segment(form_id, "form_id"), _segment(invoice_id, "invoice_id"))
+        try:
+            self._send("PUT", path, data=bytes(pdf_bytes), content_type=MEDIA_TYPE_PDF)
+        except AllegroConflict as exc:
+            if not exc.after_ambiguous_retry:
+                raise
+            _logger.info("Allegro PUT %s -> 409 after an ambiguous retry: file already uploaded", path)
+
+    # ------------------------------------------------------------------
+    # Offers
+    # ------------------------------------------------------------------
+    def _offers_page(self, offset, limit, params):
+        _check_range("offset", offset, 0, 9999999)
+        _check_range("limit", limit, 1, 1000)
+        if offset + limit > 10000000:
+            raise ValueError("offset + limit must be <= 10000000")
+        query = dict(params)
+        query.update(offset=offset, limit=limit)
+        return self._get("/sale/offers", query)
+
+    def list_offers(self, offset=0, limit=100, **filters):
+        """``GET /sale/offers``: one page (``offers``, ``count``, ``totalCount``).
+
+        Filters: Allegro names (``**{"publication.status": ["ACTIVE"]}``) or
+        aliases ``offer_id``, ``name``, ``publication_status``, ``external_id``,
+        ``selling_mode_format``, ``price_gte``/``price_lte``, ``category_id``,
+        ``marketplace_id``, ``sort``... (see ``params.OFFER_FILTERS``).
+        """
+        params = build_filters(self._merge_filters(filters), OFFER_FILTERS, OFFER_EXTRA_PARAMS, "offer filter")
+        return self._offers_page(offset, limit, params)
+
+    def iter_offers(self, page_size=1000, **filters):
+        """Iterate over all offers matching ``filters`` (offset pagination)."""
+        _check_range("page_size", page_size, 1, 1000)
+        params = build_filters(self._merge_filters(filters), OFFER_FILTERS, OFFER_EXTRA_PARAMS, "offer filter")
+
+        def fetch(offset, limit):
+            return self._offers_page(offset, limit, params)
+
+        return iter_offset(fetch, "offers", page_size, key=_item_id)
+
+    def change_offer_quantity(self, command_id, offer_ids, value, change_type="FIXED"):
+        """``PUT /sale/offer-quantity-change-commands/{commandId}`` (GeneralReport).
+
+        :param command_id: the caller's UUID for this command (store it before
+            calling: it is the idempotency key).
+        :param offer_ids: at most 1000 offer ids (chunking is the caller's job).
+        :param value: new quantity (FIXED, >= 0; 0 ends an active offer) or the
+            delta (GAIN, may be negative).
+        A 409 ("command id already used") after a retry of an attempt that may
+        have gone through is resolved by returning the command's report.
+        """
+        command = _segment(command_id, "command_id")  # str or uuid.UUID
+        if change_type not in QUANTITY_CHANGE_TYPES:
+            raise ValueError("change_type must be one of %s" % ", ".join(QUANTITY_CHANGE_TYPES))
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("value must be an integer, got %r" % (value,))
+        if change_type == "FIXED" and value < 0:
+            # The spec's description says "> 0"; 0 is let through on purpose:
+            # Allegro ends an active offer whose stock drops to 0, which is
+            # what a stock sync wants when the product runs out.
+            raise ValueError("A FIXED quantity cannot be negative")
+        offer_ids = [str(o) for o in (offer_ids or [])]
+        if not offer_ids:
+            raise ValueError("offer_ids is empty")
+        if len(offer_ids) > MAX_OFFERS_PER_COMMAND:
+            raise ValueError("At most %d offers per command (got %d); split them into several commands"
+                             % (MAX_OFFERS_PER_COMMAND, len(offer_ids)))
+        body = {
+            "modification": {"changeType": change_type, "value": value},
+            "offerCriteria": [{"type": "CONTAINS_OFFERS", "offers": [{"id": o} for o in offer_ids]}],
+        }
+        try:
+            return self._parse(self._send("PUT", "/sale/offer-quantity-change-commands/%s" % command, json=body))
+        except AllegroConflict as exc:
+            if not exc.after_ambiguous_retry:
+                raise
+            _logger.info("Allegro quantity command %s -> 409 after an ambiguous retry; reading its report",
+                         command)
+            return self.get_offer_quantity_command(command_id)
+
+    def get_offer_quantity_command(self, command_id):
+        """``GET /sale/offer-quantity-change-commands/{commandId}`` (GeneralReport)."""
+        return self._get("/sale/offer-quantity-change-commands/%s" % _segment(command_id, "command_id"))
+
+    def get_offer_quantity_command_tasks(self, command_id, offset=0, limit=100):
+        """``GET /sale/offer-quantity-change-commands/{commandId}/tasks`` (TaskReport)."""
+        _check_range("offset", offset, 0, 999)
+        _check_range("limit", limit, 1, 1000)
+        return self._get("/sale/offer-quantity-change-commands/%s/tasks" % _segment(command_id, "command_id"),
+                         {"offset": offset, "limit": limit})
+
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _merge_filters(filters):
+        """Accept ``filters={...}`` as well as keyword filters."""
+        merged = {}
+        nested = filters.pop("filters", None)
+        if nested:
+            merged.update(nested)
+        merged.update(filters)
+        return merged

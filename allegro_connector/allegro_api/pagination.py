@@ -1,0 +1,118 @@
+"""Generic pagination helpers: offset/limit lists and id cursors (event journals)."""
+
+
+def id_sort_key(value):
+    """Order ids numerically when they are all digits, else as strings.
+
+    Numeric ids sort before non-numeric ones, so the key is total.
+    """
+    text = str(value)
+    if text.isdigit():
+        return (0, int(text), "")
+    return (1, 0, text)
+
+
+def iter_offset(fetch_page, items_key, page_size, offset=0, max_pages=None, key=None):
+    """Yield items of an offset/limit paginated list.
+
+    :param fetch_page: ``fetch_page(offset, limit) -> dict`` with the items
+        under ``items_key`` and, ideally, ``totalCount``.
+    :param key: ``key(item)`` identity; an item seen on an earlier page is
+        skipped (the list can shift while it is read, e.g. a new order at the
+        top of a list sorted by ``-lineItems.boughtAt``).
+    Stops at ``totalCount``, on an empty page, on a short page when there is
+    no ``totalCount``, or after ``max_pages`` pages.  ``ceil(total / page_size)``
+    requests are made when ``totalCount`` is present.
+    """
+    pages = 0
+    seen = set()
+    while True:
+        page = fetch_page(offset=offset, limit=page_size) or {}
+        pages += 1
+        items = page.get(items_key) or []
+        for item in items:
+            if key is not None:
+                identity = key(item)
+                if identity is not None:
+                    if identity in seen:
+                        continue
+                    seen.add(identity)
+            yield item
+        offset += len(items)
+        total = page.get("totalCount")
+        if not items:
+            return
+        if total is not None:
+            try:
+                if offset >= int(total):
+                    return
+            except (TypeError, ValueError):
+                total = None
+        if total is None and len(items) < page_size:
+            return
+        if max_pages is not None and pages >= max_pages:
+            return
+
+
+class CursorIterator:
+    """Iterate over an id-cursor journal (``/order/events``, ``/sale/offer-events``).
+
+    Each page is requested with ``from`` = the highest id seen so far.  Events
+    of a page are yielded in id order; an id already yielded is skipped (the
+    journal may repeat or reorder events).  :attr:`cursor` is the highest id
+    yielded so far, i.e. the value to store and pass as ``from`` next time;
+    it never moves backwards.
+
+    The iteration stops on an empty page, a page shorter than ``limit``, a page
+    that does not move the cursor forward (a server ignoring ``from`` cannot
+    make it loop forever) or after ``max_pages`` pages.
+
+    :param fetch_page: ``fetch_page(from_id, limit) -> dict``.
+    """
+
+    def __init__(self, fetch_page, items_key, from_id=None, limit=100, max_pages=None, id_getter=None):
+        self._fetch_page = fetch_page
+        self._items_key = items_key
+        self._limit = limit
+        self._max_pages = max_pages
+        self._id = id_getter or (lambda item: item.get("id"))
+        self.cursor = from_id
+        self.pages = 0
+        self.count = 0
+        self._seen = set()
+        self._gen = self._generate()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._gen)
+
+    def _advance(self, item_id):
+        if self.cursor is None or id_sort_key(item_id) > id_sort_key(self.cursor):
+            self.cursor = item_id
+
+    def _generate(self):
+        while True:
+            if self._max_pages is not None and self.pages >= self._max_pages:
+                return
+            request_from = self.cursor
+            page = self._fetch_page(from_id=request_from, limit=self._limit) or {}
+            self.pages += 1
+            items = page.get(self._items_key) or []
+            with_ids = [item for item in items if self._id(item) is not None]
+            with_ids.sort(key=lambda item: id_sort_key(self._id(item)))
+            for item in with_ids:
+                item_id = str(self._id(item))
+                if item_id in self._seen:
+                    continue
+                self._seen.add(item_id)
+                self._advance(self._id(item))
+                self.count += 1
+                yield item
+            if not items or len(items) < self._limit:
+                return
+            page_max = max((self._id(i) for i in with_ids), key=id_sort_key, default=None)
+            if page_max is None or (
+                    request_from is not None and id_sort_key(page_max) <= id_sort_key(request_from)):
+                return

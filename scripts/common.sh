@@ -1,0 +1,74 @@
+# Shared by the make targets: locate Python and Odoo, make sure PostgreSQL runs.
+# Sourced, not executed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        die "need root for: $* (run it yourself, or install sudo)"; fi
+}
+
+# The project's virtualenv when there is one, otherwise the machine's python3.
+pick_python() {
+    if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"
+    elif [ -x "$VENV/bin/python" ]; then echo "$VENV/bin/python"
+    else command -v python3 || die "python3 not found"; fi
+}
+
+require_odoo() {
+    "$PY" -c 'import odoo.release as r; assert r.serie == "19.0", r.serie' 2>/dev/null || die \
+        "Odoo 19.0 is not importable by $PY. Run 'make install ODOO_SRC=/path/to/odoo-19.0-source' first."
+}
+
+# Odoo's own addons directory (next to the odoo package in a source tree),
+# followed by this project.
+addons_path() {
+    "$PY" - "$ROOT" <<'PY'
+import os, sys, odoo
+paths = []
+for pkg in odoo.__path__:
+    for candidate in (os.path.join(os.path.dirname(pkg), "addons"), os.path.join(pkg, "addons")):
+        if os.path.isdir(os.path.join(candidate, "sale")) and candidate not in paths:
+            paths.append(candidate)
+if not paths:
+    sys.exit("Odoo's standard addons (sale, stock, account...) were not found next to the odoo package.")
+print(",".join(paths + [sys.argv[1]]))
+PY
+}
+
+# PostgreSQL: install it when missing (Debian/Ubuntu), start it, and make sure
+# the current user may create databases.
+ensure_postgres() {
+    if ! command -v pg_isready >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+        command -v apt-get >/dev/null || die "PostgreSQL is missing; install PostgreSQL >= 13 and start it."
+        say "Installing PostgreSQL"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
+    if ! pg_isready -q 2>/dev/null; then
+        say "Starting PostgreSQL"
+        if command -v pg_lsclusters >/dev/null; then
+            pg_lsclusters -h | while read -r ver name _; do as_root pg_ctlcluster "$ver" "$name" start || true; done
+        else
+            as_root service postgresql start
+        fi
+        for _ in $(seq 30); do pg_isready -q && break; sleep 1; done
+        pg_isready -q || die "PostgreSQL did not start."
+    fi
+    local me; me="$(id -un)"
+    if ! psql -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+        say "Creating PostgreSQL role $me"
+        as_root su postgres -c "createuser --superuser '$me'" 2>/dev/null || true
+        psql -d postgres -Atc 'select 1' >/dev/null 2>&1 || die "cannot connect to PostgreSQL as $me"
+    fi
+}
+
+# odoo CLI with the project's addons path and quiet HTTP.
+odoo_cli() {
+    "$PY" -m odoo --addons-path="$ADDONS" "$@"
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make test: the whole suite on a fresh database of a Polish company.
+# Plain pytest for the HTTP client and the emulator, pytest-odoo for the addon.
+# Extra arguments go to pytest (e.g. make test ARGS="-k token").
+source "$(dirname "$0")/common.sh"
+
+PY="$(pick_python)"
+require_odoo
+ensure_postgres
+ADDONS="$(addons_path)"
+DB="${TEST_DB:-allegro_connector_test}"
+LOGS="$ROOT/.test-logs"
+mkdir -p "$LOGS"
+
+say "Fresh database $DB: a Polish company (l10n_pl, PLN) with allegro_connector"
+odoo_cli db init --country PL --force "$DB" >"$LOGS/install.log" 2>&1 \
+    && odoo_cli module install -d "$DB" l10n_pl allegro_connector >>"$LOGS/install.log" 2>&1 \
+    || { tail -n 40 "$LOGS/install.log"; die "creating the test database failed (log: $LOGS/install.log)"; }
+
+say "Running the tests"
+export ALLEGRO_ADDONS_PATH="$ADDONS"
+cd "$ROOT"
+exec "$PY" -m pytest --odoo-database="$DB" --odoo-addons-path="$ADDONS" "$@"

@@ -1,0 +1,204 @@
+"""AllegroEmulator: the public Python API that tests and the demo use.
+
+It owns the state (orders, journal, offers), OAuth, fault switches and the
+HTTP server. Every method takes the same lock as the server's request
+handling, and returns copies so callers cannot change state by accident.
+"""
+
+import json
+import random
+import threading
+
+from .demo import demo_orders
+from .faults import Faults
+from .oauth import OAuth
+from .server import EmulatorServer
+from .state import Store
+
+
+def _snapshot(data):
+    return json.loads(json.dumps(data))  # a deep copy, much faster than copy.deepcopy for JSON data
+
+
+class AllegroEmulator:
+    def __init__(self, client_id="demo-client", client_secret="demo-secret", seller_login="demo-seller",
+                 seller_id="12345678", random_seed=None):
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.seller_login = seller_login
+        self.seller_id = seller_id
+        self.lock = threading.RLock()
+        self.rng = random.Random(random_seed)
+        self.store = Store(self.rng, seller_id)
+        self.oauth = OAuth(self)
+        self.faults = Faults()
+        self.requests = []  # one record per served request, see server.Handler._record
+        # Tunables; plain attributes so tests can flip them at any time.
+        self.token_lifetime = 43199  # seconds, as Allegro's expires_in
+        self.device_code_lifetime = 3600
+        self.poll_interval = 5
+        self.enforce_poll_interval = False  # answer slow_down to polls faster than poll_interval
+        self.auto_approve = False  # device authorizations approved as soon as they start
+        self.auto_sent_on_waybill = False  # adding a waybill sets fulfillment SENT
+        self.duplicate_events = False  # each journal event twice in a page
+        self.shuffle_events = False  # journal pages out of order
+        self.strict_media_types = True  # 406/415 for wrong Accept/Content-Type, as Allegro
+        self.log_requests = False  # access log on stderr
+        self.url = None
+        self._server = None
+        self._thread = None
+
+    # -- server --------------------------------------------------------------
+    @property
+    def api_url(self):
+        return self.url
+
+    @property
+    def auth_url(self):
+        return self.url and self.url + "/auth/oauth"
+
+    def start(self, host="127.0.0.1", port=0):
+        """Serve in a background thread; port 0 picks a free port. Returns self."""
+        if self._server:
+            raise RuntimeError("emulator already started at %s" % self.url)
+        self._server = EmulatorServer((host, port), self)
+        shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        self.url = "http://%s:%d" % (shown_host, self._server.server_address[1])
+        # A short poll interval keeps stop() fast (shutdown waits for the next poll).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="allegro-emulator",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if not self._server:
+            return
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(5)
+        self._server = self._thread = None
+
+    def __enter__(self):
+        return self if self._server else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- OAuth ---------------------------------------------------------------
+    @property
+    def refresh_count(self):
+        return self.oauth.refresh_count
+
+    def approve_device(self, user_code=None):
+        """Approve one pending device authorization, or all when user_code is None; returns how many."""
+        with self.lock:
+            return self.oauth.decide(user_code, "approved")
+
+    def deny_device(self, user_code):
+        with self.lock:
+            return self.oauth.decide(user_code, "denied")
+
+    def issue_tokens(self):
+        """A fresh token response (access + refresh) without the device flow."""
+        with self.lock:
+            return self.oauth.issue()
+
+    def expire_access_tokens(self):
+        with self.lock:
+            self.oauth.expire_access_tokens()
+
+    def revoke_refresh_tokens(self):
+        with self.lock:
+            self.oauth.revoke_refresh_tokens()
+
+    # -- data ----------------------------------------------------------------
+    @property
+    def offers(self):
+        """The live offer list (stock changes made over the API show here)."""
+        return self.store.offers
+
+    @property
+    def orders(self):
+        with self.lock:
+            return _snapshot(list(self.store.orders.values()))
+
+    @property
+    def events(self):
+        with self.lock:
+            return _snapshot(self.store.events)
+
+    def get_order(self, order_id):
+        with self.lock:
+            return _snapshot(self.store.order(order_id))
+
+    def add_order(self, **overrides):
+        """Add one order: a generated valid default deep-merged with ``overrides``
+        (None removes a key; lineItems may name just offer.id and quantity)."""
+        with self.lock:
+            return _snapshot(self.store.add_order(overrides))
+
+    def seed_orders(self, n, days=30, **overrides):
+        """Generate n varied orders bought over the last ``days``; ``overrides`` apply to each."""
+        with self.lock:
+            return _snapshot(self.store.seed(n, overrides, days))
+
+    def seed_demo(self):
+        """Add the fixed demo set (six orders, one per typical case)."""
+        return [self.add_order(**overrides) for overrides in demo_orders(self.offers)]
+
+    def _change(self, method, order_id, *args, **kwargs):
+        with self.lock:
+            method(order_id, *args, **kwargs)
+            return _snapshot(self.store.order(order_id))
+
+    def pay_order(self, order_id):
+        """FILLED_IN (or BOUGHT) -> READY_FOR_PROCESSING; returns the order."""
+        return self._change(self.store.pay, order_id)
+
+    def edit_delivery_address(self, order_id, **fields):
+        return self._change(self.store.edit_delivery_address, order_id, fields)
+
+    def cancel_order(self, order_id, auto=False):
+        return self._change(self.store.cancel, order_id, auto)
+
+    def set_fulfillment(self, order_id, status):
+        return self._change(self.store.set_fulfillment, order_id, status)
+
+    def delete_order(self, order_id):
+        with self.lock:
+            self.store.delete(order_id)
+
+    def shipments(self, order_id):
+        with self.lock:
+            return _snapshot(self.store.shipments.get(order_id, []))
+
+    def invoices(self, order_id):
+        with self.lock:
+            return _snapshot(self.store.invoices.get(order_id, []))
+
+    def invoice_file(self, invoice_id):
+        """Bytes uploaded for an invoice, or None."""
+        return self.store.invoice_files.get(invoice_id)
+
+    # -- observation ---------------------------------------------------------
+    def reset_requests(self):
+        with self.lock:
+            self.requests.clear()
+
+    def stats(self):
+        with self.lock:
+            store = self.store
+            return {
+                "url": self.url,
+                "orders": len(store.orders),
+                "events": len(store.events),
+                "latestEventId": store.events[-1]["id"] if store.events else None,
+                "requests": len(self.requests),
+                "refreshCount": self.oauth.refresh_count,
+                "pendingAuthorizations": [d["user_code"] for d in self.oauth.devices.values()
+                                          if d["status"] == "pending"],
+                "offers": [{"id": o["id"], "sku": o["external"]["id"], "stock": o["stock"]["available"],
+                            "status": o["publication"]["status"]} for o in store.offers],
+                "faults": self.faults.pending(),
+            }

@@ -1,0 +1,71 @@
+"""Injected failures: error statuses and slow responses for the next N matching requests."""
+
+import threading
+
+from .routing import ApiError, Reply
+
+MESSAGES = {
+    429: "Too many requests. Slow down and retry after the time given in Retry-After.",
+    500: "Internal server error. Try again later.",
+    502: "Bad gateway. Try again later.",
+    503: "Service temporarily unavailable. Try again later.",
+    504: "Gateway timeout. Try again later.",
+}
+
+
+class Faults:
+    """Rules match by path prefix (and method if given); ``count=None`` means until clear()."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._errors = []
+        self._delays = []
+
+    def add(self, status=429, count=1, path_prefix="/order", retry_after=1, method=None):
+        with self._lock:
+            self._errors.append({"status": int(status), "count": count, "path_prefix": path_prefix or "",
+                                 "retry_after": retry_after, "method": method and method.upper()})
+
+    def delay(self, seconds, count=1, path_prefix="", method=None):
+        with self._lock:
+            self._delays.append({"seconds": float(seconds), "count": count, "path_prefix": path_prefix or "",
+                                 "method": method and method.upper()})
+
+    def clear(self):
+        with self._lock:
+            self._errors.clear()
+            self._delays.clear()
+
+    def pending(self):
+        with self._lock:
+            return {"errors": [dict(r) for r in self._errors], "delays": [dict(r) for r in self._delays]}
+
+    def _take(self, rules, method, path):
+        """Consume one use of the first matching rule."""
+        with self._lock:
+            for rule in rules:
+                if path.startswith(rule["path_prefix"]) and rule["method"] in (None, method):
+                    if rule["count"] is not None:
+                        rule["count"] -= 1
+                        if rule["count"] <= 0:
+                            rules.remove(rule)
+                    return rule
+        return None
+
+    def take_delay(self, method, path):
+        """Seconds to stall this request (0 if no delay rule matches)."""
+        rule = self._take(self._delays, method, path)
+        return rule["seconds"] if rule else 0
+
+    def take_error(self, method, path):
+        """The Reply that replaces this request's real answer, or None."""
+        rule = self._take(self._errors, method, path)
+        if rule is None:
+            return None
+        status = rule["status"]
+        if status == 401:  # 401 always carries AuthError, never ErrorsHolder
+            return Reply(401, {"error": "invalid_token", "error_description": "Access token expired: injected fault"})
+        headers = {}
+        if rule["retry_after"] is not None and status in (429, 503):
+            headers["Retry-After"] = str(rule["retry_after"])
+        return ApiError(status, MESSAGES.get(status, "Injected failure"), headers=headers).reply()

@@ -1,0 +1,157 @@
+"""The bodies the client sends (and the answers it parses) match Allegro's OpenAPI spec.
+
+Requests go to the emulator, which records each served request with the
+spec's path template; the recorded bodies are validated with the emulator's
+contract helpers.  Skipped only when the spec file is absent.
+"""
+
+import importlib.util
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+API_DIR = TESTS_DIR.parent / "allegro_connector" / "allegro_api"
+
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+
+def load_allegro_api():
+    """Same loader as test_client.py: the package without the Odoo addon around it."""
+    if "allegro_api" in sys.modules:
+        return sys.modules["allegro_api"]
+    spec = importlib.util.spec_from_file_location(
+        "allegro_api", API_DIR / "__init__.py", submodule_search_locations=[str(API_DIR)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["allegro_api"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop("allegro_api", None)
+        raise
+    return module
+
+
+api = load_allegro_api()
+
+from allegro_emulator import AllegroEmulator  # noqa: E402
+from allegro_emulator.contract import load_spec, validate_request, validate_response  # noqa: E402
+
+SPEC = load_spec()
+pytestmark = pytest.mark.skipif(SPEC is None, reason="Allegro OpenAPI spec file not found (load_spec() returned None)")
+
+
+@pytest.fixture(scope="module")
+def emu():
+    emulator = AllegroEmulator(client_id="demo-client", client_secret="demo-secret", random_seed=11)
+    emulator.start(host="127.0.0.1", port=0)
+    emulator.seed_demo()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def client(emu):
+    tokens = emu.issue_tokens()
+    emu.reset_requests()
+    client = api.AllegroClient(emu.url, lambda force_refresh=False: tokens["access_token"], timeout=(2, 5),
+                               sleep=lambda seconds: None)
+    yield client
+    client.close()
+
+
+def served(emu, method, template):
+    """The recorded requests for one operation of the spec."""
+    records = [r for r in emu.requests if r["method"] == method and r["route"] == template]
+    assert records, "no %s %s request was made" % (method, template)
+    return records
+
+
+def check_exchange(emu, method, template):
+    """Validate every recorded request body and response of an operation."""
+    for record in served(emu, method, template):
+        content_type = record["headers"].get("Content-Type")
+        body = record["json"] if record["json"] is not None else record["body"]
+        validate_request(SPEC, method, template, body, content_type)
+        validate_response(SPEC, method, template, record["status"], record["response_body"],
+                          record["response_headers"].get("Content-Type"))
+
+
+def test_set_fulfillment_status_body(emu, client):
+    order = emu.add_order(status="READY_FOR_PROCESSING")
+    client.set_fulfillment_status(order["id"], "PROCESSING", revision=order["revision"])
+    for status in ("READY_FOR_SHIPMENT", "SENT", "CANCELLED", "SUSPENDED"):
+        client.set_fulfillment_status(order["id"], status)
+    check_exchange(emu, "PUT", "/order/checkout-forms/{id}/fulfillment")
+    assert [r["status"] for r in emu.requests] == [204] * 5
+
+
+def test_add_shipment_body(emu, client):
+    order = emu.add_order(status="READY_FOR_PROCESSING")
+    client.add_shipment(order["id"], "DPD", "0000123456789")
+    client.add_shipment(order["id"], "OTHER", "X" * 64, carrier_name="C" * 30,
+                        line_item_ids=[li["id"] for li in order["lineItems"]])
+    check_exchange(emu, "POST", "/order/checkout-forms/{id}/shipments")
+    client.get_shipments(order["id"])
+    check_response(emu, "GET", "/order/checkout-forms/{id}/shipments")
+
+
+def test_create_invoice_and_upload_bodies(emu, client):
+    order = emu.add_order(status="READY_FOR_PROCESSING", invoice={"required": True})
+    invoice_id = client.create_invoice(order["id"], "FV-7.pdf", invoice_number="FV/7/2024")
+    check_exchange(emu, "POST", "/order/checkout-forms/{id}/invoices")
+    client.upload_invoice_file(order["id"], invoice_id, b"%PDF-1.4\n%%EOF\n")
+    upload = served(emu, "PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file")[0]
+    assert upload["headers"]["Content-Type"] == "application/pdf"
+    validate_request(SPEC, "PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file", upload["body"],
+                     upload["headers"]["Content-Type"])
+    client.get_invoices(order["id"])
+    check_response(emu, "GET", "/order/checkout-forms/{id}/invoices")
+
+
+def test_change_offer_quantity_body(emu, client):
+    ids = [o["id"] for o in emu.offers[:5]]
+    command_id = str(uuid.uuid4())
+    client.change_offer_quantity(command_id, ids, 10)
+    client.change_offer_quantity(str(uuid.uuid4()), ids[:2], -1, change_type="GAIN")
+    check_exchange(emu, "PUT", "/sale/offer-quantity-change-commands/{commandId}")
+    client.get_offer_quantity_command(command_id)
+    check_response(emu, "GET", "/sale/offer-quantity-change-commands/{commandId}")
+
+
+def test_validator_catches_a_wrong_body():
+    """The checks above would fail on a body that breaks the spec."""
+    with pytest.raises(AssertionError):
+        validate_request(SPEC, "PUT", "/order/checkout-forms/{id}/fulfillment", {"status": "DONE"})
+    with pytest.raises(AssertionError):
+        validate_request(SPEC, "POST", "/order/checkout-forms/{id}/shipments",
+                         {"carrierId": "DPD", "waybill": "x" * 65})
+    with pytest.raises(AssertionError):
+        validate_request(SPEC, "PUT", "/sale/offer-quantity-change-commands/{commandId}",
+                         {"modification": {"changeType": "SET", "value": 1}})
+
+
+def check_response(emu, method, template):
+    for record in served(emu, method, template):
+        validate_response(SPEC, method, template, record["status"], record["response_body"],
+                          record["response_headers"].get("Content-Type"))
+
+
+def test_read_responses_match_spec(emu, client):
+    """What the client reads (GET calls) is what the spec describes."""
+    client.get_me()
+    client.get_marketplaces()
+    client.get_carriers()
+    client.get_order_event_stats()
+    client.get_order_events(limit=10)
+    page = client.list_checkout_forms(limit=5)
+    client.get_checkout_form(page["checkoutForms"][0]["id"])
+    client.list_offers(limit=5)
+    for method, template in (("GET", "/me"), ("GET", "/marketplaces"), ("GET", "/order/carriers"),
+                             ("GET", "/order/event-stats"), ("GET", "/order/events"),
+                             ("GET", "/order/checkout-forms"), ("GET", "/order/checkout-forms/{id}"),
+                             ("GET", "/sale/offers")):
+        check_response(emu, method, template)

@@ -1,0 +1,235 @@
+"""The emulator against Allegro's OpenAPI spec: every response it served, its orders, and the helpers.
+
+Skipped only when the spec file (ALLEGRO_OPENAPI, default ../shared/allegro/
+allegro-openapi.yaml next to the repository) is absent.
+"""
+
+import json
+
+import pytest
+
+from allegro_emulator import testing
+from allegro_emulator.contract import (ContractError, load_spec, spec_path, validate_request, validate_response,
+                                       validate_schema)
+
+emu, api = testing.emu, testing.api  # the shared fixtures
+
+JSON_V1 = "application/vnd.allegro.public.v1+json"
+PDF = b"%PDF-1.4\n%%EOF\n"
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.fixture(scope="session")
+def spec():
+    loaded = load_spec()
+    if loaded is None:
+        pytest.skip("Allegro OpenAPI spec not found at %s (set ALLEGRO_OPENAPI)" % spec_path())
+    return loaded
+
+
+def exercise_api(emu, api):
+    """Call every emulated endpoint, with successes and the errors each one can give."""
+    order = emu.add_order(status="READY_FOR_PROCESSING", payment={"type": "ONLINE"})
+    emu.seed_orders(30)
+    emu.seed_demo()
+    oid = order["id"]
+    base = "/order/checkout-forms/" + oid
+    command = "/sale/offer-quantity-change-commands/c0ffee00-0000-4000-8000-000000000001"
+    quantity = {"modification": {"changeType": "GAIN", "value": 1},
+                "offerCriteria": [{"type": "CONTAINS_OFFERS", "offers": [{"id": emu.offers[0]["id"]}, {"id": "1"}]}]}
+    pdf = {"Content-Type": "application/pdf"}
+    calls = [
+        ("GET", "/me", {}), ("GET", "/marketplaces", {}), ("GET", "/order/event-stats", {}),
+        ("GET", "/order/events", {"params": {"limit": 50}}), ("GET", "/order/events", {"params": {"limit": 0}}),
+        ("GET", "/order/checkout-forms", {}), ("GET", "/order/checkout-forms", {"params": {"limit": 500}}),
+        ("GET", "/order/checkout-forms", {"params": {"sort": "bogus"}}),
+        ("GET", base, {}), ("GET", "/order/checkout-forms/" + UNKNOWN_ID, {}), ("GET", "/order/checkout-forms/x", {}),
+        ("PUT", base + "/fulfillment", {"params": {"checkoutForm.revision": order["revision"]},
+                                        "json": {"status": "PROCESSING"}}),
+        ("PUT", base + "/fulfillment", {"params": {"checkoutForm.revision": order["revision"]},
+                                        "json": {"status": "SENT"}}),
+        ("PUT", base + "/fulfillment", {"json": {"status": "RETURNED"}}),
+        ("PUT", "/order/checkout-forms/%s/fulfillment" % UNKNOWN_ID, {"json": {"status": "SENT"}}),
+        ("GET", "/order/carriers", {}),
+        ("POST", base + "/shipments", {"json": {"carrierId": "INPOST", "waybill": "6200001"}}),
+        ("POST", base + "/shipments", {"json": {"carrierId": "OTHER", "carrierName": "Kurier", "waybill": "K1",
+                                                "lineItems": [{"id": order["lineItems"][0]["id"]}]}}),
+        ("POST", base + "/shipments", {"json": {"carrierId": "NOPE", "waybill": "1"}}),
+        ("POST", base + "/shipments", {"json": {"carrierId": "DPD", "waybill": "1", "lineItems": [{"id": "x"}]}}),
+        ("POST", "/order/checkout-forms/%s/shipments" % UNKNOWN_ID, {"json": {"carrierId": "DPD", "waybill": "1"}}),
+        ("GET", base + "/shipments", {}), ("GET", "/order/checkout-forms/%s/shipments" % UNKNOWN_ID, {}),
+        ("POST", base + "/invoices", {"json": {"file": {"name": "FV-1.pdf"}, "invoiceNumber": "FV/1"}}),
+        ("POST", base + "/invoices", {"json": {"file": {"name": "FV-2.pdf"}}}),
+        ("POST", base + "/invoices", {"json": {"invoiceNumber": "no file"}}),
+        ("POST", "/order/checkout-forms/%s/invoices" % UNKNOWN_ID, {"json": {"file": {"name": "a.pdf"}}}),
+    ]
+    for method, path, kwargs in calls:
+        api.request(method, path, **kwargs)
+    invoice_file = "%s/invoices/%s/file" % (base, emu.invoices(oid)[0]["id"])
+    api.put(invoice_file, data=b"%PDF" + b"0" * (3 * 1024 * 1024 + 1), headers=pdf)
+    api.put(invoice_file, data=b"", headers=pdf)
+    api.put(invoice_file, data=PDF, headers=pdf)
+    api.put(invoice_file, data=PDF, headers=pdf)
+    api.put(base + "/invoices/unknown/file", data=PDF, headers=pdf)
+    api.post(base + "/invoices", json={"file": {"name": "FV-3.pdf"}})
+    api.get(base + "/invoices")
+    api.get("/order/checkout-forms/%s/invoices" % UNKNOWN_ID)
+    api.get("/sale/offers", params={"limit": 5})
+    api.get("/sale/offers", params={"limit": 0})
+    api.put(command, json=quantity)
+    api.put(command, json=quantity)
+    api.put(command[:-1] + "2", json={"modification": {"changeType": "FIXED"}})
+    api.get(command)
+    api.get(command + "/tasks")
+    api.get(command + "/tasks", params={"limit": 0})
+    api.get("/sale/offer-quantity-change-commands/unknown")
+    # Errors that every endpoint can give: no token, injected faults.
+    api.get("/me", headers={"Authorization": ""})
+    api.get(base + "/shipments", headers={"Authorization": "Bearer nope"})
+    emu.faults.add(status=429, count=1, path_prefix="/order/checkout-forms")
+    emu.faults.add(status=503, count=1, path_prefix="/sale/offers")
+    api.get("/order/checkout-forms")
+    api.get("/sale/offers")
+
+
+def check_record(spec, record):
+    """One served response against the spec; error bodies also against AuthError / ErrorsHolder."""
+    content_type = record["response_headers"].get("Content-Type")
+    body = json.loads(record["response_body"]) if record["response_body"] else None
+    declared = spec["paths"][record["route"]][record["method"].lower()]["responses"]
+    if str(record["status"]) in declared:
+        validate_response(spec, record["method"], record["route"], record["status"], body, content_type)
+    if record["status"] >= 400:
+        assert content_type == JSON_V1
+        validate_schema(spec, "AuthError" if record["status"] == 401 else "ErrorsHolder", body)
+    elif body is not None:
+        assert content_type == JSON_V1
+
+
+def test_every_served_response_matches_the_spec(spec, emu, api):
+    exercise_api(emu, api)
+    served = [r for r in emu.requests if r["route"] in spec["paths"]]
+    for record in served:
+        check_record(spec, record)
+
+    covered = {(r["method"], r["route"], r["status"]) for r in served}
+    expected = {
+        ("GET", "/me", 200), ("GET", "/me", 401), ("GET", "/marketplaces", 200), ("GET", "/order/event-stats", 200),
+        ("GET", "/order/events", 200), ("GET", "/order/events", 422),
+        ("GET", "/order/checkout-forms", 200), ("GET", "/order/checkout-forms", 422),
+        ("GET", "/order/checkout-forms", 400), ("GET", "/order/checkout-forms", 429),
+        ("GET", "/order/checkout-forms/{id}", 200), ("GET", "/order/checkout-forms/{id}", 404),
+        ("GET", "/order/checkout-forms/{id}", 422),
+        ("PUT", "/order/checkout-forms/{id}/fulfillment", 204), ("PUT", "/order/checkout-forms/{id}/fulfillment", 409),
+        ("PUT", "/order/checkout-forms/{id}/fulfillment", 422), ("PUT", "/order/checkout-forms/{id}/fulfillment", 404),
+        ("GET", "/order/carriers", 200),
+        ("POST", "/order/checkout-forms/{id}/shipments", 201), ("POST", "/order/checkout-forms/{id}/shipments", 400),
+        ("POST", "/order/checkout-forms/{id}/shipments", 422), ("POST", "/order/checkout-forms/{id}/shipments", 404),
+        ("GET", "/order/checkout-forms/{id}/shipments", 200), ("GET", "/order/checkout-forms/{id}/shipments", 404),
+        ("GET", "/order/checkout-forms/{id}/shipments", 401),
+        ("GET", "/order/checkout-forms/{id}/invoices", 200), ("GET", "/order/checkout-forms/{id}/invoices", 404),
+        ("POST", "/order/checkout-forms/{id}/invoices", 201), ("POST", "/order/checkout-forms/{id}/invoices", 429),
+        ("POST", "/order/checkout-forms/{id}/invoices", 409), ("POST", "/order/checkout-forms/{id}/invoices", 422),
+        ("POST", "/order/checkout-forms/{id}/invoices", 404),
+        ("PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file", 200),
+        ("PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file", 413),
+        ("PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file", 409),
+        ("PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file", 404),
+        ("PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file", 422),
+        ("GET", "/sale/offers", 200), ("GET", "/sale/offers", 400), ("GET", "/sale/offers", 503),
+        ("PUT", "/sale/offer-quantity-change-commands/{commandId}", 201),
+        ("PUT", "/sale/offer-quantity-change-commands/{commandId}", 409),
+        ("PUT", "/sale/offer-quantity-change-commands/{commandId}", 422),
+        ("GET", "/sale/offer-quantity-change-commands/{commandId}", 200),
+        ("GET", "/sale/offer-quantity-change-commands/{commandId}", 404),
+        ("GET", "/sale/offer-quantity-change-commands/{commandId}/tasks", 200),
+        ("GET", "/sale/offer-quantity-change-commands/{commandId}/tasks", 422),
+    }
+    assert expected <= covered, sorted(expected - covered)
+
+
+def test_request_bodies_sent_in_the_scenario_match_the_spec(spec, emu, api):
+    exercise_api(emu, api)
+    valid = [r for r in emu.requests if r["json"] is not None and r["status"] < 400]
+    assert {r["route"] for r in valid} >= {
+        "/order/checkout-forms/{id}/fulfillment", "/order/checkout-forms/{id}/shipments",
+        "/order/checkout-forms/{id}/invoices", "/sale/offer-quantity-change-commands/{commandId}"}
+    for record in valid:
+        validate_request(spec, record["method"], record["route"], record["json"])
+
+
+def _dates(data):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("boughtAt", "updatedAt", "finishedAt", "occurredAt", "from", "to", "modifiedAt"):
+                yield value
+            else:
+                yield from _dates(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _dates(item)
+
+
+def test_generated_orders_and_events_match_the_spec(spec):
+    from allegro_emulator import AllegroEmulator
+
+    emulator = AllegroEmulator(random_seed=11)
+    orders = emulator.seed_orders(300) + emulator.seed_demo()
+    orders.append(emulator.pay_order(next(o["id"] for o in orders if o["status"] == "BOUGHT")))
+    orders.append(emulator.edit_delivery_address(orders[0]["id"], street="Nowa 2"))
+    # The sample covers every case the emulator generates.
+    assert {o["marketplace"]["id"] for o in orders} == {"allegro-pl", "allegro-cz", "allegro-sk", "allegro-hu"}
+    assert {o["status"] for o in orders} == {"BOUGHT", "FILLED_IN", "READY_FOR_PROCESSING", "CANCELLED"}
+    assert {o["payment"]["type"] for o in orders if "payment" in o} == {"ONLINE", "CASH_ON_DELIVERY"}
+    assert any("company" in o["invoice"].get("address", {}) for o in orders)
+    assert any("naturalPerson" in o["invoice"].get("address", {}) for o in orders)
+    assert any("pickupPoint" in o["delivery"] for o in orders)
+    for order in orders:
+        validate_schema(spec, "CheckoutForm", order)
+        assert all(value.endswith("Z") for value in _dates(order))
+    validate_schema(spec, "OrderEventsList", {"events": emulator.events})
+    assert all(e["occurredAt"].endswith("Z") for e in emulator.events)
+
+
+def test_validate_request_rejects_bodies_that_break_the_spec(spec):
+    shipments = "/order/checkout-forms/{id}/shipments"
+    validate_request(spec, "POST", shipments, {"carrierId": "DPD", "waybill": "1", "lineItems": [{"id": "a"}]})
+    for body in ({"carrierId": "DPD", "waybill": "1" * 65}, {"waybill": "1"},
+                 {"carrierId": "OTHER", "waybill": "1", "carrierName": "x" * 31}):
+        with pytest.raises(ContractError):
+            validate_request(spec, "POST", shipments, body)
+    with pytest.raises(ContractError, match="status"):
+        validate_request(spec, "PUT", "/order/checkout-forms/{id}/fulfillment", {"status": "LOST"})
+    with pytest.raises(ContractError):
+        validate_request(spec, "POST", "/order/checkout-forms/{id}/invoices", {"invoiceNumber": "FV/1"})
+    with pytest.raises(ContractError):
+        validate_request(spec, "PUT", "/sale/offer-quantity-change-commands/{commandId}",
+                         {"modification": {"changeType": "SET", "value": 1}})
+    validate_request(spec, "PUT", "/order/checkout-forms/{id}/invoices/{invoiceId}/file", PDF, "application/pdf")
+    with pytest.raises(ContractError, match="media type"):
+        validate_request(spec, "PUT", "/order/checkout-forms/{id}/fulfillment", {"status": "SENT"}, "application/json")
+
+
+def test_validate_response_checks_status_media_type_and_body(spec):
+    me = "/me"
+    validate_response(spec, "GET", me, 200, b'{"id": "1", "login": "x"}', JSON_V1 + ";charset=UTF-8")
+    with pytest.raises(ContractError, match="media type"):
+        validate_response(spec, "GET", me, 200, {"id": "1"}, "application/json")
+    with pytest.raises(ContractError, match="not declared"):
+        validate_response(spec, "GET", me, 418, {}, JSON_V1)
+    with pytest.raises(ContractError, match="login"):
+        validate_response(spec, "GET", me, 200, {"login": 5}, JSON_V1)
+    with pytest.raises(ContractError, match="not an operation"):
+        validate_response(spec, "GET", "/no/such/path", 200, {}, JSON_V1)
+    with pytest.raises(ContractError):
+        validate_response(spec, "GET", me, 401, {"error_description": "missing error"}, JSON_V1)
+
+
+def test_load_spec_follows_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("ALLEGRO_OPENAPI", str(tmp_path / "missing.yaml"))
+    assert load_spec() is None
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text("openapi: 3.0.0\npaths: {}\n", encoding="utf-8")
+    monkeypatch.setenv("ALLEGRO_OPENAPI", str(tiny))
+    assert load_spec() == {"openapi": "3.0.0", "paths": {}}
+    assert load_spec() is load_spec()  # parsed once
