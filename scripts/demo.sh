@@ -42,4 +42,4 @@ EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT" odoo_cli shell -d "$DB" --no-http
     || { tail -n 30 "$STATE/demo-setup.log"; die "connecting the demo shop failed"; }
 
 say "Odoo on http://localhost:$HTTP_PORT (admin / admin); Ctrl-C stops Odoo and the emulator"
-odoo_cli -d "$DB" --db-filter="^$DB\$" --http-port="$HTTP_PORT"
+odoo_cli -d "$DB" --db-filter="^$DB\$" --http-interface=127.0.0.1 --http-port="$HTTP_PORT"

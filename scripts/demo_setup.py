@@ -1,5 +1,6 @@
-# Run inside `odoo shell` by demo.sh: create (or update) the demo shop and
-# connect it to the emulator through the real device flow.
+# Run inside `odoo shell` by demo.sh: create (or update) the demo shop, connect
+# it to the emulator through the real device flow, give the emulator's offers
+# a product each, and import the orders.
 import os
 
 url = os.environ["EMULATOR_URL"]
@@ -13,6 +14,7 @@ values = {
     "auth_url": url + "/auth/oauth",
     "client_id": "demo-client",
     "client_secret": "demo-secret",
+    "notify_email": "sklep@example.com",
 }
 if shop:
     shop.write(values)
@@ -28,3 +30,20 @@ env.cr.commit()  # noqa: F821
 print("Demo shop: %s, seller %s" % (shop.state, shop.seller_login))
 if shop.state != "connected":
     raise SystemExit("demo shop not connected: %s" % shop.last_error)
+
+# The seller's catalogue in Odoo: one product per Allegro offer, by SKU.
+Product = env["product.product"]  # noqa: F821
+for offer in shop._allegro_client().iter_offers():
+    sku = (offer.get("external") or {}).get("id")
+    if sku and not Product.search([("default_code", "=", sku)], limit=1):
+        Product.create({
+            "name": offer["name"],
+            "default_code": sku,
+            "type": "consu",
+            "is_storable": True,
+            "list_price": float(offer["sellingMode"]["price"]["amount"]),
+        })
+env.cr.commit()  # noqa: F821
+
+summary = shop._run_import()
+print("Orders imported: %s" % summary["message"])

@@ -8,42 +8,34 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import TransactionCase
 
-from allegro_emulator import AllegroEmulator
+from allegro_emulator import AllegroEmulator, catalogue
 
 CLIENT_ID = "test-client"
 CLIENT_SECRET = "test-secret"
 
 
 class AllegroEmulatorCase(TransactionCase):
-    """One emulator per test class; shops talk to it through their real client.
+    """A fresh emulator per test; shops talk to it through their real client.
 
     The registry is put in test mode so that the cursors the connector opens
-    for token updates share the test transaction (and roll back with it).
+    (token updates, imports) share the test transaction and roll back with it.
     """
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.emulator = AllegroEmulator(
-            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, seller_login="test-seller"
-        )
-        cls.emulator.start(host="127.0.0.1", port=0)
-        cls.addClassCleanup(cls.emulator.stop)
 
     def setUp(self):
         super().setUp()
         self.registry_enter_test_mode()
-        self.emulator.faults.clear()
-        self.emulator.reset_requests()
-        self._refreshes_before = self.emulator.refresh_count
+        self.emulator = AllegroEmulator(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, seller_login="test-seller", random_seed=7
+        )
+        self.emulator.start(host="127.0.0.1", port=0)
+        self.addCleanup(self.emulator.stop)
 
-    @classmethod
-    def shop_values(cls, **values):
+    def shop_values(self, **values):
         return {
             "name": "Emulated shop",
             "environment": "custom",
-            "api_url": cls.emulator.url,
-            "auth_url": cls.emulator.url + "/auth/oauth",
+            "api_url": self.emulator.url,
+            "auth_url": self.emulator.url + "/auth/oauth",
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             **values,
@@ -51,6 +43,30 @@ class AllegroEmulatorCase(TransactionCase):
 
     def create_shop(self, **values):
         return self.env["allegro.shop"].create(self.shop_values(**values))
+
+    @classmethod
+    def create_catalogue_products(cls):
+        """One storable product per emulator offer: SKU as internal reference, EAN as barcode."""
+        Product = cls.env["product.product"]
+        cls.products = Product
+        for offer in catalogue.offers():
+            cls.products |= Product.create({
+                "name": offer["name"],
+                "default_code": offer["external"]["id"],
+                "barcode": offer["ean"],
+                "type": "consu",
+                "is_storable": True,
+                "list_price": float(offer["price"]["amount"]),
+            })
+
+    def import_orders(self, shop, sweep=False):
+        """Run the import as the cron does, then read its results afresh."""
+        summary = shop._run_import(sweep=sweep)
+        self.env.invalidate_all()
+        return summary
+
+    def allegro_order(self, shop, form_id):
+        return self.env["allegro.order"].search([("shop_id", "=", shop.id), ("external_id", "=", form_id)])
 
     def create_connected_shop(self, expires_in=3600, **values):
         """A shop holding a token pair issued by the emulator."""
@@ -68,7 +84,7 @@ class AllegroEmulatorCase(TransactionCase):
 
     def refreshes(self):
         """Token refreshes Allegro (the emulator) granted during this test."""
-        return self.emulator.refresh_count - self._refreshes_before
+        return self.emulator.refresh_count
 
     def token_of(self, shop):
         self.env.invalidate_all()

@@ -1,0 +1,45 @@
+from odoo import api, fields, models
+
+
+class AllegroDeliveryMethod(models.Model):
+    """An Allegro delivery method and the Odoo carrier that ships it."""
+
+    _name = "allegro.delivery.method"
+    _description = "Allegro Delivery Method"
+    _order = "name"
+
+    method_id = fields.Char("Allegro method ID", required=True, index=True)
+    name = fields.Char(required=True)
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    carrier_id = fields.Many2one(
+        "delivery.carrier",
+        check_company=True,
+        help="Carrier of sale orders using this method; its product makes the delivery line. "
+        "Empty: the shop's delivery product is used.",
+    )
+    pickup_point = fields.Boolean(
+        help="Parcels go to a pickup point or parcel locker rather than to the buyer's door."
+    )
+
+    _method_company_unique = models.Constraint(
+        "UNIQUE(method_id, company_id)", "A delivery method is mapped once per company."
+    )
+
+    @api.model
+    def _for_order(self, order):
+        """The method of an Allegro order; remembered the first time it is seen."""
+        company = order.shop_id.company_id
+        method = self.search(
+            [("method_id", "=", order.delivery_method_id or "unknown"), ("company_id", "=", company.id)],
+            limit=1,
+        )
+        if not method:
+            method = self.create(
+                {
+                    "method_id": order.delivery_method_id or "unknown",
+                    "name": order.delivery_method_name or self.env._("Delivery"),
+                    "company_id": company.id,
+                    "pickup_point": bool(order.pickup_point_id),
+                }
+            )
+        return method

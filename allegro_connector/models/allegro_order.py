@@ -1,0 +1,386 @@
+import json
+from decimal import Decimal, InvalidOperation
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from .allegro_shop import MARKETPLACES
+from .allegro_shop_import import ImportStats
+
+ORDER_STATUSES = [
+    ("BOUGHT", "Bought"),
+    ("FILLED_IN", "Checkout filled in"),
+    ("READY_FOR_PROCESSING", "Ready for processing"),
+    ("CANCELLED", "Cancelled"),
+]
+FULFILLMENT_STATUSES = [
+    ("NEW", "New"),
+    ("PROCESSING", "Processing"),
+    ("READY_FOR_SHIPMENT", "Ready for shipment"),
+    ("READY_FOR_PICKUP", "Ready for pickup"),
+    ("SENT", "Sent"),
+    ("PICKED_UP", "Picked up"),
+    ("CANCELLED", "Cancelled"),
+    ("SUSPENDED", "Suspended"),
+    ("RETURNED", "Returned"),
+]
+# The payment statuses sellers know from their Allegro tools.
+PAYMENT_STATUSES = [
+    ("paid", "Paid"),
+    ("cod", "Cash on delivery"),
+    ("unpaid", "Unpaid"),
+    ("to_verify", "To verify"),
+]
+PAYMENT_TYPES = [
+    ("CASH_ON_DELIVERY", "Cash on delivery"),
+    ("WIRE_TRANSFER", "Wire transfer"),
+    ("ONLINE", "Online"),
+    ("SPLIT_PAYMENT", "Split payment"),
+    ("EXTENDED_TERM", "Extended term"),
+]
+SYNC_STATES = [
+    ("done", "Synchronized"),
+    ("held", "Waiting for product mapping"),
+    ("error", "Error"),
+    ("gone", "Gone from Allegro"),
+]
+
+
+class MalformedCheckoutForm(ValueError):
+    """The payload misses what an order cannot do without."""
+
+
+def _amount(price, field):
+    """Allegro amounts are strings ({"amount": "12.30", "currency": "PLN"})."""
+    try:
+        return Decimal(str(price["amount"]))
+    except (KeyError, TypeError, InvalidOperation) as error:
+        raise MalformedCheckoutForm(f"{field}: no valid amount") from error
+
+
+def _datetime(value):
+    """ISO 8601 from Allegro ("2024-05-01T10:20:30.123Z") to a naive UTC datetime."""
+    if not value:
+        return False
+    return fields.Datetime.to_datetime(value.replace("T", " ")[:19])
+
+
+class AllegroOrder(models.Model):
+    """One Allegro checkout form, as last read from Allegro."""
+
+    _name = "allegro.order"
+    _description = "Allegro Order"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "bought_at desc, id desc"
+    _rec_name = "name"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    shop_id = fields.Many2one("allegro.shop", required=True, ondelete="restrict", index=True, readonly=True)
+    company_id = fields.Many2one(related="shop_id.company_id", store=True, index=True)
+    external_id = fields.Char("Allegro order ID", required=True, readonly=True, index=True)
+    revision = fields.Char(readonly=True)
+    status = fields.Selection(ORDER_STATUSES, readonly=True, tracking=True)
+    fulfillment_status = fields.Selection(FULFILLMENT_STATUSES, readonly=True, tracking=True)
+    payment_status = fields.Selection(PAYMENT_STATUSES, readonly=True, tracking=True)
+    payment_type = fields.Selection(PAYMENT_TYPES, readonly=True)
+    payment_provider = fields.Char(readonly=True)
+    payment_id = fields.Char("Payment ID", readonly=True)
+    paid_amount = fields.Monetary(readonly=True)
+    paid_at = fields.Datetime(readonly=True)
+    marketplace = fields.Selection(MARKETPLACES, readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    total_to_pay = fields.Monetary(readonly=True)
+    items_total = fields.Monetary(readonly=True)
+    delivery_cost = fields.Monetary(readonly=True)
+    bought_at = fields.Datetime(readonly=True, index=True)
+    updated_at = fields.Datetime("Updated on Allegro", readonly=True)
+
+    buyer_id = fields.Char("Buyer ID", readonly=True, index=True)
+    buyer_login = fields.Char(readonly=True)
+    buyer_email = fields.Char(readonly=True)
+    buyer_name = fields.Char(readonly=True)
+    buyer_company = fields.Char(readonly=True)
+    buyer_phone = fields.Char(readonly=True)
+    buyer_guest = fields.Boolean(readonly=True)
+    buyer_message = fields.Text(readonly=True)
+
+    delivery_method_id = fields.Char("Delivery method ID", readonly=True)
+    delivery_method_name = fields.Char("Delivery method", readonly=True)
+    delivery_name = fields.Char("Recipient", readonly=True)
+    delivery_company = fields.Char(readonly=True)
+    delivery_street = fields.Char(readonly=True)
+    delivery_zip = fields.Char(readonly=True)
+    delivery_city = fields.Char(readonly=True)
+    delivery_country_code = fields.Char(readonly=True)
+    delivery_phone = fields.Char(readonly=True)
+    pickup_point_id = fields.Char("Pickup point", readonly=True)
+    pickup_point_name = fields.Char(readonly=True)
+    pickup_point_address = fields.Char(readonly=True)
+
+    invoice_required = fields.Boolean("Invoice requested", readonly=True)
+    invoice_company_name = fields.Char(readonly=True)
+    invoice_vat = fields.Char("Tax ID", readonly=True)
+    invoice_name = fields.Char("Invoice name", readonly=True)
+    invoice_street = fields.Char(readonly=True)
+    invoice_zip = fields.Char(readonly=True)
+    invoice_city = fields.Char(readonly=True)
+    invoice_country_code = fields.Char(readonly=True)
+
+    line_ids = fields.One2many("allegro.order.line", "order_id", readonly=True)
+    raw_payload = fields.Text("Allegro data", readonly=True, help="The checkout form as Allegro sent it last.")
+    sale_order_id = fields.Many2one("sale.order", readonly=True, copy=False, index="btree_not_null")
+    partner_id = fields.Many2one(related="sale_order_id.partner_id")
+    sync_state = fields.Selection(SYNC_STATES, default="done", readonly=True, tracking=True)
+    sync_error = fields.Text(readonly=True)
+    needs_attention = fields.Boolean(readonly=True, index=True, tracking=True)
+    attention_reason = fields.Text(readonly=True)
+    picking_count = fields.Integer(compute="_compute_document_counts")
+    invoice_count = fields.Integer(compute="_compute_document_counts")
+
+    _shop_external_unique = models.Constraint(
+        "UNIQUE(shop_id, external_id)", "An Allegro order is imported once per shop."
+    )
+
+    @api.depends("external_id", "buyer_login")
+    def _compute_name(self):
+        for order in self:
+            order.name = "%s%s" % (
+                (order.external_id or "")[:8],
+                f" ({order.buyer_login})" if order.buyer_login else "",
+            )
+
+    @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids")
+    def _compute_document_counts(self):
+        for order in self:
+            order.picking_count = len(order.sale_order_id.picking_ids)
+            order.invoice_count = len(order.sale_order_id.invoice_ids)
+
+    # ------------------------------------------------------------------
+    # Reading a checkout form
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _values_from_checkout_form(self, form):
+        """Field values of an order from Allegro's CheckoutForm payload.
+
+        Raises MalformedCheckoutForm when a required part is missing.
+        """
+        for key in ("id", "status", "buyer", "lineItems", "summary"):
+            if not form.get(key):
+                raise MalformedCheckoutForm(f"'{key}' is missing")
+        buyer = form["buyer"]
+        if not buyer.get("id"):
+            raise MalformedCheckoutForm("'buyer.id' is missing")
+        summary_total = form["summary"].get("totalToPay") or {}
+        currency_code = summary_total.get("currency")
+        currency = self.env["res.currency"].with_context(active_test=False).search(
+            [("name", "=", currency_code)], limit=1
+        )
+        if not currency:
+            raise MalformedCheckoutForm(f"unknown currency {currency_code!r}")
+        payment = form.get("payment") or {}
+        delivery = form.get("delivery") or {}
+        address = delivery.get("address") or {}
+        pickup = delivery.get("pickupPoint") or {}
+        pickup_address = pickup.get("address") or {}
+        invoice = form.get("invoice") or {}
+        invoice_address = invoice.get("address") or {}
+        company = invoice_address.get("company") or {}
+        person = invoice_address.get("naturalPerson") or {}
+        lines = [self.env["allegro.order.line"]._values_from_line_item(item) for item in form["lineItems"]]
+        delivery_cost = _amount(delivery["cost"], "delivery.cost") if delivery.get("cost") else Decimal(0)
+        total = _amount(summary_total, "summary.totalToPay")
+        paid = _amount(payment["paidAmount"], "payment.paidAmount") if payment.get("paidAmount") else None
+        values = {
+            "external_id": form["id"],
+            "revision": form.get("revision"),
+            "status": form["status"],
+            "fulfillment_status": (form.get("fulfillment") or {}).get("status") or "NEW",
+            "payment_type": payment.get("type"),
+            "payment_provider": payment.get("provider"),
+            "payment_id": payment.get("id"),
+            "paid_amount": float(paid) if paid is not None else 0.0,
+            "paid_at": _datetime(payment.get("finishedAt")),
+            "payment_status": _payment_status(form["status"], payment, paid, total),
+            "marketplace": (form.get("marketplace") or {}).get("id") or False,
+            "currency_id": currency.id,
+            "total_to_pay": float(total),
+            "items_total": float(sum(Decimal(str(v["unit_price"])) * v["quantity"] for v in lines)),
+            "delivery_cost": float(delivery_cost),
+            "bought_at": _datetime(min((i.get("boughtAt") or "" for i in form["lineItems"]), default="")
+                                   or form.get("updatedAt")),
+            "updated_at": _datetime(form.get("updatedAt")),
+            "buyer_id": buyer["id"],
+            "buyer_login": buyer.get("login"),
+            "buyer_email": buyer.get("email"),
+            "buyer_name": _join(buyer.get("firstName"), buyer.get("lastName")),
+            "buyer_company": buyer.get("companyName"),
+            "buyer_phone": buyer.get("phoneNumber"),
+            "buyer_guest": bool(buyer.get("guest")),
+            "buyer_message": form.get("messageToSeller"),
+            "delivery_method_id": (delivery.get("method") or {}).get("id"),
+            "delivery_method_name": (delivery.get("method") or {}).get("name"),
+            "delivery_name": _join(address.get("firstName"), address.get("lastName")),
+            "delivery_company": address.get("companyName"),
+            "delivery_street": address.get("street"),
+            "delivery_zip": address.get("zipCode"),
+            "delivery_city": address.get("city"),
+            "delivery_country_code": address.get("countryCode"),
+            "delivery_phone": address.get("phoneNumber"),
+            "pickup_point_id": pickup.get("id"),
+            "pickup_point_name": pickup.get("name"),
+            "pickup_point_address": ", ".join(
+                filter(None, [pickup_address.get("street"), pickup_address.get("zipCode"), pickup_address.get("city")])
+            ) or False,
+            "invoice_required": bool(invoice.get("required")),
+            "invoice_company_name": company.get("name"),
+            "invoice_vat": _tax_id(company, invoice_address.get("countryCode")),
+            "invoice_name": company.get("name") or _join(person.get("firstName"), person.get("lastName")),
+            "invoice_street": invoice_address.get("street"),
+            "invoice_zip": invoice_address.get("zipCode"),
+            "invoice_city": invoice_address.get("city"),
+            "invoice_country_code": invoice_address.get("countryCode"),
+        }
+        return values, lines
+
+    def _store_checkout_form(self, shop, form):
+        """Create or update the order of ``form``; returns it (new or not)."""
+        values, lines = self._values_from_checkout_form(form)
+        values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
+        order = self or self.search([("shop_id", "=", shop.id), ("external_id", "=", values["external_id"])])
+        line_commands = order.line_ids._sync_commands(lines) if order else [(0, 0, v) for v in lines]
+        values["line_ids"] = line_commands
+        if order:
+            order.write(values)
+        else:
+            order = self.with_context(mail_create_nolog=True).create(dict(values, shop_id=shop.id))
+        return order
+
+    def _flag(self, reason):
+        """Ask a person to look at the order, and say why."""
+        for order in self:
+            if order.attention_reason and reason in order.attention_reason:
+                continue
+            order.write(
+                {
+                    "needs_attention": True,
+                    "attention_reason": "\n".join(filter(None, [order.attention_reason, reason])),
+                }
+            )
+
+    def action_refresh_from_allegro(self):
+        """Read the orders again from Allegro and apply what changed."""
+        for shop, orders in self.grouped("shop_id").items():
+            shop._import_by_ids(
+                shop._allegro_client(), dict.fromkeys(orders.mapped("external_id")), ImportStats("events")
+            )
+
+    def action_mark_resolved(self):
+        self.write({"needs_attention": False, "attention_reason": False})
+
+    def action_open_sale_order(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "sale.order",
+            "res_id": self.sale_order_id.id,
+            "view_mode": "form",
+        }
+
+    def action_open_pickings(self):
+        self.ensure_one()
+        return self.sale_order_id.action_view_delivery()
+
+    def action_open_invoices(self):
+        self.ensure_one()
+        return self.sale_order_id.action_view_invoice()
+
+    @api.constrains("external_id")
+    def _check_external_id(self):
+        for order in self:
+            if not order.external_id.strip():
+                raise ValidationError(self.env._("An Allegro order needs its Allegro ID."))
+
+
+class AllegroOrderLine(models.Model):
+    _name = "allegro.order.line"
+    _description = "Allegro Order Item"
+    _order = "order_id, sequence, id"
+
+    order_id = fields.Many2one("allegro.order", required=True, ondelete="cascade", index=True)
+    shop_id = fields.Many2one(related="order_id.shop_id", store=True)
+    company_id = fields.Many2one(related="order_id.company_id", store=True)
+    currency_id = fields.Many2one(related="order_id.currency_id")
+    sequence = fields.Integer(default=10)
+    line_item_id = fields.Char("Line item ID", required=True)
+    offer_id = fields.Char("Offer ID", required=True, index=True)
+    offer_name = fields.Char(required=True)
+    offer_external_id = fields.Char("Seller SKU")
+    quantity = fields.Integer(required=True)
+    unit_price = fields.Monetary("Unit price (gross)")
+    product_id = fields.Many2one("product.product", help="Empty while the offer matches no product.")
+    unmanaged = fields.Boolean(compute="_compute_unmanaged", store=True)
+    sale_line_id = fields.Many2one("sale.order.line", readonly=True, index="btree_not_null")
+
+    @api.depends("product_id")
+    def _compute_unmanaged(self):
+        for line in self:
+            line.unmanaged = not line.product_id
+
+    @api.model
+    def _values_from_line_item(self, item):
+        offer = item.get("offer") or {}
+        if not (item.get("id") and offer.get("id")):
+            raise MalformedCheckoutForm("a line item has no id or offer id")
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or quantity < 1:
+            raise MalformedCheckoutForm(f"line item {item['id']}: invalid quantity {quantity!r}")
+        return {
+            "line_item_id": item["id"],
+            "offer_id": str(offer["id"]),
+            "offer_name": offer.get("name") or str(offer["id"]),
+            "offer_external_id": (offer.get("external") or {}).get("id"),
+            "quantity": quantity,
+            "unit_price": float(_amount(item.get("price"), f"line item {item['id']} price")),
+        }
+
+    def _sync_commands(self, new_values):
+        """x2many commands turning these lines into ``new_values`` (by line item id),
+        keeping the products already chosen."""
+        by_item = {line.line_item_id: line for line in self}
+        commands = []
+        for values in new_values:
+            line = by_item.pop(values["line_item_id"], None)
+            commands.append((1, line.id, values) if line else (0, 0, values))
+        commands += [(2, line.id) for line in by_item.values()]
+        return commands
+
+
+def _join(*parts):
+    return " ".join(p for p in parts if p) or False
+
+
+def _tax_id(company, country_code):
+    """The buyer's VAT number with its country prefix (PL1234567890)."""
+    ids = {i.get("type"): i.get("value") for i in company.get("ids") or [] if i.get("value")}
+    value = ids.get("VAT_EU") or next(
+        (v for t, v in ids.items() if t and t.endswith(("NIP", "DIC", "ADOSZAM", "IC_DPH"))), None
+    ) or company.get("taxId")
+    if not value:
+        return False
+    value = value.replace(" ", "").replace("-", "").upper()
+    prefix = (country_code or "").upper()
+    if prefix and not value.startswith(prefix) and value[:1].isdigit():
+        value = prefix + value
+    return value
+
+
+def _payment_status(status, payment, paid, total):
+    if payment.get("type") == "CASH_ON_DELIVERY":
+        return "cod"
+    if paid is not None and payment.get("finishedAt"):
+        return "paid" if paid == total or status == "READY_FOR_PROCESSING" and paid >= total else "to_verify"
+    if status == "READY_FOR_PROCESSING":
+        # Allegro says paid but the payment block is incomplete.
+        return "to_verify"
+    return "unpaid"

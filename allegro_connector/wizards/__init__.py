@@ -1,0 +1,1 @@
+from . import allegro_map_products
