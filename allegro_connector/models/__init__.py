@@ -5,6 +5,11 @@ from . import allegro_offer
 from . import allegro_delivery_method
 from . import allegro_order
 from . import allegro_order_sale
+from . import allegro_order_fulfilment
+from . import allegro_status_map
+from . import allegro_push
+from . import allegro_carrier
+from . import stock_picking
 from . import allegro_import_run
 from . import res_partner
 from . import sale_order

@@ -255,6 +255,12 @@ class AllegroOrder(models.Model):
 
     def _apply_address_change(self):
         sale_order = self.sale_order_id
+        action = self.env["allegro.status.map"]._incoming_action(self.shop_id, "address_changed")
+        if action == "ignore":
+            return
+        if action == "flag":
+            self._flag(self.env._("The buyer changed the delivery address on Allegro."))
+            return
         if self._shipped_pickings():
             self._flag(self.env._("The buyer changed the delivery address after the parcel was shipped."))
             return
@@ -269,6 +275,12 @@ class AllegroOrder(models.Model):
 
     def _apply_buyer_cancellation(self):
         sale_order = self.sale_order_id
+        action = self.env["allegro.status.map"]._incoming_action(self.shop_id, "buyer_cancelled")
+        if action == "ignore":
+            return
+        if action == "flag":
+            self._flag(self.env._("The buyer cancelled the order on Allegro."))
+            return
         if self._shipped_pickings():
             self._flag(self.env._("The buyer cancelled the order after it was shipped: arrange a return."))
             self.activity_schedule(
@@ -278,7 +290,8 @@ class AllegroOrder(models.Model):
             )
             return
         if sale_order.state != "cancel":
-            sale_order._action_cancel()
+            # Allegro knows already: nothing to send back.
+            sale_order.with_context(allegro_no_push=True)._action_cancel()
         sale_order.message_post(
             body=self.env._("The buyer cancelled the order on Allegro; the order and its deliveries are cancelled."),
             subtype_xmlid="mail.mt_note",

@@ -116,6 +116,12 @@ class AllegroShop(models.Model):
         for shop in self:
             shop.order_count = counts.get(shop, 0)
 
+    def action_update_carriers(self):
+        """Read the carriers Allegro accepts with tracking numbers."""
+        self.ensure_one()
+        self.env["allegro.carrier"].sudo()._update_from(self._allegro_client().get_carriers().get("carriers") or [])
+        return self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_carrier")
+
     def action_view_orders(self):
         action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_order")
         action["domain"] = [("shop_id", "in", self.ids)]

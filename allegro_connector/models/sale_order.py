@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class SaleOrder(models.Model):
@@ -15,6 +16,7 @@ class SaleOrder(models.Model):
         index="btree_not_null",
         help="Shop whose Allegro order this sale order was made from.",
     )
+    allegro_seller_status = fields.Selection(related="allegro_order_id.seller_status")
     sales_channel = fields.Selection(
         [("direct", "Direct"), ("allegro", "Allegro")],
         compute="_compute_sales_channel",
@@ -33,6 +35,35 @@ class SaleOrder(models.Model):
             # The order date stays the moment the buyer bought on Allegro.
             values.pop("date_order", None)
         return values
+
+    def action_confirm(self):
+        result = super().action_confirm()
+        self.allegro_order_id._push_event_status("order_confirmed")
+        return result
+
+    def _action_cancel(self):
+        result = super()._action_cancel()
+        if not self.env.context.get("allegro_no_push"):
+            self.allegro_order_id._push_event_status("order_cancelled")
+        return result
+
+    def _allegro_order_action(self, method):
+        self.ensure_one()
+        if not self.allegro_order_id:
+            raise UserError(self.env._("%(order)s does not come from Allegro.", order=self.name))
+        return getattr(self.allegro_order_id, method)()
+
+    def action_allegro_start_processing(self):
+        return self._allegro_order_action("action_start_processing")
+
+    def action_allegro_add_tracking_number(self):
+        return self._allegro_order_action("action_add_tracking_number")
+
+    def action_allegro_handed_over(self):
+        return self._allegro_order_action("action_handed_over")
+
+    def action_allegro_cancel(self):
+        return self._allegro_order_action("action_cancel_allegro_order")
 
     def action_open_allegro_order(self):
         self.ensure_one()

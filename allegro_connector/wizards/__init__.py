@@ -1,1 +1,2 @@
 from . import allegro_map_products
+from . import allegro_fulfilment_wizards

@@ -1,0 +1,42 @@
+from odoo import api, fields, models
+
+OTHER_CARRIER = "OTHER"
+
+
+class AllegroCarrier(models.Model):
+    """A carrier Allegro knows, for tracking numbers (GET /order/carriers)."""
+
+    _name = "allegro.carrier"
+    _description = "Allegro Carrier"
+    _order = "name"
+
+    code = fields.Char("Allegro carrier ID", required=True, index=True)
+    name = fields.Char(required=True)
+
+    _code_unique = models.Constraint("UNIQUE(code)", "An Allegro carrier is listed once.")
+
+    @api.model
+    def _update_from(self, carriers):
+        known = {c.code: c for c in self.search([])}
+        for carrier in carriers:
+            if carrier.get("id") in known:
+                known[carrier["id"]].name = carrier.get("name") or carrier["id"]
+            elif carrier.get("id"):
+                self.create({"code": carrier["id"], "name": carrier.get("name") or carrier["id"]})
+
+
+class DeliveryCarrier(models.Model):
+    _inherit = "delivery.carrier"
+
+    allegro_carrier_id = fields.Many2one(
+        "allegro.carrier",
+        "Allegro carrier",
+        help="Carrier named to Allegro with this carrier's tracking numbers. Empty: 'other', with this "
+        "carrier's name.",
+    )
+
+    def _allegro_carrier(self):
+        """(Allegro carrier id, carrier name or None) for a tracking number."""
+        if self.allegro_carrier_id and self.allegro_carrier_id.code != OTHER_CARRIER:
+            return self.allegro_carrier_id.code, None
+        return OTHER_CARRIER, (self.name or self.env._("Other carrier"))[:30]

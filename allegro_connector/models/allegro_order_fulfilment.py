@@ -1,0 +1,129 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+# Progress of an order through fulfilment: an automatic update never moves an
+# order back (e.g. PROCESSING after the seller already marked it SENT).
+STATUS_RANK = {
+    "NEW": 0, "PROCESSING": 1, "READY_FOR_SHIPMENT": 2, "READY_FOR_PICKUP": 3, "SENT": 3, "PICKED_UP": 4,
+    "SUSPENDED": 1, "CANCELLED": 5, "RETURNED": 5,
+}
+# The simple statuses sellers know from their Allegro tools.
+SELLER_STATUSES = [
+    ("new", "New"),
+    ("in_progress", "In progress"),
+    ("to_ship", "To be shipped"),
+    ("shipped", "Shipped"),
+    ("cancelled", "Cancelled"),
+]
+SELLER_STATUS_OF = {
+    "NEW": "new", "PROCESSING": "in_progress", "SUSPENDED": "in_progress",
+    "READY_FOR_SHIPMENT": "to_ship", "READY_FOR_PICKUP": "shipped", "SENT": "shipped", "PICKED_UP": "shipped",
+    "CANCELLED": "cancelled", "RETURNED": "cancelled",
+}
+
+
+class AllegroOrder(models.Model):
+    """Fulfilment back to Allegro: statuses, tracking numbers, cancellation."""
+
+    _inherit = "allegro.order"
+
+    seller_status = fields.Selection(
+        SELLER_STATUSES, compute="_compute_seller_status", store=True, index=True, string="Order status",
+        help="New, in progress, to be shipped, shipped or cancelled, from Allegro's statuses.",
+    )
+    push_ids = fields.One2many("allegro.push", "order_id", string="Updates to Allegro")
+    push_error_count = fields.Integer(compute="_compute_push_error_count")
+
+    @api.depends("status", "fulfillment_status")
+    def _compute_seller_status(self):
+        for order in self:
+            if order.status == "CANCELLED":
+                order.seller_status = "cancelled"
+            else:
+                order.seller_status = SELLER_STATUS_OF.get(order.fulfillment_status or "NEW", "new")
+
+    @api.depends("push_ids.state")
+    def _compute_push_error_count(self):
+        for order in self:
+            order.push_error_count = len(order.push_ids.filtered(lambda p: p.state == "failed"))
+
+    # ------------------------------------------------------------------
+    # Automatic updates, from the status mapping
+    # ------------------------------------------------------------------
+
+    def _push_event_status(self, odoo_event, fallback=None):
+        """Queue the status the mapping gives for an Odoo event."""
+        Map = self.env["allegro.status.map"]
+        for order in self.filtered(lambda o: o.status != "CANCELLED"):
+            status = Map._outgoing_status(order.shop_id, odoo_event)
+            if not status and fallback:
+                status = Map._outgoing_status(order.shop_id, fallback)
+            if not status:
+                continue
+            current = order.fulfillment_status or "NEW"
+            if status != "CANCELLED" and STATUS_RANK[current] >= STATUS_RANK[status]:
+                continue
+            self.env["allegro.push"]._queue_status(order, status)
+
+    # ------------------------------------------------------------------
+    # Buttons (one order or many): sent at once, the result shown
+    # ------------------------------------------------------------------
+
+    def _set_allegro_status(self, status):
+        """Change the status on Allegro now; returns the pushes with their outcome."""
+        if status == "CANCELLED":
+            self._cancel_in_odoo()
+        pushes = self.env["allegro.push"]._queue_status(self, status)
+        pushes._send()
+        return pushes
+
+    def _cancel_in_odoo(self):
+        for order in self:
+            if order._shipped_pickings():
+                raise UserError(self.env._(
+                    "Order %(order)s has shipped already: it cannot be cancelled, arrange a return instead.",
+                    order=order.display_name))
+            sale = order.sale_order_id
+            if sale and sale.state != "cancel":
+                # The push of CANCELLED is queued below, once, for all orders.
+                sale.with_context(allegro_no_push=True)._action_cancel()
+
+    def _notify_pushes(self, pushes):
+        failed = pushes.filtered(lambda p: p.state != "done")
+        if not failed:
+            message, kind = self.env._("Allegro updated."), "success"
+        else:
+            message = "\n".join("%s: %s" % (p.order_id.display_name, p.last_error or p.state) for p in failed)
+            kind = "danger" if len(failed) == len(pushes) else "warning"
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": kind, "sticky": bool(failed),
+                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+        }
+
+    def action_start_processing(self):
+        return self._notify_pushes(self._set_allegro_status("PROCESSING"))
+
+    def action_handed_over(self):
+        return self._notify_pushes(self._set_allegro_status("SENT"))
+
+    def action_cancel_allegro_order(self):
+        return self._notify_pushes(self._set_allegro_status("CANCELLED"))
+
+    def action_add_tracking_number(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Add tracking number"),
+            "res_model": "allegro.tracking.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
+
+    def action_view_pushes(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_push")
+        action["domain"] = [("order_id", "in", self.ids)]
+        action["context"] = {}
+        return action

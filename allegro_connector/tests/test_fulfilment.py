@@ -1,0 +1,284 @@
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import AllegroEmulatorCase
+from .test_order_import import PAID, UNPAID, items
+
+
+@tagged("post_install", "-at_install")
+class TestFulfilment(AllegroEmulatorCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.create_catalogue_products()
+        cls.warehouse = cls.env.ref("stock.warehouse0")
+        cls.stock = cls.warehouse.lot_stock_id
+        for product in cls.products:
+            cls.env["stock.quant"]._update_available_quantity(product, cls.stock, 10)
+        cls.inpost = cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
+        cls.carrier = cls.env["delivery.carrier"].create({
+            "name": "Kurier InPost",
+            "product_id": cls.env["product.product"].create({"name": "InPost", "type": "service"}).id,
+            "allegro_carrier_id": cls.inpost.id,
+        })
+
+    def setUp(self):
+        super().setUp()
+        self.shop = self.create_connected_shop()
+
+    def free_qty(self, sku):
+        product = self.products.filtered(lambda p: p.default_code == sku)
+        self.env.invalidate_all()
+        return product.with_context(warehouse_id=self.warehouse.id).free_qty
+
+    def on_hand(self, sku):
+        product = self.products.filtered(lambda p: p.default_code == sku)
+        self.env.invalidate_all()
+        return product.with_context(warehouse_id=self.warehouse.id).qty_available
+
+    def imported(self, **overrides):
+        form = self.emulator.add_order(**overrides)
+        self.import_orders(self.shop)
+        return self.allegro_order(self.shop, form["id"])
+
+    def send_pushes(self):
+        """What the scheduled action does: send what is due."""
+        self.env["allegro.push"]._cron_send()
+        self.env.invalidate_all()
+
+    def on_allegro(self, order):
+        return self.emulator.get_order(order.external_id)
+
+    def validate(self, picking, quantities=None, tracking="620000000001"):
+        picking.carrier_tracking_ref = tracking
+        picking.carrier_id = self.carrier
+        for move in picking.move_ids:
+            move.quantity = (quantities or {}).get(move.product_id.default_code, move.product_uom_qty)
+        picking.move_ids.picked = True
+        picking.with_context(cancel_backorder=False)._action_done()
+        self.assertEqual(picking.state, "done")
+
+    def test_confirmation_sets_processing_on_allegro(self):
+        order = self.imported(**PAID, lineItems=items((0, 2)))
+        self.assertEqual(order.sale_order_id.state, "sale")
+        self.assertEqual(order.seller_status, "new")
+        push = order.push_ids
+        self.assertEqual((push.fulfillment_status, push.state), ("PROCESSING", "pending"))
+        self.send_pushes()
+        self.assertEqual(push.state, "done", push.last_error)
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
+        # The order was read again: its new revision is known, its status shown.
+        self.assertEqual(order.revision, self.on_allegro(order)["revision"])
+        self.assertEqual(order.seller_status, "in_progress")
+        fulfillment_calls = [r for r in self.emulator.requests if r.path.endswith("/fulfillment")]
+        self.assertEqual(fulfillment_calls[-1].json, {"status": "PROCESSING"})
+
+    def test_validated_delivery_sends_tracking_number_and_sent(self):
+        order = self.imported(**PAID, lineItems=items((0, 2), (1, 1)))
+        self.send_pushes()
+        self.assertEqual(self.free_qty("SKU-001"), 8)
+        self.validate(order.sale_order_id.picking_ids)
+        self.assertEqual(self.on_hand("SKU-001"), 8)
+        self.send_pushes()
+        shipments = self.emulator.shipments(order.external_id)
+        self.assertEqual(len(shipments), 1)
+        self.assertEqual(shipments[0]["waybill"], "620000000001")
+        self.assertEqual(shipments[0]["carrierId"], "INPOST")
+        self.assertEqual(sorted(i["id"] for i in shipments[0]["lineItems"]), sorted(order.line_ids.mapped("line_item_id")))
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
+        self.assertEqual(order.seller_status, "shipped")
+        self.assertFalse(order.push_ids.filtered(lambda p: p.state != "done"))
+
+    def test_partial_delivery_sends_the_lines_shipped(self):
+        order = self.imported(**PAID, lineItems=items((0, 1), (1, 1)))
+        self.send_pushes()
+        picking = order.sale_order_id.picking_ids
+        self.validate(picking, quantities={"SKU-002": 0}, tracking="PARCEL-1")
+        backorder = order.sale_order_id.picking_ids - picking
+        self.assertEqual(backorder.move_ids.product_id.default_code, "SKU-002")
+        self.send_pushes()
+        first = self.emulator.shipments(order.external_id)
+        sku1_line = order.line_ids.filtered(lambda l: l.offer_external_id == "SKU-001")
+        self.assertEqual([i["id"] for i in first[0]["lineItems"]], [sku1_line.line_item_id])
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING",
+                         "not sent while goods remain to ship")
+        self.validate(backorder, tracking="PARCEL-2")
+        self.send_pushes()
+        second = self.emulator.shipments(order.external_id)[1]
+        self.assertEqual(second["waybill"], "PARCEL-2")
+        self.assertEqual([i["id"] for i in second["lineItems"]], (order.line_ids - sku1_line).mapped("line_item_id"))
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
+
+    def test_unmapped_carrier_goes_as_other_with_its_name(self):
+        order = self.imported(**PAID, lineItems=items((0, 1)))
+        self.carrier.allegro_carrier_id = False
+        self.validate(order.sale_order_id.picking_ids, tracking="XYZ123")
+        self.send_pushes()
+        shipment = self.emulator.shipments(order.external_id)[0]
+        self.assertEqual((shipment["carrierId"], shipment["carrierName"]), ("OTHER", "Kurier InPost"))
+
+    def test_allegro_down_during_validation_then_recovered(self):
+        order = self.imported(**PAID, lineItems=items((2, 1)))
+        self.send_pushes()
+        self.emulator.faults.add(status=503, count=None, path_prefix="/order/checkout-forms/", retry_after=0)
+        # The warehouse is never blocked by Allegro.
+        self.validate(order.sale_order_id.picking_ids, tracking="WB-503")
+        self.assertEqual(self.on_hand("SKU-003"), 9)
+        self.send_pushes()
+        pending = order.push_ids.filtered(lambda p: p.state == "pending")
+        self.assertEqual(len(pending), 2, "tracking number and SENT wait for Allegro")
+        self.assertTrue(all(p.last_error and p.attempts == 1 for p in pending))
+        self.assertFalse(self.emulator.shipments(order.external_id))
+        self.emulator.faults.clear()
+        pending.next_attempt_at = "2000-01-01 00:00:00"  # the backoff delay has passed
+        self.send_pushes()
+        self.assertEqual(set(pending.mapped("state")), {"done"}, pending.mapped("last_error"))
+        self.assertEqual(self.emulator.shipments(order.external_id)[0]["waybill"], "WB-503")
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
+
+    def test_edited_mapping_takes_effect(self):
+        # This shop: confirmation does not touch Allegro; delivery ready does.
+        self.env["allegro.status.map"].create([
+            {"shop_id": self.shop.id, "direction": "outgoing", "odoo_event": "order_confirmed",
+             "allegro_status": "NEW"},
+            {"shop_id": self.shop.id, "direction": "outgoing", "odoo_event": "delivery_ready",
+             "allegro_status": "READY_FOR_SHIPMENT"},
+        ])
+        order = self.imported(**PAID, lineItems=items((3, 1)))
+        self.send_pushes()
+        self.assertEqual(order.push_ids.mapped("fulfillment_status"), ["READY_FOR_SHIPMENT"])
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
+        self.assertEqual(order.seller_status, "to_ship")
+        # Another shop keeps the global defaults.
+        other = self.create_connected_shop(name="Other shop")
+        form = self.emulator.add_order(**PAID, lineItems=items((3, 1)))
+        self.import_orders(other)
+        self.assertEqual(self.allegro_order(other, form["id"]).push_ids.fulfillment_status, "PROCESSING")
+
+    def test_pickup_point_mapping(self):
+        self.env.ref("allegro_connector.status_map_delivery_done_pickup").active = True
+        order = self.imported(**PAID, lineItems=items((4, 1)), delivery={"pickupPoint": {
+            "id": "KRA01M", "name": "Paczkomat KRA01M",
+            "address": {"street": "Długa 1", "zipCode": "31-147", "city": "Kraków", "countryCode": "PL"}}})
+        self.send_pushes()
+        self.validate(order.sale_order_id.picking_ids)
+        self.send_pushes()
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_PICKUP")
+
+    def test_bulk_change_with_one_order_refused(self):
+        self.shop.confirm_policy = "never"
+        orders = self.imported(**PAID, lineItems=items((0, 1)))
+        orders |= self.imported(**PAID, lineItems=items((1, 1)))
+        orders |= self.imported(**PAID, lineItems=items((2, 1)))
+        refused = orders[1]
+        self.emulator.faults.add(status=422, count=1,
+                                 path_prefix="/order/checkout-forms/%s/fulfillment" % refused.external_id)
+        wizard = self.env["allegro.status.wizard"].with_context(
+            active_model="allegro.order", active_ids=orders.ids).create({"status": "PROCESSING"})
+        wizard.action_apply()
+        self.env.invalidate_all()
+        results = {push.order_id: push for push in wizard.result_ids}
+        self.assertEqual(set(results), set(orders))
+        for order in orders - refused:
+            self.assertEqual(results[order].state, "done")
+            self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
+            self.assertEqual(order.seller_status, "in_progress")
+        self.assertEqual(results[refused].state, "failed")
+        self.assertTrue(results[refused].last_error)
+        self.assertEqual(self.on_allegro(refused)["fulfillment"]["status"], "NEW")
+        self.assertTrue(refused.needs_attention)
+
+    def test_bulk_change_from_sale_orders(self):
+        self.shop.confirm_policy = "never"
+        order = self.imported(**PAID, lineItems=items((0, 1)))
+        wizard = self.env["allegro.status.wizard"].with_context(
+            active_model="sale.order", active_ids=order.sale_order_id.ids).create({"status": "SUSPENDED"})
+        self.assertEqual(wizard.order_ids, order)
+        wizard.action_apply()
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SUSPENDED")
+
+    def test_revision_conflict_reads_the_order_again(self):
+        self.shop.confirm_policy = "never"
+        order = self.imported(**PAID, lineItems=items((0, 1)))
+        old_revision = order.revision
+        # Someone changes the order on Allegro; Odoo has not read it yet.
+        self.emulator.set_fulfillment(order.external_id, "READY_FOR_SHIPMENT")
+        result = order.action_start_processing()
+        self.assertEqual(result["params"]["type"], "danger")
+        push = order.push_ids
+        self.assertEqual(push.state, "failed")
+        self.assertIn("newer version", push.last_error)
+        self.assertNotEqual(order.revision, old_revision)
+        self.assertEqual(order.fulfillment_status, "READY_FOR_SHIPMENT", "not overwritten")
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
+        # Retried deliberately, with the revision now known: it goes through.
+        push.action_retry()
+        self.assertEqual(push.state, "done")
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
+
+    def test_buttons_on_the_sale_order(self):
+        self.shop.confirm_policy = "never"
+        order = self.imported(**PAID, lineItems=items((5, 1)))
+        sale = order.sale_order_id
+        sale.action_allegro_start_processing()
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
+        action = sale.action_allegro_add_tracking_number()
+        wizard = self.env[action["res_model"]].with_context(action["context"]).create(
+            {"waybill": "DPD-777", "carrier_name": "Kurier lokalny", "mark_sent": True})
+        wizard.action_apply()
+        shipment = self.emulator.shipments(order.external_id)[0]
+        self.assertEqual((shipment["waybill"], shipment["carrierId"], shipment["carrierName"]),
+                         ("DPD-777", "OTHER", "Kurier lokalny"))
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
+        self.assertEqual(sale.allegro_seller_status, "shipped")
+
+    def test_seller_cancels_before_shipping(self):
+        order = self.imported(**PAID, lineItems=items((6, 3)))
+        self.send_pushes()
+        self.assertEqual(self.free_qty("SKU-007"), 7)
+        result = order.action_cancel_allegro_order()
+        self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "CANCELLED")
+        self.assertEqual(order.sale_order_id.state, "cancel")
+        self.assertEqual(order.sale_order_id.picking_ids.state, "cancel")
+        self.assertEqual(self.free_qty("SKU-007"), 10, "reserved stock is back")
+        self.assertEqual(order.seller_status, "cancelled")
+        self.assertEqual(len(order.push_ids), 2, "PROCESSING, then CANCELLED once")
+
+    def test_cancelling_the_sale_order_cancels_on_allegro(self):
+        order = self.imported(**PAID, lineItems=items((6, 1)))
+        self.send_pushes()
+        order.sale_order_id._action_cancel()
+        self.send_pushes()
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "CANCELLED")
+        self.assertEqual(self.free_qty("SKU-007"), 10)
+
+    def test_seller_cannot_cancel_after_shipping(self):
+        order = self.imported(**PAID, lineItems=items((7, 1)))
+        self.send_pushes()
+        self.validate(order.sale_order_id.picking_ids)
+        with self.assertRaisesRegex(UserError, "shipped"):
+            order._set_allegro_status("CANCELLED")
+        self.assertEqual(self.on_hand("SKU-008"), 9)
+
+    def test_buyer_cancels_before_shipping_nothing_is_sent_back(self):
+        order = self.imported(**UNPAID, lineItems=items((8, 2)))
+        self.shop.confirm_policy = "always"
+        order.sale_order_id.action_confirm()
+        self.send_pushes()
+        self.assertEqual(self.free_qty("SKU-009"), 8)
+        self.emulator.cancel_order(order.external_id)
+        self.import_orders(self.shop)
+        self.assertEqual(order.sale_order_id.state, "cancel")
+        self.assertEqual(self.free_qty("SKU-009"), 10)
+        self.assertEqual(order.seller_status, "cancelled")
+        self.assertFalse(order.push_ids.filtered(lambda p: p.fulfillment_status == "CANCELLED"))
+
+    def test_buyer_cancellation_mapped_to_flag_only(self):
+        self.env.ref("allegro_connector.status_map_buyer_cancelled").odoo_action = "flag"
+        order = self.imported(**PAID, lineItems=items((9, 1)))
+        self.emulator.cancel_order(order.external_id)
+        self.import_orders(self.shop)
+        self.assertEqual(order.sale_order_id.state, "sale", "left to a person")
+        self.assertTrue(order.needs_attention)
+        self.assertEqual(self.free_qty("SKU-010"), 9)

@@ -1,0 +1,84 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..models.allegro_carrier import OTHER_CARRIER
+from ..models.allegro_order import FULFILLMENT_STATUSES
+
+
+class AllegroStatusWizard(models.TransientModel):
+    """Change the Allegro status of the selected orders, then show how each fared."""
+
+    _name = "allegro.status.wizard"
+    _description = "Change Allegro status"
+
+    order_ids = fields.Many2many("allegro.order", string="Orders")
+    status = fields.Selection(
+        [s for s in FULFILLMENT_STATUSES if s[0] != "RETURNED"], string="New status", required=True
+    )
+    result_ids = fields.Many2many("allegro.push", string="Results", readonly=True)
+    done = fields.Boolean(readonly=True)
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        model = self.env.context.get("active_model")
+        ids = self.env.context.get("active_ids") or []
+        if model == "sale.order":
+            orders = self.env["sale.order"].browse(ids).allegro_order_id
+        else:
+            orders = self.env["allegro.order"].browse(ids)
+        values["order_ids"] = [(6, 0, orders.ids)]
+        return values
+
+    def action_apply(self):
+        self.ensure_one()
+        if not self.order_ids:
+            raise UserError(self.env._("Select Allegro orders first."))
+        pushes = self.env["allegro.push"]
+        for order in self.order_ids:
+            try:
+                with self.env.cr.savepoint():
+                    pushes |= order._set_allegro_status(self.status)
+            except UserError as error:
+                pushes |= self.env["allegro.push"].create({
+                    "order_id": order.id, "kind": "status", "fulfillment_status": self.status,
+                    "state": "failed", "last_error": str(error),
+                })
+        self.write({"result_ids": [(6, 0, pushes.ids)], "done": True})
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+
+class AllegroTrackingWizard(models.TransientModel):
+    """Add a tracking number to an Allegro order by hand."""
+
+    _name = "allegro.tracking.wizard"
+    _description = "Add tracking number"
+
+    order_id = fields.Many2one("allegro.order", required=True)
+    carrier_id = fields.Many2one("allegro.carrier", "Carrier", help="Empty: other carrier, named below.")
+    carrier_name = fields.Char("Carrier name", size=30)
+    waybill = fields.Char("Tracking number", required=True, size=64)
+    line_ids = fields.Many2many("allegro.order.line", string="Items in the parcel",
+                                help="Empty: the whole order.")
+    mark_sent = fields.Boolean("Mark as sent", default=True,
+                               help="Also set the order to Sent on Allegro (handed over to the carrier).")
+
+    def action_apply(self):
+        self.ensure_one()
+        code = self.carrier_id.code or OTHER_CARRIER
+        name = self.carrier_name if code == OTHER_CARRIER else None
+        if code == OTHER_CARRIER and not name:
+            raise UserError(self.env._("Name the carrier: Allegro needs it for 'other' carriers."))
+        pushes = self.env["allegro.push"]._queue_shipment(
+            self.order_id, self.waybill.strip(), code, name, self.line_ids.mapped("line_item_id")
+        )
+        pushes._send()
+        if self.mark_sent and pushes.state == "done":
+            pushes |= self.order_id._set_allegro_status("SENT")
+        return self.order_id._notify_pushes(pushes)
