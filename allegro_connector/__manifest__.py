@@ -2,7 +2,7 @@
     "name": "Allegro Connector",
     "summary": "Sell on Allegro (allegro.pl, .cz, .sk, .hu) from Odoo: "
     "orders, fulfilment, tracking numbers and invoices",
-    "version": "19.0.1.1.0",
+    "version": "19.0.1.3.0",
     "category": "Sales/Sales",
     "license": "LGPL-3",
     "author": "allegro_connector contributors",
@@ -24,6 +24,7 @@
         "views/allegro_order_views.xml",
         "views/allegro_offer_views.xml",
         "views/allegro_fulfilment_views.xml",
+        "views/account_move_views.xml",
         "views/allegro_shop_views.xml",
         "views/sale_order_views.xml",
         "views/allegro_menus.xml",

@@ -39,6 +39,13 @@ if ! "$PY" -c 'import odoo.release as r; assert r.serie == "19.0"' 2>/dev/null; 
     "$PY" -m pip install -q --no-deps -e "$src" --config-settings editable_mode=compat
 fi
 
+# Odoo prints invoices (sent to Allegro as PDF) with wkhtmltopdf.
+if ! command -v wkhtmltopdf >/dev/null && command -v apt-get >/dev/null; then
+    say "Installing wkhtmltopdf (invoice PDFs)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wkhtmltopdf >/dev/null \
+        || echo "wkhtmltopdf could not be installed: invoice PDFs will not be printed." >&2
+fi
+
 say "Installing the project's requirements"
 "$PY" -m pip install -q -r "$ROOT/requirements.txt"
 "$PY" -c 'import odoo.release as r; print("Odoo", r.version, "ready in", r.__file__.rsplit("/odoo/", 1)[0])'

@@ -6,6 +6,8 @@ from . import allegro_delivery_method
 from . import allegro_order
 from . import allegro_order_sale
 from . import allegro_order_fulfilment
+from . import allegro_order_invoice
+from . import account_move
 from . import allegro_status_map
 from . import allegro_push
 from . import allegro_carrier

@@ -102,6 +102,10 @@ class AllegroOrder(models.Model):
     buyer_company = fields.Char(readonly=True)
     buyer_phone = fields.Char(readonly=True)
     buyer_guest = fields.Boolean(readonly=True)
+    buyer_street = fields.Char(readonly=True)
+    buyer_zip = fields.Char(readonly=True)
+    buyer_city = fields.Char(readonly=True)
+    buyer_country_code = fields.Char(readonly=True)
     buyer_message = fields.Text(readonly=True)
 
     delivery_method_id = fields.Char("Delivery method ID", readonly=True)
@@ -149,11 +153,8 @@ class AllegroOrder(models.Model):
                 f" ({order.buyer_login})" if order.buyer_login else "",
             )
 
-    @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids")
     def _compute_document_counts(self):
-        for order in self:
-            order.picking_count = len(order.sale_order_id.picking_ids)
-            order.invoice_count = len(order.sale_order_id.invoice_ids)
+        """Defined with the invoices, in allegro_order_invoice."""
 
     # ------------------------------------------------------------------
     # Reading a checkout form
@@ -217,6 +218,10 @@ class AllegroOrder(models.Model):
             "buyer_company": buyer.get("companyName"),
             "buyer_phone": buyer.get("phoneNumber"),
             "buyer_guest": bool(buyer.get("guest")),
+            "buyer_street": (buyer.get("address") or {}).get("street"),
+            "buyer_zip": (buyer.get("address") or {}).get("postCode"),
+            "buyer_city": (buyer.get("address") or {}).get("city"),
+            "buyer_country_code": (buyer.get("address") or {}).get("countryCode"),
             "buyer_message": form.get("messageToSeller"),
             "delivery_method_id": (delivery.get("method") or {}).get("id"),
             "delivery_method_name": (delivery.get("method") or {}).get("name"),
@@ -290,10 +295,6 @@ class AllegroOrder(models.Model):
     def action_open_pickings(self):
         self.ensure_one()
         return self.sale_order_id.action_view_delivery()
-
-    def action_open_invoices(self):
-        self.ensure_one()
-        return self.sale_order_id.action_view_invoice()
 
     @api.constrains("external_id")
     def _check_external_id(self):

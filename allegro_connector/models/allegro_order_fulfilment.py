@@ -14,6 +14,7 @@ SELLER_STATUSES = [
     ("to_ship", "To be shipped"),
     ("shipped", "Shipped"),
     ("cancelled", "Cancelled"),
+    ("closed", "Closed"),
 ]
 SELLER_STATUS_OF = {
     "NEW": "new", "PROCESSING": "in_progress", "SUSPENDED": "in_progress",

@@ -35,6 +35,7 @@ class AllegroOrder(models.Model):
         if self.sync_state != "held":
             self.write({"sync_state": "done", "sync_error": False})
         self._apply_confirmation_policy()
+        self._apply_invoice_policy("paid")
 
     # ------------------------------------------------------------------
     # Creation
@@ -180,11 +181,13 @@ class AllegroOrder(models.Model):
             del buyer_values["company_id"]
             buyer.write({k: v for k, v in buyer_values.items() if v and buyer[k] != v})
         else:
-            buyer = Partner.create(
-                dict(buyer_values, **self._address_values(
-                    self.delivery_street, self.delivery_zip, self.delivery_city, self.delivery_country_code
-                ))
+            # The account owner's address; the delivery one when Allegro gives none.
+            address = self._address_values(
+                self.buyer_street, self.buyer_zip, self.buyer_city, self.buyer_country_code
+            ) if self.buyer_street else self._address_values(
+                self.delivery_street, self.delivery_zip, self.delivery_city, self.delivery_country_code
             )
+            buyer = Partner.create(dict(buyer_values, **address))
         shipping = self._child_contact(buyer, "delivery", {
             "name": self.delivery_company and self.delivery_name
             and f"{self.delivery_company}, {self.delivery_name}"
@@ -194,7 +197,9 @@ class AllegroOrder(models.Model):
                 self.delivery_street, self.delivery_zip, self.delivery_city, self.delivery_country_code
             ),
         })
-        invoice = buyer
+        # No invoice asked for: the shop says whose data a receipt-like invoice
+        # carries, the delivery's or the account owner's.
+        invoice = shipping if shop.invoice_data_source == "delivery" else buyer
         if self.invoice_required or self.invoice_street:
             invoice = self._child_contact(buyer, "invoice", {
                 "name": self.invoice_name or buyer.name,
@@ -253,13 +258,19 @@ class AllegroOrder(models.Model):
             lambda p: p.state == "done" and p.picking_type_code == "outgoing"
         )
 
+    def _mapping_lets_odoo_apply(self, allegro_event, flag_reason):
+        """What the status mapping says of an Allegro event: True when Odoo
+        should act on it; otherwise the order is flagged or left alone."""
+        action = self.env["allegro.status.map"]._incoming_action(self.shop_id, allegro_event)
+        if action == "flag":
+            self._flag(flag_reason)
+        return action == "apply"
+
     def _apply_address_change(self):
         sale_order = self.sale_order_id
-        action = self.env["allegro.status.map"]._incoming_action(self.shop_id, "address_changed")
-        if action == "ignore":
-            return
-        if action == "flag":
-            self._flag(self.env._("The buyer changed the delivery address on Allegro."))
+        if not self._mapping_lets_odoo_apply(
+            "address_changed", self.env._("The buyer changed the delivery address on Allegro.")
+        ):
             return
         if self._shipped_pickings():
             self._flag(self.env._("The buyer changed the delivery address after the parcel was shipped."))
@@ -275,11 +286,9 @@ class AllegroOrder(models.Model):
 
     def _apply_buyer_cancellation(self):
         sale_order = self.sale_order_id
-        action = self.env["allegro.status.map"]._incoming_action(self.shop_id, "buyer_cancelled")
-        if action == "ignore":
-            return
-        if action == "flag":
-            self._flag(self.env._("The buyer cancelled the order on Allegro."))
+        if not self._mapping_lets_odoo_apply(
+            "buyer_cancelled", self.env._("The buyer cancelled the order on Allegro.")
+        ):
             return
         if self._shipped_pickings():
             self._flag(self.env._("The buyer cancelled the order after it was shipped: arrange a return."))
@@ -302,6 +311,7 @@ class AllegroOrder(models.Model):
         for order in self.filtered(lambda o: o.sync_state == "held" and not o.sale_order_id):
             order._create_sale_order()
             order._apply_confirmation_policy()
+            order._apply_invoice_policy("paid")
 
     def _apply_confirmation_policy(self):
         sale_order = self.sale_order_id

@@ -33,8 +33,10 @@ class AllegroPush(models.Model):
     company_id = fields.Many2one(related="order_id.company_id", store=True)
     sale_order_id = fields.Many2one(related="order_id.sale_order_id")
     kind = fields.Selection(
-        [("status", "Fulfillment status"), ("shipment", "Tracking number")], required=True, readonly=True
+        [("status", "Fulfillment status"), ("shipment", "Tracking number"), ("invoice", "Invoice")],
+        required=True, readonly=True,
     )
+    move_id = fields.Many2one("account.move", "Invoice", readonly=True, index="btree_not_null")
     fulfillment_status = fields.Selection(FULFILLMENT_STATUSES, readonly=True)
     picking_id = fields.Many2one("stock.picking", readonly=True, index="btree_not_null")
     carrier_code = fields.Char("Allegro carrier", readonly=True)
@@ -50,11 +52,12 @@ class AllegroPush(models.Model):
     last_error = fields.Text(readonly=True)
     done_at = fields.Datetime(readonly=True)
 
-    @api.depends("kind", "fulfillment_status", "waybill", "order_id")
+    @api.depends("kind", "fulfillment_status", "waybill", "move_id", "order_id")
     def _compute_display_name(self):
         statuses = dict(FULFILLMENT_STATUSES)
         for push in self:
-            what = statuses.get(push.fulfillment_status) if push.kind == "status" else push.waybill
+            what = {"status": statuses.get(push.fulfillment_status), "shipment": push.waybill,
+                    "invoice": push.move_id.name}[push.kind]
             push.display_name = "%s: %s" % (push.order_id.display_name, what)
 
     # ------------------------------------------------------------------
@@ -85,6 +88,12 @@ class AllegroPush(models.Model):
             "line_item_ids": json.dumps(line_item_ids or []),
             "picking_id": picking.id if picking else False,
         })
+        push._trigger_sending()
+        return push
+
+    @api.model
+    def _queue_invoice(self, order, invoice):
+        push = self.create({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
         push._trigger_sending()
         return push
 
@@ -123,7 +132,10 @@ class AllegroPush(models.Model):
             try:
                 client = clients.get(shop) or clients.setdefault(shop, shop._allegro_client())
                 push._send_one(client)
-            except api_errors.AllegroConflict:
+            except api_errors.AllegroConflict as error:
+                if push.kind != "status":
+                    push._record_failure(error)
+                    continue
                 # Allegro has a newer revision: read it rather than overwrite it.
                 push._refresh_order()
                 push._record_failure(UserError(self.env._(
@@ -146,12 +158,31 @@ class AllegroPush(models.Model):
 
     def _send_one(self, client):
         order = self.order_id
-        if self.kind == "shipment":
+        if self.kind == "invoice":
+            self._send_invoice(client)
+        elif self.kind == "shipment":
             client.add_shipment(order.external_id, self.carrier_code, self.waybill,
                                 carrier_name=self.carrier_name,
                                 line_item_ids=json.loads(self.line_item_ids or "[]") or None)
         else:
             client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=order.revision)
+
+    def _send_invoice(self, client):
+        """Allegro takes an invoice in two steps: its entry, then the PDF.
+
+        The entry's id is kept on the invoice at once, so that a failed
+        upload is retried alone (a second entry would be refused)."""
+        invoice = self.move_id
+        if not invoice.allegro_invoice_id:
+            invoice.allegro_invoice_id = client.create_invoice(
+                self.order_id.external_id, "%s.pdf" % invoice.name.replace("/", "_"), invoice_number=invoice.name
+            )
+        pdf = self.env["ir.actions.report"]._render_qweb_pdf("account.account_invoices", invoice.ids)[0]
+        try:
+            client.upload_invoice_file(self.order_id.external_id, invoice.allegro_invoice_id, pdf)
+        except api_errors.AllegroConflict:
+            pass  # the file is there already: a previous attempt got through
+        invoice.write({"allegro_upload_state": "done", "allegro_upload_message": False})
 
     def _refresh_order(self):
         try:
@@ -161,6 +192,8 @@ class AllegroPush(models.Model):
             _logger.info("Allegro order %s not re-read: %s", self.order_id.id, error)
 
     def _done_message(self):
+        if self.kind == "invoice":
+            return self.env._("Invoice %(invoice)s sent to Allegro.", invoice=self.move_id.name)
         if self.kind == "shipment":
             return self.env._("Tracking number %(waybill)s sent to Allegro.", waybill=self.waybill)
         return self.env._("Allegro status set to %(status)s.",
@@ -169,6 +202,8 @@ class AllegroPush(models.Model):
     def _record_failure(self, error):
         attempts = self.attempts + 1
         values = {"attempts": attempts, "last_error": str(error)}
+        if self.move_id:
+            self.move_id.allegro_upload_message = str(error)
         if getattr(error, "retryable", False) and attempts < MAX_ATTEMPTS:
             delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
             retry_after = getattr(error, "retry_after", None)
@@ -177,6 +212,8 @@ class AllegroPush(models.Model):
             values["next_attempt_at"] = fields.Datetime.now() + delay
         else:
             values["state"] = "failed"
+            if self.move_id:
+                self.move_id.allegro_upload_state = "failed"
             self.order_id._flag(self.env._("Allegro refused an update (%(what)s): %(error)s",
                                            what=self.display_name, error=error))
         self.write(values)

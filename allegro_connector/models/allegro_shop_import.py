@@ -100,6 +100,24 @@ class AllegroShop(models.Model):
     notify_buyer = fields.Boolean(
         "E-mail the buyer", help="Off by default: Allegro already informs the buyer."
     )
+    invoice_policy = fields.Selection(
+        [("never", "Never"), ("paid", "When the order is paid"), ("delivered", "When the delivery is validated")],
+        string="Create invoices", default="never", required=True,
+    )
+    invoice_post = fields.Boolean(
+        "Post invoices", help="Off: invoices stay drafts for the accountant to check and post.")
+    invoice_data_source = fields.Selection(
+        [("account", "The account owner's data"), ("delivery", "The delivery data")],
+        string="Invoice data when none was asked for", default="account", required=True,
+        help="Whose name and address an invoice carries when the buyer did not ask for one.",
+    )
+    payment_journal_id = fields.Many2one(
+        "account.journal", "Register Allegro payments in", check_company=True,
+        domain="[('type', 'in', ('bank', 'cash'))]",
+        help="Posted invoices of orders Allegro says are paid are registered as paid in this journal.",
+    )
+    close_on_invoice = fields.Boolean(
+        "Close orders once invoiced", help="The order's status turns Closed when its invoice is posted.")
     order_count = fields.Integer(compute="_compute_order_count")
     import_run_ids = fields.One2many("allegro.import.run", "shop_id")
 

@@ -30,6 +30,7 @@ class StockPicking(models.Model):
         if not still_open:
             event = "delivery_done_pickup" if order.pickup_point_id else "delivery_done"
             order._push_event_status(event, fallback="delivery_done")
+            order._apply_invoice_policy("delivered")
 
 
 class StockMove(models.Model):

@@ -4,3 +4,4 @@ from . import test_concurrent_refresh
 from . import test_order_import
 from . import test_concurrent_import
 from . import test_fulfilment
+from . import test_invoice

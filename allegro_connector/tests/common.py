@@ -14,6 +14,28 @@ CLIENT_ID = "test-client"
 CLIENT_SECRET = "test-secret"
 
 
+def create_committed_shop(registry, env, emulator, expires_in=5 * 3600, **values):
+    """A connected shop committed on its own cursor, for tests where several
+    real transactions work at once. Returns its id."""
+    tokens = emulator.issue_tokens()
+    with registry.cursor() as cr:
+        shop = env(cr=cr)["allegro.shop"].create({
+            "environment": "custom",
+            "api_url": emulator.url,
+            "auth_url": emulator.url + "/auth/oauth",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "state": "connected",
+            **values,
+        })
+        shop.sudo().token_ids.write({
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "expires_at": fields.Datetime.now() + timedelta(seconds=expires_in),
+        })
+        return shop.id
+
+
 class AllegroEmulatorCase(TransactionCase):
     """A fresh emulator per test; shops talk to it through their real client.
 
@@ -64,6 +86,17 @@ class AllegroEmulatorCase(TransactionCase):
         summary = shop._run_import(sweep=sweep)
         self.env.invalidate_all()
         return summary
+
+    def imported(self, **overrides):
+        """An order added on Allegro, then imported into ``self.shop``."""
+        form = self.emulator.add_order(**overrides)
+        self.import_orders(self.shop)
+        return self.allegro_order(self.shop, form["id"])
+
+    def send_pushes(self):
+        """What the scheduled action does: send the updates that are due."""
+        self.env["allegro.push"]._cron_send()
+        self.env.invalidate_all()
 
     def allegro_order(self, shop, form_id):
         return self.env["allegro.order"].search([("shop_id", "=", shop.id), ("external_id", "=", form_id)])

@@ -6,7 +6,7 @@ from odoo.tests import TransactionCase, tagged
 
 from allegro_emulator import AllegroEmulator
 
-from .common import CLIENT_ID, CLIENT_SECRET
+from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop
 
 # Models whose records the imports create, cleaned up after the test.
 CREATED_MODELS = [
@@ -33,28 +33,16 @@ class TestConcurrentImport(TransactionCase):
             env = self.env(cr=cr)
             self.max_ids = {model: env[model].sudo().with_context(active_test=False).search(
                 [], order="id desc", limit=1).id or 0 for model in CREATED_MODELS}
-            placeholder = env["product.product"].create({"name": "Allegro item", "type": "consu"})
-            tokens = self.emulator.issue_tokens()
-            shop = env["allegro.shop"].create({
-                "name": "Concurrent import shop",
-                "environment": "custom",
-                "api_url": self.emulator.url,
-                "auth_url": self.emulator.url + "/auth/oauth",
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "state": "connected",
-                "confirm_policy": "never",
-                "unmanaged_policy": "placeholder",
-                "placeholder_product_id": placeholder.id,
-                "import_start_date": fields.Datetime.now() - timedelta(days=10),
-            })
-            shop.sudo().token_ids.write({
-                "access_token": tokens["access_token"],
-                "refresh_token": tokens["refresh_token"],
-                "expires_at": fields.Datetime.now() + timedelta(hours=5),
-            })
-            self.shop_id = shop.id
+            placeholder_id = env["product.product"].create({"name": "Allegro item", "type": "consu"}).id
         self.addCleanup(self._delete_created_records)
+        self.shop_id = create_committed_shop(
+            self.registry, self.env, self.emulator,
+            name="Concurrent import shop",
+            confirm_policy="never",
+            unmanaged_policy="placeholder",
+            placeholder_product_id=placeholder_id,
+            import_start_date=fields.Datetime.now() - timedelta(days=10),
+        )
 
     def _delete_created_records(self):
         with self.registry.cursor() as cr:

@@ -7,7 +7,7 @@ from odoo.tests import TransactionCase, tagged
 from allegro_emulator import AllegroEmulator
 
 from ..allegro_api import AllegroClient
-from .common import CLIENT_ID, CLIENT_SECRET
+from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop
 
 
 @tagged("post_install", "-at_install")
@@ -25,28 +25,9 @@ class TestConcurrentRefresh(TransactionCase):
         self.emulator = AllegroEmulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
         self.emulator.start(host="127.0.0.1", port=0)
         self.addCleanup(self.emulator.stop)
-        tokens = self.emulator.issue_tokens()
-        with self.registry.cursor() as cr:
-            env = self.env(cr=cr)
-            shop = env["allegro.shop"].create(
-                {
-                    "name": "Concurrent shop",
-                    "environment": "custom",
-                    "api_url": self.emulator.url,
-                    "auth_url": self.emulator.url + "/auth/oauth",
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                    "state": "connected",
-                }
-            )
-            shop.sudo().token_ids.write(
-                {
-                    "access_token": tokens["access_token"],
-                    "refresh_token": tokens["refresh_token"],
-                    "expires_at": fields.Datetime.now() + timedelta(seconds=30),
-                }
-            )
-            self.shop_id = shop.id
+        self.shop_id = create_committed_shop(
+            self.registry, self.env, self.emulator, expires_in=30, name="Concurrent shop"
+        )
         self.addCleanup(self._delete_shop)
 
     def _delete_shop(self):

@@ -36,16 +36,6 @@ class TestFulfilment(AllegroEmulatorCase):
         self.env.invalidate_all()
         return product.with_context(warehouse_id=self.warehouse.id).qty_available
 
-    def imported(self, **overrides):
-        form = self.emulator.add_order(**overrides)
-        self.import_orders(self.shop)
-        return self.allegro_order(self.shop, form["id"])
-
-    def send_pushes(self):
-        """What the scheduled action does: send what is due."""
-        self.env["allegro.push"]._cron_send()
-        self.env.invalidate_all()
-
     def on_allegro(self, order):
         return self.emulator.get_order(order.external_id)
 

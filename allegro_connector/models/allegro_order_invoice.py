@@ -1,0 +1,105 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+class AllegroOrder(models.Model):
+    """Invoices of Allegro orders: drafted (or posted) by policy, linked, sent to Allegro."""
+
+    _inherit = "allegro.order"
+
+    closed = fields.Boolean(readonly=True, copy=False, tracking=True,
+                            help="Closed once its invoice was posted, when the shop says so.")
+    invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
+
+    @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids", "invoice_ids")
+    def _compute_document_counts(self):
+        for order in self:
+            order.picking_count = len(order.sale_order_id.picking_ids)
+            order.invoice_count = len(order._invoices())
+
+    @api.depends("status", "fulfillment_status", "closed")
+    def _compute_seller_status(self):
+        super()._compute_seller_status()
+        for order in self.filtered("closed"):
+            order.seller_status = "closed"
+
+    def _invoices(self):
+        return (self.sale_order_id.invoice_ids | self.invoice_ids).filtered(
+            lambda m: m.move_type in ("out_invoice", "out_refund"))
+
+    def action_open_invoices(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
+        action["domain"] = [("id", "in", self._invoices().ids)]
+        action["context"] = {"default_move_type": "out_invoice"}
+        return action
+
+    def action_create_invoice(self):
+        self.ensure_one()
+        invoice = self._create_invoice()
+        return {"type": "ir.actions.act_window", "res_model": "account.move", "res_id": invoice.id,
+                "view_mode": "form"}
+
+    def action_link_invoice(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Link an existing invoice"),
+            "res_model": "allegro.link.invoice.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
+
+    # ------------------------------------------------------------------
+    # Policy
+    # ------------------------------------------------------------------
+
+    def _apply_invoice_policy(self, trigger):
+        """Create the invoice when the shop's policy says this is the moment.
+
+        ``trigger`` is "paid" (a revision arrived paid) or "delivered"."""
+        for order in self:
+            shop = order.shop_id
+            sale = order.sale_order_id
+            if (
+                shop.invoice_policy != trigger
+                or not sale
+                or sale.state != "sale"
+                or order.status == "CANCELLED"
+                or order._invoices()
+            ):
+                continue
+            if trigger == "paid" and order.payment_status != "paid":
+                continue
+            order._create_invoice()
+
+    def _create_invoice(self):
+        self.ensure_one()
+        sale = self.sale_order_id
+        if not sale or sale.state != "sale":
+            raise UserError(self.env._("Confirm the sale order of %(order)s first.", order=self.display_name))
+        invoice = sale.with_context(mail_create_nolog=True)._create_invoices(final=True)
+        invoice.write({"allegro_order_id": self.id, "ref": "Allegro %s" % self.external_id})
+        if self.shop_id.invoice_post:
+            invoice.action_post()
+            self._register_allegro_payment(invoice)
+        return invoice
+
+    def _register_allegro_payment(self, invoice):
+        """Allegro collected the money: record it against the shop's journal."""
+        journal = self.shop_id.payment_journal_id
+        if not journal or self.payment_status != "paid" or invoice.state != "posted":
+            return
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"journal_id": journal.id, "payment_date": (self.paid_at or fields.Datetime.now()).date()}
+                 )._create_payments()
+
+    def _on_invoice_posted(self, invoice):
+        """Send the PDF when the buyer asked for an invoice; close if asked."""
+        if self.invoice_required and not invoice.allegro_invoice_id:
+            invoice.allegro_upload_state = "pending"
+            self.env["allegro.push"]._queue_invoice(self, invoice)
+        if self.shop_id.close_on_invoice:
+            self.closed = True
