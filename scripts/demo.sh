@@ -29,7 +29,7 @@ fi
 if [ -f "$STATE/emulator.pid" ]; then kill "$(cat "$STATE/emulator.pid")" 2>/dev/null || true; fi
 say "Starting the Allegro emulator on http://127.0.0.1:$EMULATOR_PORT"
 PYTHONPATH="$ROOT/tests" "$PY" -m allegro_emulator --host 127.0.0.1 --port "$EMULATOR_PORT" \
-    --client-id demo-client --client-secret demo-secret --seed-demo --auto-approve \
+    --client-id demo-client --client-secret demo-secret --seed-demo --auto-approve --random-seed 1 \
     >"$STATE/emulator.log" 2>&1 &
 echo $! >"$STATE/emulator.pid"
 trap 'kill "$(cat "$STATE/emulator.pid")" 2>/dev/null || true' EXIT

@@ -15,6 +15,10 @@ values = {
     "client_id": "demo-client",
     "client_secret": "demo-secret",
     "notify_email": "sklep@example.com",
+    # The emulator starts afresh on each run (same seed, same orders): read
+    # them again from the start rather than from an old journal position.
+    "last_event_id": False,
+    "initial_import_done": False,
 }
 if shop:
     shop.write(values)

@@ -5,7 +5,6 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .allegro_shop import MARKETPLACES
-from .allegro_shop_import import ImportStats
 
 ORDER_STATUSES = [
     ("BOUGHT", "Bought"),
@@ -258,7 +257,9 @@ class AllegroOrder(models.Model):
         if order:
             order.write(values)
         else:
-            order = self.with_context(mail_create_nolog=True).create(dict(values, shop_id=shop.id))
+            order = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(
+                dict(values, shop_id=shop.id)
+            )
         return order
 
     def _flag(self, reason):
@@ -276,9 +277,7 @@ class AllegroOrder(models.Model):
     def action_refresh_from_allegro(self):
         """Read the orders again from Allegro and apply what changed."""
         for shop, orders in self.grouped("shop_id").items():
-            shop._import_by_ids(
-                shop._allegro_client(), dict.fromkeys(orders.mapped("external_id")), ImportStats("events")
-            )
+            shop._reimport_orders(orders)
 
     def action_mark_resolved(self):
         self.write({"needs_attention": False, "attention_reason": False})

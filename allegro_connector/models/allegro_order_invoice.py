@@ -79,7 +79,9 @@ class AllegroOrder(models.Model):
         sale = self.sale_order_id
         if not sale or sale.state != "sale":
             raise UserError(self.env._("Confirm the sale order of %(order)s first.", order=self.display_name))
-        invoice = sale.with_context(mail_create_nolog=True)._create_invoices(final=True)
+        invoice = sale.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)._create_invoices(
+            final=True
+        )
         invoice.write({"allegro_order_id": self.id, "ref": "Allegro %s" % self.external_id})
         if self.shop_id.invoice_post:
             invoice.action_post()

@@ -82,7 +82,7 @@ class AllegroOrder(models.Model):
         if delivery_line:
             order_lines.append((0, 0, delivery_line))
         sale_order = self.env["sale.order"].with_company(shop.company_id).with_context(
-            mail_create_nolog=True
+            mail_create_nolog=True, mail_create_nosubscribe=True
         ).create(
             {
                 "partner_id": partner.id,
@@ -160,7 +160,7 @@ class AllegroOrder(models.Model):
     def _find_or_create_partners(self):
         """Buyer (found again by Allegro buyer id), delivery and invoice contacts."""
         shop = self.shop_id
-        Partner = self.env["res.partner"].with_context(mail_create_nolog=True)
+        Partner = self.env["res.partner"].with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
         buyer = Partner.search(
             [
                 ("allegro_buyer_id", "=", self.buyer_id),
@@ -230,7 +230,9 @@ class AllegroOrder(models.Model):
             if values.get("vat") and contact.vat != values["vat"]:
                 contact.vat = values["vat"]
             return contact
-        return self.env["res.partner"].with_context(mail_create_nolog=True).create(
+        return self.env["res.partner"].with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True
+        ).create(
             dict(values, parent_id=parent.id, type=contact_type, company_id=parent.company_id.id)
         )
 

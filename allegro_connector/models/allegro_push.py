@@ -98,9 +98,16 @@ class AllegroPush(models.Model):
         return push
 
     def _trigger_sending(self):
-        cron = self.env.ref("allegro_connector.ir_cron_send_pushes", raise_if_not_found=False)
-        if cron and self:
-            cron._trigger()
+        """Wake the sending cron once per transaction, however many updates
+        it queues (an import queues one per order)."""
+        if not self:
+            return
+        precommit = self.env.cr.precommit
+        if "allegro_push_trigger" not in precommit.data:
+            precommit.data["allegro_push_trigger"] = True
+            cron = self.env.ref("allegro_connector.ir_cron_send_pushes", raise_if_not_found=False)
+            if cron:
+                precommit.add(cron._trigger)
 
     # ------------------------------------------------------------------
     # Sending
@@ -126,9 +133,12 @@ class AllegroPush(models.Model):
     def _send(self):
         """Send each push; its state and Allegro's answer stay on it."""
         clients = {}
+        unreachable = set()
         for push in self.filtered(lambda p: p.state == "pending").sorted("id"):
             shop = push.shop_id
             order = push.order_id
+            if shop in unreachable:
+                continue  # Allegro did not answer this shop just now: try later
             try:
                 client = clients.get(shop) or clients.setdefault(shop, shop._allegro_client())
                 push._send_one(client)
@@ -147,6 +157,8 @@ class AllegroPush(models.Model):
                 continue
             except (api_errors.AllegroError, UserError) as error:
                 push._record_failure(error)
+                if getattr(error, "retryable", False):
+                    unreachable.add(shop)
                 continue
             push.write({"state": "done", "done_at": fields.Datetime.now(), "last_error": False,
                         "attempts": push.attempts + 1})

@@ -7,18 +7,22 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..allegro_api import AllegroClient, AllegroOAuth
+from ..allegro_api import (
+    DEFAULT_API_URL,
+    DEFAULT_AUTH_URL,
+    SANDBOX_API_URL,
+    SANDBOX_AUTH_URL,
+    AllegroClient,
+    AllegroOAuth,
+)
 from ..allegro_api import errors as api_errors
 
 _logger = logging.getLogger(__name__)
 
 # (REST API base, OAuth base) of each Allegro environment.
 ENVIRONMENT_URLS = {
-    "production": ("https://api.allegro.pl", "https://allegro.pl/auth/oauth"),
-    "sandbox": (
-        "https://api.allegro.pl.allegrosandbox.pl",
-        "https://allegro.pl.allegrosandbox.pl/auth/oauth",
-    ),
+    "production": (DEFAULT_API_URL, DEFAULT_AUTH_URL),
+    "sandbox": (SANDBOX_API_URL, SANDBOX_AUTH_URL),
 }
 MARKETPLACES = [
     ("allegro-pl", "allegro.pl"),

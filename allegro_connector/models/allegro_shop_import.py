@@ -7,6 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..allegro_api import errors as api_errors
+from .allegro_order import MalformedCheckoutForm
 
 _logger = logging.getLogger(__name__)
 
@@ -295,7 +296,7 @@ class AllegroShop(models.Model):
             for event in events:
                 form = (event.get("order") or {}).get("checkoutForm") or {}
                 if form.get("id"):
-                    revisions[form["id"]] = form.get("revision")
+                    revisions.setdefault(form["id"], set()).add(form.get("revision"))
             self._import_by_ids(client, revisions, stats)
             last = max((e["id"] for e in events if e.get("id")), key=_event_key)
             if self.last_event_id and _event_key(last) <= _event_key(self.last_event_id):
@@ -328,14 +329,20 @@ class AllegroShop(models.Model):
             [("shop_id", "=", self.id), ("sync_state", "=", "error")], limit=RETRY_LIMIT, order="write_date"
         )
         if failed:
-            self._import_by_ids(client, {order.external_id: None for order in failed}, stats)
+            self._import_by_ids(client, dict.fromkeys(failed.mapped("external_id")), stats)
             self._commit_batch()
+
+    def _reimport_orders(self, orders):
+        """Read these orders again from Allegro, in the current transaction."""
+        self._import_by_ids(self._allegro_client(), dict.fromkeys(orders.mapped("external_id")), ImportStats("events"))
 
     def _import_by_ids(self, client, revisions, stats):
         """Read and import the orders whose revision differs from ours.
 
-        ``revisions`` maps checkout form ids to the revision an event announced
-        (None: unknown, read it anyway).
+        ``revisions`` maps checkout form ids to the set of revisions events
+        announced (None or an empty set: unknown, read it anyway). Out of
+        order, an older revision may come last: only an order whose every
+        announced revision is the one we hold is skipped.
         """
         known = {
             order.external_id: order
@@ -344,9 +351,9 @@ class AllegroShop(models.Model):
             )
         }
         batch = []
-        for form_id, revision in revisions.items():
+        for form_id, announced in revisions.items():
             order = known.get(form_id)
-            if order and revision and order.revision == revision and order.sync_state not in ("error", "gone"):
+            if order and announced == {order.revision} and order.sync_state not in ("error", "gone"):
                 stats.unchanged += 1
                 continue
             try:
@@ -369,31 +376,58 @@ class AllegroShop(models.Model):
         self._import_forms(batch, stats)
 
     def _import_forms(self, forms, stats):
-        """Import checkout forms, each in a savepoint: one bad order is
-        recorded on its own record and the others go on."""
-        if not forms:
+        """Import checkout forms; one bad order is recorded on its own record
+        and the others go on.
+
+        The batch is tried whole in one savepoint (one flush, as fast as
+        plain Odoo); only if something in it fails is it done again order by
+        order, each in its own savepoint, to isolate the culprit.
+        """
+        todo = self._forms_to_import(forms, stats)
+        if not todo:
             return
-        Order = self.env["allegro.order"]
+        try:
+            with self.env.cr.savepoint():
+                outcomes = [self._import_form(form) for form in todo]
+        except Exception:  # noqa: BLE001 - retried one by one just below
+            outcomes = []
+            for form in todo:
+                try:
+                    with self.env.cr.savepoint():
+                        outcomes.append(self._import_form(form))
+                except Exception as error:  # noqa: BLE001 - recorded on the order, the batch goes on
+                    _logger.info("Allegro shop %s: order %s not imported: %s", self.id, form.get("id"), error)
+                    self._record_failed_form(form, error, stats)
+        stats.new += outcomes.count("new")
+        stats.updated += outcomes.count("updated")
+
+    def _forms_to_import(self, forms, stats):
+        """The forms whose revision we do not hold yet (or hold in error)."""
         ids = [form.get("id") for form in forms if isinstance(form, dict) and form.get("id")]
-        known = {o.external_id: o for o in Order.search([("shop_id", "=", self.id), ("external_id", "in", ids)])}
+        known = dict(
+            self.env["allegro.order"]._read_group(
+                [("shop_id", "=", self.id), ("external_id", "in", ids), ("sync_state", "in", ("done", "held"))],
+                ["external_id", "revision"],
+            )
+        )
+        todo = []
         for form in forms:
-            order = known.get(form.get("id")) if isinstance(form, dict) else None
-            if order and order.revision == form.get("revision") and order.sync_state in ("done", "held"):
+            if isinstance(form, dict) and form.get("id") in known and known[form["id"]] == form.get("revision"):
                 stats.unchanged += 1
-                continue
-            try:
-                with self.env.cr.savepoint():
-                    previous = order._snapshot() if order else None
-                    order = (order or Order)._store_checkout_form(self, form)
-                    order._sync_sale_order(previous)
-            except Exception as error:  # noqa: BLE001 - recorded on the order, the batch goes on
-                _logger.info("Allegro shop %s: order %s not imported: %s", self.id, form.get("id"), error)
-                self._record_failed_form(form, error, stats)
-                continue
-            if previous is None:
-                stats.new += 1
             else:
-                stats.updated += 1
+                todo.append(form)
+        return todo
+
+    def _import_form(self, form):
+        """Store one checkout form and bring its sale order in line: "new" or "updated"."""
+        if not isinstance(form, dict):
+            raise MalformedCheckoutForm("not a JSON object")
+        Order = self.env["allegro.order"]
+        order = Order.search([("shop_id", "=", self.id), ("external_id", "=", form.get("id"))], limit=1)
+        previous = order._snapshot() if order else None
+        order = (order or Order)._store_checkout_form(self, form)
+        order._sync_sale_order(previous)
+        return "new" if previous is None else "updated"
 
     def _record_failed_form(self, form, error, stats):
         """Keep the raw data and the error where a person will see them."""

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 
 from .allegro_order import FULFILLMENT_STATUSES
 
@@ -72,15 +72,30 @@ class AllegroStatusMap(models.Model):
                                                  labels["odoo_action"].get(line.odoo_action))
 
     @api.model
-    def _line_for(self, shop, field, value):
-        """The line applying to ``shop`` for an event (its own before the global one)."""
-        lines = self.search([(field, "=", value), ("shop_id", "in", [shop.id, False])])
-        return lines.filtered("shop_id")[:1] or lines[:1]
+    @tools.ormcache("shop_id", "field", "value", "result_field")
+    def _mapped_value(self, shop_id, field, value, result_field):
+        """What the line applying to a shop says for an event, its own line
+        before the global one. Cached: asked for every order imported."""
+        lines = self.sudo().search([(field, "=", value), ("shop_id", "in", [shop_id, False])])
+        return (lines.filtered("shop_id")[:1] or lines[:1])[result_field] or False
 
     @api.model
     def _outgoing_status(self, shop, odoo_event):
-        return self._line_for(shop, "odoo_event", odoo_event).allegro_status
+        return self._mapped_value(shop.id, "odoo_event", odoo_event, "allegro_status")
 
     @api.model
     def _incoming_action(self, shop, allegro_event):
-        return self._line_for(shop, "allegro_event", allegro_event).odoo_action or "apply"
+        return self._mapped_value(shop.id, "allegro_event", allegro_event, "odoo_action") or "apply"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()

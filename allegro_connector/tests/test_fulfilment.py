@@ -117,7 +117,11 @@ class TestFulfilment(AllegroEmulatorCase):
         self.send_pushes()
         pending = order.push_ids.filtered(lambda p: p.state == "pending")
         self.assertEqual(len(pending), 2, "tracking number and SENT wait for Allegro")
-        self.assertTrue(all(p.last_error and p.attempts == 1 for p in pending))
+        first, second = pending.sorted("id")
+        self.assertEqual(first.kind, "shipment")
+        self.assertTrue(first.last_error)
+        self.assertEqual(first.attempts, 1)
+        self.assertEqual(second.attempts, 0, "Allegro did not answer: the rest waits for the next run")
         self.assertFalse(self.emulator.shipments(order.external_id))
         self.emulator.faults.clear()
         pending.next_attempt_at = "2000-01-01 00:00:00"  # the backoff delay has passed
