@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test clean
+.PHONY: demo install test bench clean
 
 demo: install
 	scripts/demo.sh
@@ -9,6 +9,9 @@ install:
 
 test:
 	scripts/test.sh $(ARGS)
+
+bench:
+	scripts/benchmark.sh $(ARGS)
 
 clean:
 	rm -rf .test-logs .demo

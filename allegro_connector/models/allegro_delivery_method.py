@@ -29,17 +29,17 @@ class AllegroDeliveryMethod(models.Model):
     def _for_order(self, order):
         """The method of an Allegro order; remembered the first time it is seen."""
         company = order.shop_id.company_id
-        method = self.search(
-            [("method_id", "=", order.delivery_method_id or "unknown"), ("company_id", "=", company.id)],
-            limit=1,
-        )
-        if not method:
-            method = self.create(
-                {
-                    "method_id": order.delivery_method_id or "unknown",
-                    "name": order.delivery_method_name or self.env._("Delivery"),
-                    "company_id": company.id,
-                    "pickup_point": bool(order.pickup_point_id),
-                }
-            )
-        return method
+        method_id = order.delivery_method_id or "unknown"
+        return order.shop_id._lookup(("delivery_method", company.id, method_id),
+                                     lambda: self._find_or_create(order, company, method_id))
+
+    def _find_or_create(self, order, company, method_id):
+        method = self.search([("method_id", "=", method_id), ("company_id", "=", company.id)], limit=1)
+        if method:
+            return method, True
+        return self.create({
+            "method_id": method_id,
+            "name": order.delivery_method_name or self.env._("Delivery"),
+            "company_id": company.id,
+            "pickup_point": bool(order.pickup_point_id),
+        }), False

@@ -24,18 +24,24 @@ class AllegroOrder(models.Model):
             **{name: self[name] for name in DELIVERY_FIELDS},
         }
 
-    def _sync_sale_order(self, previous=None):
-        """Bring the sale order in line with this revision of the order."""
+    def _sync_sale_order(self, previous=None, apply_policies=True):
+        """Bring the sale order in line with this revision of the order.
+
+        ``apply_policies=False`` leaves confirmation and invoicing to the
+        caller, who applies them to a whole batch at once (``_apply_policies``).
+        """
         self.ensure_one()
         if self.sale_order_id:
             self._apply_changes(previous or {})
         elif self.status in ("FILLED_IN", "READY_FOR_PROCESSING"):
             # BOUGHT has no delivery data yet; CANCELLED needs no sale order.
             self._create_sale_order()
-        if self.sync_state != "held":
+            if self.sale_order_id:
+                self._check_total(self.sale_order_id)
+        if self.sync_state not in ("held", "done") or self.sync_error:
             self.write({"sync_state": "done", "sync_error": False})
-        self._apply_confirmation_policy()
-        self._apply_invoice_policy("paid")
+        if apply_policies:
+            self._apply_policies()
 
     # ------------------------------------------------------------------
     # Creation
@@ -111,7 +117,6 @@ class AllegroOrder(models.Model):
                 body=Markup("<b>%s</b><br/>%s") % (self.env._("Message from the buyer:"), self.buyer_message),
                 subtype_xmlid="mail.mt_note",
             )
-        self._check_total(sale_order)
         shop._notify_new_order(self)
 
     def _sale_line_values(self, product, line):
@@ -310,19 +315,30 @@ class AllegroOrder(models.Model):
 
     def _complete_held_orders(self):
         """Make the sale orders of held orders whose products are now known."""
-        for order in self.filtered(lambda o: o.sync_state == "held" and not o.sale_order_id):
+        held = self.filtered(lambda o: o.sync_state == "held" and not o.sale_order_id)
+        for order in held:
             order._create_sale_order()
-            order._apply_confirmation_policy()
-            order._apply_invoice_policy("paid")
+        held._apply_policies()
+
+    def _apply_policies(self):
+        """The shops' confirmation, then invoicing, policies."""
+        self._apply_confirmation_policy()
+        self._apply_invoice_policy("paid")
 
     def _apply_confirmation_policy(self):
+        """Confirm the sale orders the shop's policy says to, all at once:
+        Odoo confirms (and plans deliveries for) a batch faster than one by one."""
+        to_confirm = self.filtered(lambda o: o._should_confirm())
+        for notify_buyer, orders in to_confirm.grouped(lambda o: o.shop_id.notify_buyer).items():
+            orders.sale_order_id.with_context(send_email=notify_buyer).action_confirm()
+
+    def _should_confirm(self):
         sale_order = self.sale_order_id
         if not sale_order or sale_order.state not in ("draft", "sent") or self.status == "CANCELLED":
-            return
+            return False
         policy = self.shop_id.confirm_policy
-        if policy == "always" or (
+        return policy == "always" or (
             policy == "paid"
             and self.status == "READY_FOR_PROCESSING"
             and self.payment_status in ("paid", "cod")
-        ):
-            sale_order.with_context(send_email=self.shop_id.notify_buyer).action_confirm()
+        )

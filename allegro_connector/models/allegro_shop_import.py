@@ -388,13 +388,15 @@ class AllegroShop(models.Model):
             return
         try:
             with self.env.cr.savepoint():
-                outcomes = [self._import_form(form) for form in todo]
+                imported = [self._import_form(form, apply_policies=False) for form in todo]
+                self.env["allegro.order"].concat(*(order for order, _outcome in imported))._apply_policies()
+                outcomes = [outcome for _order, outcome in imported]
         except Exception:  # noqa: BLE001 - retried one by one just below
             outcomes = []
             for form in todo:
                 try:
                     with self.env.cr.savepoint():
-                        outcomes.append(self._import_form(form))
+                        outcomes.append(self._import_form(form)[1])
                 except Exception as error:  # noqa: BLE001 - recorded on the order, the batch goes on
                     _logger.info("Allegro shop %s: order %s not imported: %s", self.id, form.get("id"), error)
                     self._record_failed_form(form, error, stats)
@@ -418,16 +420,18 @@ class AllegroShop(models.Model):
                 todo.append(form)
         return todo
 
-    def _import_form(self, form):
-        """Store one checkout form and bring its sale order in line: "new" or "updated"."""
+    def _import_form(self, form, apply_policies=True):
+        """Store one checkout form and bring its sale order in line.
+
+        Returns the Allegro order and "new" or "updated"."""
         if not isinstance(form, dict):
             raise MalformedCheckoutForm("not a JSON object")
         Order = self.env["allegro.order"]
         order = Order.search([("shop_id", "=", self.id), ("external_id", "=", form.get("id"))], limit=1)
         previous = order._snapshot() if order else None
         order = (order or Order)._store_checkout_form(self, form)
-        order._sync_sale_order(previous)
-        return "new" if previous is None else "updated"
+        order._sync_sale_order(previous, apply_policies=apply_policies)
+        return order, "new" if previous is None else "updated"
 
     def _record_failed_form(self, form, error, stats):
         """Keep the raw data and the error where a person will see them."""
@@ -456,57 +460,70 @@ class AllegroShop(models.Model):
     # Defaults used while making sale orders
     # ------------------------------------------------------------------
 
+    def _lookup(self, key, find):
+        """``find()`` once per import transaction: asked for every order.
+
+        Only records that existed already are remembered; one made now could
+        vanish with a rolled-back savepoint."""
+        cache = self.env.cr.cache.setdefault("allegro_connector", {})
+        if key in cache:
+            return self.env[cache[key][0]].browse(cache[key][1])
+        record, existed = find()
+        if existed:
+            cache[key] = (record._name, record.ids)
+        return record
+
     def _warehouse(self):
-        return self.warehouse_id or self.env["stock.warehouse"].search(
-            [("company_id", "=", self.company_id.id)], limit=1
-        )
+        return self.warehouse_id or self._lookup(("warehouse", self.company_id.id), lambda: (
+            self.env["stock.warehouse"].search([("company_id", "=", self.company_id.id)], limit=1), True))
 
     def _delivery_product(self):
         return self.delivery_product_id or self.env.ref("allegro_connector.product_allegro_delivery")
 
     def _pricelist_for(self, currency):
         pricelist = self.pricelist_ids.filtered(lambda p: p.currency_id == currency)[:1]
-        if pricelist:
-            return pricelist
+        return pricelist or self._lookup(("pricelist", self.company_id.id, currency.id),
+                                         lambda: self._find_or_create_pricelist(currency))
+
+    def _find_or_create_pricelist(self, currency):
         Pricelist = self.env["product.pricelist"]
         pricelist = Pricelist.search(
             [("currency_id", "=", currency.id), ("company_id", "in", [self.company_id.id, False])], limit=1
         )
-        if not pricelist:
-            if not currency.active:
-                currency.active = True
-            pricelist = Pricelist.create(
-                {"name": f"Allegro {currency.name}", "currency_id": currency.id, "company_id": self.company_id.id}
-            )
-        return pricelist
+        if pricelist:
+            return pricelist, True
+        if not currency.active:
+            currency.active = True
+        return Pricelist.create(
+            {"name": f"Allegro {currency.name}", "currency_id": currency.id, "company_id": self.company_id.id}
+        ), False
 
     def _gross_taxes(self, taxes):
         """The price-included version of each tax: Allegro prices are gross,
         and an order must total what the buyer paid, to the grosz."""
-        Tax = self.env["account.tax"]
-        result = Tax
+        result = self.env["account.tax"]
         for tax in taxes:
-            if tax.price_include:
-                result |= tax
-                continue
-            included = Tax.search(
-                [
-                    ("company_id", "=", tax.company_id.id),
-                    ("type_tax_use", "=", tax.type_tax_use),
-                    ("amount_type", "=", tax.amount_type),
-                    ("amount", "=", tax.amount),
-                    ("price_include_override", "=", "tax_included"),
-                    ("tax_group_id", "=", tax.tax_group_id.id),
-                ],
-                limit=1,
-            )
-            if not included:
-                included = tax.copy(
-                    {"name": self.env._("%(tax)s (price included)", tax=tax.name),
-                     "price_include_override": "tax_included"}
-                )
-            result |= included
+            result |= tax if tax.price_include else self._lookup(
+                ("gross_tax", tax.id), lambda tax=tax: self._find_or_create_gross_tax(tax))
         return result
+
+    def _find_or_create_gross_tax(self, tax):
+        included = self.env["account.tax"].search(
+            [
+                ("company_id", "=", tax.company_id.id),
+                ("type_tax_use", "=", tax.type_tax_use),
+                ("amount_type", "=", tax.amount_type),
+                ("amount", "=", tax.amount),
+                ("price_include_override", "=", "tax_included"),
+                ("tax_group_id", "=", tax.tax_group_id.id),
+            ],
+            limit=1,
+        )
+        if included:
+            return included, True
+        return tax.copy(
+            {"name": self.env._("%(tax)s (price included)", tax=tax.name), "price_include_override": "tax_included"}
+        ), False
 
     def _notify_new_order(self, order):
         if self.notify_email:

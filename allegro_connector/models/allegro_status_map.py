@@ -80,6 +80,12 @@ class AllegroStatusMap(models.Model):
         return (lines.filtered("shop_id")[:1] or lines[:1])[result_field] or False
 
     @api.model
+    @tools.ormcache("odoo_event")
+    def _event_mapped(self, odoo_event):
+        """Whether any shop maps this Odoo event to an Allegro status."""
+        return bool(self.sudo().search_count([("odoo_event", "=", odoo_event)], limit=1))
+
+    @api.model
     def _outgoing_status(self, shop, odoo_event):
         return self._mapped_value(shop.id, "odoo_event", odoo_event, "allegro_status")
 

@@ -38,6 +38,8 @@ class StockMove(models.Model):
 
     def _action_assign(self, force_qty=False):
         result = super()._action_assign(force_qty=force_qty)
+        if not self.env["allegro.status.map"]._event_mapped("delivery_ready"):
+            return result  # off by default: spare every reservation the lookup
         ready = self.picking_id.filtered(
             lambda p: p.state == "assigned" and p.picking_type_code == "outgoing" and p.sale_id.allegro_order_id
         )
