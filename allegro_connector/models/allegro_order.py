@@ -137,8 +137,6 @@ class AllegroOrder(models.Model):
     sync_error = fields.Text(readonly=True)
     needs_attention = fields.Boolean(readonly=True, index=True, tracking=True)
     attention_reason = fields.Text(readonly=True)
-    picking_count = fields.Integer(compute="_compute_document_counts")
-    invoice_count = fields.Integer(compute="_compute_document_counts")
 
     _shop_external_unique = models.Constraint(
         "UNIQUE(shop_id, external_id)", "An Allegro order is imported once per shop."
@@ -151,9 +149,6 @@ class AllegroOrder(models.Model):
                 (order.external_id or "")[:8],
                 f" ({order.buyer_login})" if order.buyer_login else "",
             )
-
-    def _compute_document_counts(self):
-        """Defined with the invoices, in allegro_order_invoice."""
 
     # ------------------------------------------------------------------
     # Reading a checkout form

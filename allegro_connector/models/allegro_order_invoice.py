@@ -10,6 +10,8 @@ class AllegroOrder(models.Model):
     closed = fields.Boolean(readonly=True, copy=False, tracking=True,
                             help="Closed once its invoice was posted, when the shop says so.")
     invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
+    picking_count = fields.Integer(compute="_compute_document_counts")
+    invoice_count = fields.Integer(compute="_compute_document_counts")
 
     @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids", "invoice_ids")
     def _compute_document_counts(self):
