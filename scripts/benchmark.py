@@ -179,7 +179,11 @@ class Runner:
                 holder = cur.fetchone()
                 say("Waiting for another benchmark using the %s_* databases to end (%s)"
                     % (self.args.db_prefix, holder[0] if holder else "unknown"))
-                cur.execute("SELECT pg_advisory_lock(%s, %s)", key)
+                while True:  # polled, so that a signal can stop the wait
+                    time.sleep(2)
+                    cur.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+                    if cur.fetchone()[0]:
+                        break
 
     def make_template(self):
         template = self.args.db_prefix + "_template"
@@ -229,7 +233,11 @@ class Runner:
     def run(self):
         args = self.args
         results = []
-        self.lock()
+        try:
+            self.lock()
+        except BaseException:
+            shutil.rmtree(self.logs, ignore_errors=True)  # nothing worth keeping yet
+            raise
         if not args.no_snapshot:
             self.snapshot_addon()
         try:
