@@ -63,6 +63,7 @@ HOW TO READ THE FIGURES
 
 import argparse
 import gc
+import importlib
 import json
 import os
 import resource
@@ -277,7 +278,8 @@ class Runner:
             self.drop_all()
         if args.profile:
             for n, connector, _baseline in results:
-                print("\ncProfile of the connector import, N=%d (%.1f s under the profiler)\n" % (n, connector["seconds"]))
+                print("\ncProfile of the connector import, N=%d (%.1f s under the profiler)\n"
+                      % (n, connector["seconds"]))
                 print(connector["profile"])
             if args.keep:
                 say("Raw profiles (python -m pstats FILE): %s" % os.path.join(self.logs, "*.prof"))
@@ -393,7 +395,8 @@ def print_table(results, args):
     if len({n for n, _ in peaks}) >= 2:
         (n_small, small), (n_large, large) = min(peaks), max(peaks)
         growth = large / small if small else float("inf")
-        print("  memory not growing with N: tracemalloc peak %.1f MB at N=%d vs %.1f MB at N=%d (x%.2f, limit x%.2f): %s"
+        print("  memory not growing with N: tracemalloc peak %.1f MB at N=%d vs %.1f MB at N=%d"
+              " (x%.2f, limit x%.2f): %s"
               % (large, n_large, small, n_small, growth, TARGET_MEMORY_GROWTH, met(growth <= TARGET_MEMORY_GROWTH)))
     else:
         print("  memory not growing with N: needs the tracemalloc runs and two sizes (e.g. --orders 1000 5000)")
@@ -474,7 +477,7 @@ class Measure:
 
 
 def start_odoo(addons_path, db):
-    import odoo.init  # noqa: F401 - core setup first, as odoo's own command line does
+    importlib.import_module("odoo.init")  # core setup first, as odoo's own command line does
     from odoo.modules.registry import Registry
     from odoo.tools import config
 

@@ -243,12 +243,11 @@ class AllegroOrder(models.Model):
         return values, lines
 
     def _store_checkout_form(self, shop, form):
-        """Create or update the order of ``form``; returns it (new or not)."""
+        """Update this order (or create one when empty) from ``form``; returns it."""
         values, lines = self._values_from_checkout_form(form)
         values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
-        order = self or self.search([("shop_id", "=", shop.id), ("external_id", "=", values["external_id"])])
-        line_commands = order.line_ids._sync_commands(lines) if order else [(0, 0, v) for v in lines]
-        values["line_ids"] = line_commands
+        order = self
+        values["line_ids"] = order.line_ids._sync_commands(lines) if order else [(0, 0, v) for v in lines]
         if order:
             order.write(values)
         else:

@@ -68,9 +68,11 @@ class AllegroPush(models.Model):
     def _queue_status(self, orders, status):
         """Queue a status change once per order (an identical pending one stays)."""
         pushes = self
+        pending_by_order = self.search(
+            [("order_id", "in", orders.ids), ("kind", "=", "status"), ("state", "=", "pending")]
+        ).grouped("order_id")
         for order in orders:
-            pending = self.search([("order_id", "=", order.id), ("kind", "=", "status"),
-                                   ("state", "=", "pending")])
+            pending = pending_by_order.get(order, self)
             same = pending.filtered(lambda p: p.fulfillment_status == status)
             (pending - same).write({"state": "cancelled", "last_error": self.env._("Replaced by a newer status.")})
             pushes |= same or self.create({"order_id": order.id, "kind": "status", "fulfillment_status": status})

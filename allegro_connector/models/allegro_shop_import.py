@@ -383,12 +383,14 @@ class AllegroShop(models.Model):
         plain Odoo); only if something in it fails is it done again order by
         order, each in its own savepoint, to isolate the culprit.
         """
-        todo = self._forms_to_import(forms, stats)
+        todo, known = self._forms_to_import(forms, stats)
         if not todo:
             return
+        Order = self.env["allegro.order"]
         try:
             with self.env.cr.savepoint():
-                imported = [self._import_form(form, apply_policies=False) for form in todo]
+                imported = [self._import_form(form, known.get(form.get("id"), Order), apply_policies=False)
+                            for form in todo]
                 self.env["allegro.order"].concat(*(order for order, _outcome in imported))._apply_policies()
                 outcomes = [outcome for _order, outcome in imported]
         except Exception:  # noqa: BLE001 - retried one by one just below
@@ -396,7 +398,7 @@ class AllegroShop(models.Model):
             for form in todo:
                 try:
                     with self.env.cr.savepoint():
-                        outcomes.append(self._import_form(form)[1])
+                        outcomes.append(self._import_form(form, known.get(form.get("id"), Order))[1])
                 except Exception as error:  # noqa: BLE001 - recorded on the order, the batch goes on
                     _logger.info("Allegro shop %s: order %s not imported: %s", self.id, form.get("id"), error)
                     self._record_failed_form(form, error, stats)
@@ -404,32 +406,29 @@ class AllegroShop(models.Model):
         stats.updated += outcomes.count("updated")
 
     def _forms_to_import(self, forms, stats):
-        """The forms whose revision we do not hold yet (or hold in error)."""
+        """The forms whose revision we do not hold yet (or hold in error),
+        and the orders already known for the batch, by Allegro id."""
         ids = [form.get("id") for form in forms if isinstance(form, dict) and form.get("id")]
-        known = dict(
-            self.env["allegro.order"]._read_group(
-                [("shop_id", "=", self.id), ("external_id", "in", ids), ("sync_state", "in", ("done", "held"))],
-                ["external_id", "revision"],
-            )
-        )
+        known = {
+            order.external_id: order
+            for order in self.env["allegro.order"].search([("shop_id", "=", self.id), ("external_id", "in", ids)])
+        }
         todo = []
         for form in forms:
-            if isinstance(form, dict) and form.get("id") in known and known[form["id"]] == form.get("revision"):
+            order = known.get(form.get("id")) if isinstance(form, dict) else None
+            if order and order.sync_state in ("done", "held") and order.revision == form.get("revision"):
                 stats.unchanged += 1
             else:
                 todo.append(form)
-        return todo
+        return todo, known
 
-    def _import_form(self, form, apply_policies=True):
-        """Store one checkout form and bring its sale order in line.
-
-        Returns the Allegro order and "new" or "updated"."""
+    def _import_form(self, form, order, apply_policies=True):
+        """Store one checkout form on ``order`` (empty for a new one) and bring
+        its sale order in line. Returns the Allegro order and "new" or "updated"."""
         if not isinstance(form, dict):
             raise MalformedCheckoutForm("not a JSON object")
-        Order = self.env["allegro.order"]
-        order = Order.search([("shop_id", "=", self.id), ("external_id", "=", form.get("id"))], limit=1)
         previous = order._snapshot() if order else None
-        order = (order or Order)._store_checkout_form(self, form)
+        order = order._store_checkout_form(self, form)
         order._sync_sale_order(previous, apply_policies=apply_policies)
         return order, "new" if previous is None else "updated"
 
