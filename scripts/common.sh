@@ -47,8 +47,7 @@ ensure_postgres() {
     if ! command -v pg_isready >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
         command -v apt-get >/dev/null || die "PostgreSQL is missing; install PostgreSQL >= 13 and start it."
         say "Installing PostgreSQL"
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        apt_install postgresql || die "could not install PostgreSQL"
     fi
     if ! pg_isready -q 2>/dev/null; then
         say "Starting PostgreSQL"
@@ -66,6 +65,38 @@ ensure_postgres() {
         as_root su postgres -c "createuser --superuser '$me'" 2>/dev/null || true
         psql -d postgres -Atc 'select 1' >/dev/null 2>&1 || die "cannot connect to PostgreSQL as $me"
     fi
+}
+
+# What pip needs to build Odoo's requirements that ship no wheel (psycopg2,
+# python-ldap): each header checked on its own, its Debian package installed
+# when it is missing, or named when this machine cannot install it.
+ensure_build_deps() {
+    local inc; inc="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+    local missing=() item file pkg
+    for item in "$inc/Python.h:python3-dev" /usr/include/postgresql/libpq-fe.h:libpq-dev \
+                /usr/include/lber.h:libldap2-dev /usr/include/ldap.h:libldap2-dev \
+                /usr/include/sasl/sasl.h:libsasl2-dev; do
+        file="${item%%:*}"; pkg="${item##*:}"
+        [ -e "$file" ] || [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+    done
+    command -v cc >/dev/null || missing+=(build-essential)
+    command -v pg_config >/dev/null || [[ " ${missing[*]} " == *" libpq-dev "* ]] || missing+=(libpq-dev)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null || { [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; }; then
+        die "building Odoo's requirements needs these packages: ${missing[*]} (install them, then run this again)"
+    fi
+    say "Installing build dependencies: ${missing[*]}"
+    apt_install "${missing[@]}" || die "could not install ${missing[*]}; install them yourself, then run this again"
+}
+
+# Debian packages, the package lists refreshed once per run.
+APT_UPDATED=""
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    if [ -z "$APT_UPDATED" ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq && APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 # odoo CLI with the project's addons path and quiet HTTP.

@@ -8,12 +8,17 @@ ODOO_ARCHIVE_URL="${ODOO_ARCHIVE_URL:-https://nightly.odoo.com/19.0/nightly/src/
 
 ensure_postgres
 
-if [ ! -x "$VENV/bin/python" ]; then
-    say "Creating virtualenv $VENV"
-    # System site-packages: an Odoo already installed on the machine is reused.
-    python3 -m venv --system-site-packages "$VENV"
+if [ -n "${PYTHON:-}" ]; then
+    # An interpreter named by the user (e.g. the server's python3): no virtualenv.
+    PY="$PYTHON"
+else
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "Creating virtualenv $VENV"
+        # System site-packages: an Odoo already installed on the machine is reused.
+        python3 -m venv --system-site-packages "$VENV"
+    fi
+    PY="$VENV/bin/python"
 fi
-PY="$VENV/bin/python"
 
 if ! "$PY" -c 'import odoo.release as r; assert r.serie == "19.0"' 2>/dev/null; then
     src="${ODOO_SRC:-}"
@@ -29,10 +34,7 @@ if ! "$PY" -c 'import odoo.release as r; assert r.serie == "19.0"' 2>/dev/null; 
         fi
     fi
     [ -f "$src/setup.py" ] && [ -d "$src/odoo" ] || die "ODOO_SRC=$src is not an Odoo source tree (no setup.py and odoo/ there)."
-    if command -v apt-get >/dev/null && ! command -v pg_config >/dev/null; then
-        say "Installing headers to build psycopg2 and python-ldap"
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpq-dev libldap2-dev libsasl2-dev >/dev/null
-    fi
+    ensure_build_deps
     say "Installing Odoo 19.0 from $src"
     "$PY" -m pip install -q -r "$src/requirements.txt"
     # compat mode: a plain path entry, so Odoo's addons path holds only real directories.
@@ -42,8 +44,7 @@ fi
 # Odoo prints invoices (sent to Allegro as PDF) with wkhtmltopdf.
 if ! command -v wkhtmltopdf >/dev/null && command -v apt-get >/dev/null; then
     say "Installing wkhtmltopdf (invoice PDFs)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wkhtmltopdf >/dev/null \
-        || echo "wkhtmltopdf could not be installed: invoice PDFs will not be printed." >&2
+    apt_install wkhtmltopdf || echo "wkhtmltopdf could not be installed: invoice PDFs will not be printed." >&2
 fi
 
 say "Installing the project's requirements"
