@@ -8,7 +8,8 @@ PY="$(pick_python)"
 require_odoo
 ensure_postgres
 ADDONS="$(addons_path)"
-DB="${TEST_DB:-allegro_connector_test}"
+export TEST_DB="${TEST_DB:-allegro_connector_test}"
+DB="$TEST_DB"
 LOGS="$ROOT/.test-logs"
 mkdir -p "$LOGS"
 

@@ -13,7 +13,8 @@ import psycopg2
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DB = "allegro_connector_lifecycle_test"
+# Named after the test database, so that two suites can run side by side.
+DB = os.environ.get("TEST_DB", "allegro_connector_test") + "_lifecycle"
 # An Odoo log line of level WARNING or worse.
 BAD_LOG_LINE = re.compile(r"^\S+ \S+ \d+ (WARNING|ERROR|CRITICAL) ", re.MULTILINE)
 
