@@ -21,8 +21,12 @@ if psql -d postgres -Atc "select 1 from pg_database where datname = '$DB'" | gre
 else
     say "Creating database $DB (Polish company, login admin / admin)"
     odoo_cli db init --country PL "$DB" >"$STATE/odoo-install.log" 2>&1 \
-        && odoo_cli module install -d "$DB" l10n_pl allegro_connector >>"$STATE/odoo-install.log" 2>&1 \
+        && odoo_cli module install -d "$DB" l10n_pl l10n_eu_oss allegro_connector >>"$STATE/odoo-install.log" 2>&1 \
         || { tail -n 30 "$STATE/odoo-install.log"; die "database creation failed"; }
+    # The OSS fiscal positions and taxes, as Settings > OSS Tax mapping makes them.
+    echo 'env["res.company"]._map_all_eu_companies_taxes(); env.cr.commit()' \
+        | odoo_cli shell -d "$DB" --no-http >>"$STATE/odoo-install.log" 2>&1 \
+        || { tail -n 30 "$STATE/odoo-install.log"; die "mapping the OSS taxes failed"; }
 fi
 
 # One emulator at a time: stop the one a previous run left behind.

@@ -4,8 +4,6 @@ from decimal import Decimal, InvalidOperation
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from .allegro_shop import MARKETPLACES
-
 ORDER_STATUSES = [
     ("BOUGHT", "Bought"),
     ("FILLED_IN", "Checkout filled in"),
@@ -30,18 +28,21 @@ PAYMENT_STATUSES = [
     ("unpaid", "Unpaid"),
     ("to_verify", "To verify"),
 ]
-PAYMENT_TYPES = [
-    ("CASH_ON_DELIVERY", "Cash on delivery"),
-    ("WIRE_TRANSFER", "Wire transfer"),
-    ("ONLINE", "Online"),
-    ("SPLIT_PAYMENT", "Split payment"),
-    ("EXTENDED_TERM", "Extended term"),
-]
 SYNC_STATES = [
     ("done", "Synchronized"),
     ("held", "Waiting for product mapping"),
     ("error", "Error"),
     ("gone", "Gone from Allegro"),
+]
+# Orders recorded without a sale order, unless the seller asks for one.
+NO_SALE_REASONS = [
+    ("before_start", "Bought before the import start date"),
+    ("allegro_fulfilment", "Fulfilled by Allegro"),
+]
+CHARGE_KINDS = [
+    ("service", "Additional service"),
+    ("deposit", "Deposit"),
+    ("surcharge", "Surcharge"),
 ]
 
 
@@ -79,18 +80,31 @@ class AllegroOrder(models.Model):
     external_id = fields.Char("Allegro order ID", required=True, readonly=True, index=True)
     revision = fields.Char(readonly=True)
     status = fields.Selection(ORDER_STATUSES, readonly=True, tracking=True)
-    fulfillment_status = fields.Selection(FULFILLMENT_STATUSES, readonly=True, tracking=True)
+    # Marketplace, payment type and fulfilment status are kept as Allegro
+    # gives them: values Allegro adds to these lists must not block an order.
+    fulfillment_status = fields.Char(readonly=True, tracking=True)
+    fulfillment_provider = fields.Char(
+        readonly=True, help="Who ships the order: SELLER, or ALLEGRO for orders Allegro fulfils itself.")
     payment_status = fields.Selection(PAYMENT_STATUSES, readonly=True, tracking=True)
-    payment_type = fields.Selection(PAYMENT_TYPES, readonly=True)
+    payment_type = fields.Char(readonly=True)
     payment_provider = fields.Char(readonly=True)
     payment_id = fields.Char("Payment ID", readonly=True)
     paid_amount = fields.Monetary(readonly=True)
     paid_at = fields.Datetime(readonly=True)
-    marketplace = fields.Selection(MARKETPLACES, readonly=True)
+    marketplace = fields.Char(readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     total_to_pay = fields.Monetary(readonly=True)
     items_total = fields.Monetary(readonly=True)
     delivery_cost = fields.Monetary(readonly=True)
+    surcharge_total = fields.Monetary(
+        readonly=True, help="Surcharges the buyer paid on top of the total to pay.")
+    amount_difference = fields.Monetary(
+        readonly=True, copy=False,
+        help="What the buyer pays on Allegro minus the sale order total, when they differ.")
+    amount_mismatch = fields.Boolean(
+        "Amounts differ", readonly=True, copy=False, index=True,
+        help="The sale order does not total what the buyer pays: it is neither confirmed nor "
+        "invoiced automatically.")
     bought_at = fields.Datetime(readonly=True, index=True)
     updated_at = fields.Datetime("Updated on Allegro", readonly=True)
 
@@ -123,6 +137,8 @@ class AllegroOrder(models.Model):
     invoice_required = fields.Boolean("Invoice requested", readonly=True)
     invoice_company_name = fields.Char(readonly=True)
     invoice_vat = fields.Char("Tax ID", readonly=True)
+    invoice_vat_unchecked = fields.Boolean(
+        "Tax ID to check", readonly=True, help="Odoo's check refused the buyer's tax id; it is kept as Allegro gave it.")
     invoice_name = fields.Char("Invoice name", readonly=True)
     invoice_street = fields.Char(readonly=True)
     invoice_zip = fields.Char(readonly=True)
@@ -130,6 +146,12 @@ class AllegroOrder(models.Model):
     invoice_country_code = fields.Char(readonly=True)
 
     line_ids = fields.One2many("allegro.order.line", "order_id", readonly=True)
+    charge_ids = fields.One2many("allegro.order.charge", "order_id", readonly=True)
+    no_sale_reason = fields.Selection(
+        NO_SALE_REASONS, "Recorded only", readonly=True, copy=False, index=True,
+        help="Why no sale order was made: use Create sale order to make one anyway.")
+    sale_requested = fields.Boolean(readonly=True, copy=False,
+                                    help="The seller asked for a sale order of an order recorded only.")
     raw_payload = fields.Text("Allegro data", readonly=True, help="The checkout form as Allegro sent it last.")
     sale_order_id = fields.Many2one("sale.order", readonly=True, copy=False, index="btree_not_null")
     partner_id = fields.Many2one(related="sale_order_id.partner_id")
@@ -183,14 +205,17 @@ class AllegroOrder(models.Model):
         company = invoice_address.get("company") or {}
         person = invoice_address.get("naturalPerson") or {}
         lines = [self.env["allegro.order.line"]._values_from_line_item(item) for item in form["lineItems"]]
+        charges = _charges(form)
         delivery_cost = _amount(delivery["cost"], "delivery.cost") if delivery.get("cost") else Decimal(0)
         total = _amount(summary_total, "summary.totalToPay")
         paid = _amount(payment["paidAmount"], "payment.paidAmount") if payment.get("paidAmount") else None
+        fulfillment = form.get("fulfillment") or {}
         values = {
             "external_id": form["id"],
             "revision": form.get("revision"),
             "status": form["status"],
-            "fulfillment_status": (form.get("fulfillment") or {}).get("status") or "NEW",
+            "fulfillment_status": fulfillment.get("status") or "NEW",
+            "fulfillment_provider": (fulfillment.get("provider") or {}).get("id") or False,
             "payment_type": payment.get("type"),
             "payment_provider": payment.get("provider"),
             "payment_id": payment.get("id"),
@@ -202,6 +227,9 @@ class AllegroOrder(models.Model):
             "total_to_pay": float(total),
             "items_total": float(sum(Decimal(str(v["unit_price"])) * v["quantity"] for v in lines)),
             "delivery_cost": float(delivery_cost),
+            "surcharge_total": float(sum(
+                (Decimal(str(c["unit_price"])) * c["quantity"] for c in charges if c["kind"] == "surcharge"),
+                Decimal(0))),
             "bought_at": _datetime(min((i.get("boughtAt") or "" for i in form["lineItems"]), default="")
                                    or form.get("updatedAt")),
             "updated_at": _datetime(form.get("updatedAt")),
@@ -240,14 +268,15 @@ class AllegroOrder(models.Model):
             "invoice_city": invoice_address.get("city"),
             "invoice_country_code": invoice_address.get("countryCode"),
         }
-        return values, lines
+        return values, lines, charges
 
     def _store_checkout_form(self, shop, form):
         """Update this order (or create one when empty) from ``form``; returns it."""
-        values, lines = self._values_from_checkout_form(form)
+        values, lines, charges = self._values_from_checkout_form(form)
         values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
         order = self
         values["line_ids"] = order.line_ids._sync_commands(lines) if order else [(0, 0, v) for v in lines]
+        values["charge_ids"] = ([(5, 0, 0)] if order.charge_ids else []) + [(0, 0, v) for v in charges]
         if order:
             order.write(values)
         else:
@@ -311,7 +340,9 @@ class AllegroOrderLine(models.Model):
     offer_name = fields.Char(required=True)
     offer_external_id = fields.Char("Seller SKU")
     quantity = fields.Integer(required=True)
-    unit_price = fields.Monetary("Unit price (gross)")
+    unit_price = fields.Monetary("Unit price (gross)", help="What the buyer paid, discounts and vouchers deducted.")
+    original_price = fields.Monetary("Price before discounts")
+    tax_rate = fields.Char("Allegro VAT rate", help="The VAT rate Allegro states for the item, when it does.")
     product_id = fields.Many2one("product.product", help="Empty while the offer matches no product.")
     unmanaged = fields.Boolean(compute="_compute_unmanaged", store=True)
     sale_line_id = fields.Many2one("sale.order.line", readonly=True, index="btree_not_null")
@@ -336,6 +367,9 @@ class AllegroOrderLine(models.Model):
             "offer_external_id": (offer.get("external") or {}).get("id"),
             "quantity": quantity,
             "unit_price": float(_amount(item.get("price"), f"line item {item['id']} price")),
+            "original_price": float(_amount(item["originalPrice"], f"line item {item['id']} originalPrice"))
+            if item.get("originalPrice") else False,
+            "tax_rate": (item.get("tax") or {}).get("rate") or False,
         }
 
     def _sync_commands(self, new_values):
@@ -348,6 +382,66 @@ class AllegroOrderLine(models.Model):
             commands.append((1, line.id, values) if line else (0, 0, values))
         commands += [(2, line.id) for line in by_item.values()]
         return commands
+
+
+class AllegroOrderCharge(models.Model):
+    """What the buyer pays besides items and delivery: additional services
+    and deposits of an item, surcharges of the order."""
+
+    _name = "allegro.order.charge"
+    _description = "Allegro Order Charge"
+    _order = "order_id, id"
+
+    order_id = fields.Many2one("allegro.order", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="order_id.company_id", store=True)
+    currency_id = fields.Many2one(related="order_id.currency_id")
+    kind = fields.Selection(CHARGE_KINDS, required=True)
+    code = fields.Char(help="Allegro's id of the additional service (e.g. CARRY_IN), or of the surcharge payment.")
+    name = fields.Char(required=True)
+    line_item_id = fields.Char("Line item ID", help="The item the charge belongs to.")
+    quantity = fields.Integer(required=True, default=1)
+    unit_price = fields.Monetary("Unit price (gross)")
+    amount = fields.Monetary(compute="_compute_amount")
+
+    @api.depends("quantity", "unit_price")
+    def _compute_amount(self):
+        for charge in self:
+            charge.amount = charge.quantity * charge.unit_price
+
+
+def _charges(form):
+    """Values of the charges of a checkout form."""
+    charges = []
+    for item in form["lineItems"]:
+        offer_name = (item.get("offer") or {}).get("name") or ""
+        for service in item.get("selectedAdditionalServices") or []:
+            code = service.get("definitionId")
+            charges.append({
+                "kind": "service",
+                "code": code,
+                "name": "%s (%s)" % (service.get("name") or code or "?", offer_name),
+                "line_item_id": item["id"],
+                "quantity": service.get("quantity") or 1,
+                "unit_price": float(_amount(service.get("price"), f"additional service {code}")),
+            })
+        if item.get("deposit"):
+            charges.append({
+                "kind": "deposit",
+                "name": offer_name,
+                "line_item_id": item["id"],
+                "quantity": item["quantity"],
+                "unit_price": float(_amount(item["deposit"].get("price"), f"line item {item['id']} deposit")),
+            })
+    for surcharge in form.get("surcharges") or []:
+        # Only money the buyer has paid counts; an unfinished surcharge may never be.
+        if surcharge.get("paidAmount") and surcharge.get("finishedAt"):
+            charges.append({
+                "kind": "surcharge",
+                "code": surcharge.get("id"),
+                "name": surcharge.get("id") or "",
+                "unit_price": float(_amount(surcharge["paidAmount"], "surcharge paidAmount")),
+            })
+    return charges
 
 
 def _join(*parts):

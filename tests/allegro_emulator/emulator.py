@@ -159,6 +159,10 @@ class AllegroEmulator:
     def edit_delivery_address(self, order_id, **fields):
         return self._change(self.store.edit_delivery_address, order_id, fields)
 
+    def revise_order(self, order_id, **overrides):
+        """A new revision of the order with ``overrides`` deep-merged in (total recomputed)."""
+        return self._change(self.store.revise, order_id, overrides)
+
     def cancel_order(self, order_id, auto=False):
         return self._change(self.store.cancel, order_id, auto)
 

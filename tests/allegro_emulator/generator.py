@@ -34,10 +34,19 @@ def convert(pln, marketplace_id):
 
 
 def recompute_total(order):
-    """summary.totalToPay = sum(price * quantity) + delivery cost."""
+    """summary.totalToPay: what the buyer pays for the items (at their paid
+    price), their additional services and deposits, and the delivery.
+    Surcharges are separate payments, on top of it."""
     items = order["lineItems"]
     currency = items[0]["price"]["currency"]
-    total = sum(Decimal(li["price"]["amount"]) * int(li["quantity"]) for li in items)
+    total = Decimal(0)
+    for li in items:
+        quantity = int(li["quantity"])
+        total += Decimal(li["price"]["amount"]) * quantity
+        total += sum(Decimal(s["price"]["amount"]) * int(s.get("quantity", 1))
+                     for s in li.get("selectedAdditionalServices") or [])
+        if li.get("deposit"):
+            total += Decimal(li["deposit"]["price"]["amount"]) * quantity
     total += Decimal(order.get("delivery", {}).get("cost", {}).get("amount", "0"))
     order["summary"] = {"totalToPay": price(total, currency)}
     payment = order.get("payment")

@@ -116,6 +116,19 @@ class Store:
         address["modifiedAt"] = iso(utcnow())
         return self.emit(order, "BUYER_MODIFIED")
 
+    def revise(self, order_id, overrides):
+        """The buyer edits the checkout form (delivery method, items...) before paying."""
+        order = self.order(order_id)
+        if overrides.get("lineItems"):
+            items = self.factory.complete_line_items(overrides["lineItems"], order["marketplace"]["id"], utcnow())
+            for item in items:  # still bought when the order was
+                item["boughtAt"] = order["lineItems"][0]["boughtAt"]
+            overrides = dict(overrides, lineItems=items)
+        deep_merge(order, overrides)
+        if "summary" not in overrides:
+            recompute_total(order)
+        return self.emit(order, "BUYER_MODIFIED")
+
     def cancel(self, order_id, auto=False):
         order = self.order(order_id)
         order["status"] = "CANCELLED"
