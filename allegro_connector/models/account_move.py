@@ -13,9 +13,10 @@ class AccountMove(models.Model):
     )
     allegro_invoice_id = fields.Char("Invoice ID on Allegro", copy=False, readonly=True)
     allegro_upload_state = fields.Selection(
-        [("pending", "To send"), ("done", "On Allegro"), ("failed", "Refused")],
+        [("ksef", "Waiting for KSeF"), ("pending", "To send"), ("done", "On Allegro"), ("failed", "Refused")],
         string="Sent to Allegro", copy=False, readonly=True,
-        help="The buyer asked for an invoice: its PDF goes to the Allegro order.",
+        help="The buyer asked for an invoice: its PDF goes to the Allegro order (once KSeF accepted it, "
+        "for companies sending invoices to KSeF).",
     )
     allegro_upload_message = fields.Text("Allegro's answer", copy=False, readonly=True)
 
@@ -24,10 +25,49 @@ class AccountMove(models.Model):
         for move in self:
             move.sales_channel = "allegro" if move.allegro_order_id else "direct"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        moves = super().create(vals_list)
+        moves._link_allegro_order()
+        return moves
+
+    def _link_allegro_order(self):
+        """An invoice made the normal Odoo way (Create invoice on the sale
+        order, invoicing many orders at once) belongs to the Allegro order of
+        its sale order, like one the connector drafts."""
+        for move in self.filtered(lambda m: not m.allegro_order_id and m.move_type in ("out_invoice", "out_refund")):
+            # Reading which Allegro order a sale order comes from is the
+            # connector's bookkeeping, whatever the invoicing user may read.
+            orders = move.sudo().invoice_line_ids.sale_line_ids.order_id.allegro_order_id
+            if len(orders) == 1:
+                move.allegro_order_id = orders.id
+
     def _post(self, soft=True):
+        self._link_allegro_order()
         posted = super()._post(soft=soft)
         for move in posted.filtered(lambda m: m.allegro_order_id and m.move_type == "out_invoice"):
             # Posting is the accountant's act; queueing the upload to Allegro
             # and closing the order follow from it, whatever their Allegro rights.
             move.allegro_order_id.sudo()._on_invoice_posted(move.sudo())
         return posted
+
+    def _allegro_waits_for_ksef(self):
+        """Companies sending invoices to KSeF (l10n_pl_edi) give Allegro the
+        PDF once KSeF accepted it, so the buyer's copy carries the KSeF number."""
+        self.ensure_one()
+        return (
+            "l10n_pl_edi_status" in self._fields
+            and self.company_id.l10n_pl_edi_register
+            and self.l10n_pl_edi_status != "accepted"
+        )
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("l10n_pl_edi_status") == "accepted":
+            for move in self.filtered(lambda m: m.allegro_upload_state == "ksef" and m.allegro_order_id):
+                move.sudo()._queue_allegro_upload()
+        return result
+
+    def _queue_allegro_upload(self):
+        self.allegro_upload_state = "pending"
+        self.env["allegro.push"]._queue_invoice(self.allegro_order_id, self)

@@ -1,6 +1,9 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+# Orders the scheduled invoicing handles per run; the rest wait for the next.
+INVOICE_BATCH = 200
+
 
 class AllegroOrder(models.Model):
     """Invoices of Allegro orders: drafted (or posted) by policy, linked, sent to Allegro."""
@@ -69,12 +72,45 @@ class AllegroOrder(models.Model):
                 or not sale
                 or sale.state != "sale"
                 or order.status == "CANCELLED"
+                or order.amount_mismatch
                 or order._invoices()
             ):
                 continue
             if trigger == "paid" and order.payment_status != "paid":
                 continue
             order._create_invoice()
+
+    @api.model
+    def _cron_apply_invoice_policy(self):
+        """Invoice every order its shop's policy says to that has no invoice
+        yet, not only those a revision or a delivery just touched: a policy
+        switched on later catches up. At most INVOICE_BATCH orders per run,
+        each in its own savepoint so one refused invoice does not stop the rest."""
+        orders = self.search(
+            [
+                ("shop_id.invoice_policy", "!=", "never"),
+                ("sale_order_id.state", "=", "sale"),
+                ("sale_order_id.invoice_status", "=", "to invoice"),
+                ("status", "!=", "CANCELLED"),
+                ("amount_mismatch", "=", False),
+            ],
+            limit=INVOICE_BATCH,
+            order="bought_at, id",
+        )
+        for order in orders:
+            trigger = order.shop_id.invoice_policy
+            if trigger == "delivered" and not order._delivered():
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    order._apply_invoice_policy(trigger)
+            except UserError as error:
+                order._flag(self.env._("The invoice could not be created: %(error)s", error=error))
+
+    def _delivered(self):
+        outgoing = self.sale_order_id.picking_ids.filtered(lambda p: p.picking_type_code == "outgoing")
+        states = set(outgoing.mapped("state"))
+        return "done" in states and states <= {"done", "cancel"}
 
     def _create_invoice(self):
         self.ensure_one()
@@ -103,7 +139,9 @@ class AllegroOrder(models.Model):
     def _on_invoice_posted(self, invoice):
         """Send the PDF when the buyer asked for an invoice; close if asked."""
         if self.invoice_required and not invoice.allegro_invoice_id:
-            invoice.allegro_upload_state = "pending"
-            self.env["allegro.push"]._queue_invoice(self, invoice)
+            if invoice._allegro_waits_for_ksef():
+                invoice.allegro_upload_state = "ksef"
+            else:
+                invoice._queue_allegro_upload()
         if self.shop_id.close_on_invoice:
             self.closed = True

@@ -1,13 +1,24 @@
 from markupsafe import Markup
 
-from odoo import fields, models
-from odoo.tools import float_compare
+from odoo import api, fields, models
+from odoo.tools import float_compare, format_amount
 
 # Fields whose change means the buyer edited where the parcel goes.
 DELIVERY_FIELDS = (
     "delivery_name", "delivery_company", "delivery_street", "delivery_zip",
     "delivery_city", "delivery_country_code", "delivery_phone", "pickup_point_id",
 )
+# What a revision history compares, by kind of change.
+REVISION_FIELDS = {
+    "money": ("total_to_pay", "delivery_cost", "surcharge_total"),
+    "shipping": DELIVERY_FIELDS + ("pickup_point_address",),
+    "invoice": ("invoice_required", "invoice_name", "invoice_vat", "invoice_street", "invoice_zip",
+                "invoice_city", "invoice_country_code"),
+    "status": ("status", "payment_status", "fulfillment_status"),
+}
+# Changes a confirmed sale order does not take silently. Address changes
+# follow the status mapping (Odoo applies or flags them).
+CHANGES_FLAGGED_AFTER_CONFIRMATION = ("money", "items", "delivery_method")
 
 
 class AllegroOrder(models.Model):
@@ -15,14 +26,25 @@ class AllegroOrder(models.Model):
 
     _inherit = "allegro.order"
 
+    revision_ids = fields.One2many("allegro.order.revision", "order_id", readonly=True)
+    revision_count = fields.Integer(compute="_compute_revision_count")
+
+    @api.depends("revision_ids")
+    def _compute_revision_count(self):
+        for order in self:
+            order.revision_count = len(order.revision_ids)
+
     def _snapshot(self):
         """What a later revision is compared with."""
         self.ensure_one()
-        return {
-            "status": self.status,
-            "payment_status": self.payment_status,
-            **{name: self[name] for name in DELIVERY_FIELDS},
-        }
+        values = {name: self[name] for names in REVISION_FIELDS.values() for name in names}
+        values.update(
+            revision=self.revision,
+            delivery_method_id=self.delivery_method_id,
+            items={line.line_item_id: (line.offer_name, line.quantity, line.unit_price) for line in self.line_ids},
+            charges=sorted((c.kind, c.name, c.quantity, c.unit_price) for c in self.charge_ids),
+        )
+        return values
 
     def _sync_sale_order(self, previous=None, apply_policies=True):
         """Bring the sale order in line with this revision of the order.
@@ -31,17 +53,59 @@ class AllegroOrder(models.Model):
         caller, who applies them to a whole batch at once (``_apply_policies``).
         """
         self.ensure_one()
-        if self.sale_order_id:
-            self._apply_changes(previous or {})
+        changes = []
+        if previous and previous.get("revision") and previous["revision"] != self.revision:
+            changes = self._revision_changes(previous)
+        outcome = "recorded"
+        sale_order = self.sale_order_id
+        if sale_order:
+            resync = bool(changes) and sale_order.state in ("draft", "sent") and self.status != "CANCELLED"
+            if resync and self._resync_sale_order():
+                outcome = "applied"
+            elif sale_order.state == "sale" and any(
+                kind in CHANGES_FLAGGED_AFTER_CONFIRMATION for kind, _text in changes
+            ):
+                outcome = "flagged"
+                self._flag(self.env._(
+                    "The order changed on Allegro after its sale order was confirmed (revision %(revision)s): "
+                    "%(changes)s. Check the sale order against the revision history.",
+                    revision=self.revision,
+                    changes="; ".join(text for kind, text in changes if kind in CHANGES_FLAGGED_AFTER_CONFIRMATION),
+                ))
+            self._apply_changes(previous or {}, resynced=outcome == "applied")
         elif self.status in ("FILLED_IN", "READY_FOR_PROCESSING"):
             # BOUGHT has no delivery data yet; CANCELLED needs no sale order.
-            self._create_sale_order()
-            if self.sale_order_id:
-                self._check_total(self.sale_order_id)
+            reason = not self.sale_requested and self._no_sale_reason()
+            if (self.no_sale_reason or False) != reason:
+                self.no_sale_reason = reason
+            if not reason:
+                self._create_sale_order()
+                if self.sale_order_id:
+                    self._check_money()
+        if changes:
+            self._record_revision(previous, changes, outcome)
         if self.sync_state not in ("held", "done") or self.sync_error:
             self.write({"sync_state": "done", "sync_error": False})
         if apply_policies:
             self._apply_policies()
+
+    def _no_sale_reason(self):
+        """Why this order should be recorded without a sale order, if it should."""
+        if self.fulfillment_provider == "ALLEGRO":
+            return "allegro_fulfilment"
+        start = self.shop_id.import_start_date
+        if start and self.bought_at and self.bought_at < start:
+            # The journal brings every change of old orders too (a status set on
+            # Allegro): they were handled before Odoo, not to be shipped again.
+            return "before_start"
+        return False
+
+    def action_create_sale_order(self):
+        """The seller wants a sale order of an order recorded only."""
+        for order in self.filtered(lambda o: not o.sale_order_id and o.no_sale_reason):
+            order.write({"sale_requested": True})
+            order._sync_sale_order()
+        return True
 
     # ------------------------------------------------------------------
     # Creation
@@ -79,37 +143,23 @@ class AllegroOrder(models.Model):
                     items=", ".join(unmanaged.mapped("offer_name")),
                 )
             )
-        partner, invoice_partner, shipping_partner = self._find_or_create_partners()
-        order_lines = [
-            (0, 0, self._sale_line_values(line.product_id or shop.placeholder_product_id, line))
-            for line in self.line_ids
-        ]
-        delivery_line, carrier = self._delivery_line()
-        if delivery_line:
-            order_lines.append((0, 0, delivery_line))
         sale_order = self.env["sale.order"].with_company(shop.company_id).with_context(
             mail_create_nolog=True, mail_create_nosubscribe=True
         ).create(
             {
-                "partner_id": partner.id,
-                "partner_invoice_id": invoice_partner.id,
-                "partner_shipping_id": shipping_partner.id,
+                **self._sale_order_values(),
                 "company_id": shop.company_id.id,
                 "warehouse_id": shop._warehouse().id,
                 "team_id": shop.team_id.id,
                 "user_id": shop.user_id.id,
-                "pricelist_id": shop._pricelist_for(self.currency_id).id,
                 "date_order": self.bought_at or fields.Datetime.now(),
                 "client_order_ref": self.external_id,
                 "origin": "Allegro %s" % (self.buyer_login or ""),
                 "allegro_shop_id": shop.id,
                 "allegro_order_id": self.id,
-                "carrier_id": carrier.id,
-                "order_line": order_lines,
             }
         )
-        for line, sale_line in zip(self.line_ids, sale_order.order_line):
-            line.sale_line_id = sale_line
+        self._link_sale_lines(sale_order)
         self.sale_order_id = sale_order
         self.sync_state = "done"
         if self.buyer_message:
@@ -119,8 +169,47 @@ class AllegroOrder(models.Model):
             )
         shop._notify_new_order(self)
 
-    def _sale_line_values(self, product, line):
-        taxes = self.shop_id._gross_taxes(product.taxes_id._filter_taxes_by_company(self.shop_id.company_id))
+    def _sale_order_values(self):
+        """Partners, fiscal position, carrier and lines of this revision.
+
+        The fiscal position is the one Odoo itself picks for the buyer and the
+        delivery address (OSS for EU consumers, intra-EU B2B for a buyer with a
+        VAT id, none at home); each line's taxes are the product's taxes mapped
+        by it, in their price-included variant since Allegro prices are gross.
+        """
+        shop = self.shop_id
+        partner, invoice_partner, shipping_partner = self._find_or_create_partners()
+        fiscal_position = self.env["account.fiscal.position"].with_company(shop.company_id)._get_fiscal_position(
+            partner, shipping_partner
+        )
+        order_lines = [
+            self._sale_line_values(line.product_id or shop.placeholder_product_id, line, fiscal_position)
+            for line in self.line_ids
+        ]
+        order_lines += [self._charge_line_values(charge, fiscal_position) for charge in self.charge_ids]
+        delivery_line, carrier = self._delivery_line(fiscal_position)
+        if delivery_line:
+            order_lines.append(delivery_line)
+        return {
+            "partner_id": partner.id,
+            "partner_invoice_id": invoice_partner.id,
+            "partner_shipping_id": shipping_partner.id,
+            "fiscal_position_id": fiscal_position.id,
+            "pricelist_id": shop._pricelist_for(self.currency_id).id,
+            "carrier_id": carrier.id,
+            "order_line": [(0, 0, values) for values in order_lines],
+        }
+
+    def _link_sale_lines(self, sale_order):
+        # Item lines come first, in the order of the Allegro items.
+        for line, sale_line in zip(self.line_ids, sale_order.order_line.sorted(lambda l: (l.sequence, l.id))):
+            line.sale_line_id = sale_line
+
+    def _taxes(self, product, fiscal_position):
+        company = self.shop_id.company_id
+        return self.shop_id._gross_taxes(fiscal_position.map_tax(product.taxes_id._filter_taxes_by_company(company)))
+
+    def _sale_line_values(self, product, line, fiscal_position):
         name = line.offer_name
         if line.offer_external_id:
             name = f"[{line.offer_external_id}] {name}"
@@ -129,10 +218,25 @@ class AllegroOrder(models.Model):
             "name": name,
             "product_uom_qty": line.quantity,
             "price_unit": line.unit_price,
-            "tax_ids": [(6, 0, taxes.ids)],
+            "tax_ids": [(6, 0, self._taxes(product, fiscal_position).ids)],
         }
 
-    def _delivery_line(self):
+    def _charge_line_values(self, charge, fiscal_position):
+        product = self.env.ref(f"allegro_connector.product_allegro_{charge.kind}")
+        name = {
+            "service": charge.name,
+            "deposit": self.env._("Deposit: %(item)s", item=charge.name),
+            "surcharge": self.env._("Surcharge paid on Allegro (%(payment)s)", payment=charge.name),
+        }[charge.kind]
+        return {
+            "product_id": product.id,
+            "name": name,
+            "product_uom_qty": charge.quantity,
+            "price_unit": charge.unit_price,
+            "tax_ids": [(6, 0, self._taxes(product, fiscal_position).ids)],
+        }
+
+    def _delivery_line(self, fiscal_position):
         """Values of the delivery line, and the carrier mapped to the method."""
         shop = self.shop_id
         if not (self.delivery_method_id or self.delivery_cost):
@@ -140,27 +244,48 @@ class AllegroOrder(models.Model):
         method = self.env["allegro.delivery.method"]._for_order(self)
         carrier = method.carrier_id
         product = carrier.product_id or shop._delivery_product()
-        taxes = shop._gross_taxes(product.taxes_id._filter_taxes_by_company(shop.company_id))
         return {
             "product_id": product.id,
             "name": self.delivery_method_name or product.name,
             "product_uom_qty": 1,
             "price_unit": self.delivery_cost,
-            "tax_ids": [(6, 0, taxes.ids)],
+            "tax_ids": [(6, 0, self._taxes(product, fiscal_position).ids)],
             "is_delivery": True,
         }, carrier
 
-    def _check_total(self, sale_order):
-        if float_compare(
-            sale_order.amount_total, self.total_to_pay, precision_rounding=self.currency_id.rounding
-        ):
+    def _check_money(self):
+        """The sale order must total what the buyer pays; Allegro's VAT rates
+        must be Odoo's. A difference is flagged and stops automatic
+        confirmation and invoicing."""
+        sale_order = self.sale_order_id
+        currency = self.currency_id
+        difference = currency.round(self.total_to_pay + self.surcharge_total - sale_order.amount_total)
+        mismatch = not currency.is_zero(difference)
+        if mismatch != self.amount_mismatch or difference != self.amount_difference:
+            self.write({"amount_mismatch": mismatch, "amount_difference": difference if mismatch else 0.0})
+        if mismatch:
             self._flag(
                 self.env._(
-                    "The sale order total (%(odoo)s) differs from what the buyer pays on Allegro (%(allegro)s).",
-                    odoo=sale_order.amount_total,
-                    allegro=self.total_to_pay,
+                    "The sale order total (%(odoo)s) differs from what the buyer pays on Allegro (%(allegro)s) "
+                    "by %(difference)s: it is not confirmed or invoiced automatically.",
+                    odoo=format_amount(self.env, sale_order.amount_total, currency),
+                    allegro=format_amount(self.env, self.total_to_pay + self.surcharge_total, currency),
+                    difference=format_amount(self.env, difference, currency),
                 )
             )
+        for line in self.line_ids.filtered(lambda l: l.tax_rate and l.sale_line_id):
+            odoo_rate = sum(line.sale_line_id.tax_ids.filtered(lambda t: t.amount_type == "percent").mapped("amount"))
+            try:
+                allegro_rate = float(line.tax_rate)
+            except ValueError:
+                allegro_rate = None
+            if allegro_rate is None or float_compare(allegro_rate, odoo_rate, precision_digits=2):
+                self._flag(
+                    self.env._(
+                        "Allegro states %(allegro)s%% VAT on %(item)s, Odoo applies %(odoo)s%%.",
+                        allegro=line.tax_rate, item=line.offer_name, odoo=f"{odoo_rate:g}",
+                    )
+                )
 
     def _find_or_create_partners(self):
         """Buyer (found again by Allegro buyer id), delivery and invoice contacts."""
@@ -206,14 +331,35 @@ class AllegroOrder(models.Model):
         # carries, the delivery's or the account owner's.
         invoice = shipping if shop.invoice_data_source == "delivery" else buyer
         if self.invoice_required or self.invoice_street:
-            invoice = self._child_contact(buyer, "invoice", {
+            values = {
                 "name": self.invoice_name or buyer.name,
                 "vat": self.invoice_vat,
                 **self._address_values(
                     self.invoice_street, self.invoice_zip, self.invoice_city, self.invoice_country_code
                 ),
-            })
+            }
+            contact = self
+            if self.invoice_vat and not self._vat_passes_check(values["country_id"]):
+                # Odoo would refuse the contact, and the order with it: the
+                # tax id is kept as the buyer gave it, for a person to check.
+                contact = self.with_context(no_vat_validation=True)
+                if not self.invoice_vat_unchecked:
+                    self.invoice_vat_unchecked = True
+                self._flag(self.env._(
+                    "Check the buyer's tax id: %(vat)s does not pass Odoo's check; it is kept as Allegro gave it.",
+                    vat=self.invoice_vat,
+                ))
+            elif self.invoice_vat_unchecked:
+                self.invoice_vat_unchecked = False
+            invoice = contact._child_contact(buyer, "invoice", values)
         return buyer, invoice, shipping
+
+    def _vat_passes_check(self, country_id):
+        Partner = self.env["res.partner"]
+        if not hasattr(Partner, "_run_vat_checks"):
+            return True  # no VAT validation installed (base_vat)
+        country = self.env["res.country"].browse(country_id)
+        return bool(Partner._run_vat_checks(country, self.invoice_vat, validation="setnull")[0])
 
     def _address_values(self, street, zip_code, city, country_code):
         return {
@@ -245,7 +391,104 @@ class AllegroOrder(models.Model):
     # Later revisions
     # ------------------------------------------------------------------
 
-    def _apply_changes(self, previous):
+    def _revision_changes(self, previous):
+        """What changed since ``previous`` (a snapshot): (kind, readable text) pairs."""
+        current = self._snapshot()
+        changes = []
+        for kind, names in REVISION_FIELDS.items():
+            for name in names:
+                before, after = previous.get(name), current[name]
+                if (before or False) != (after or False):
+                    changes.append((kind, "%s: %s → %s" % (
+                        self._fields[name]._description_string(self.env),
+                        self._revision_value(name, before), self._revision_value(name, after))))
+        if (previous.get("delivery_method_id") or False) != (current["delivery_method_id"] or False):
+            changes.append(("delivery_method", self.env._(
+                "Delivery method: %(before)s → %(after)s",
+                before=previous.get("delivery_method_name") or "-", after=self.delivery_method_name or "-")))
+        before_items, after_items = previous.get("items") or {}, current["items"]
+        for item_id, (name, quantity, price) in after_items.items():
+            old = before_items.get(item_id)
+            if not old:
+                changes.append(("items", self.env._(
+                    "Item added: %(quantity)s × %(item)s at %(price)s", quantity=quantity, item=name,
+                    price=format_amount(self.env, price, self.currency_id))))
+            elif old[1:] != (quantity, price):
+                changes.append(("items", self.env._(
+                    "%(item)s: %(old_quantity)s × %(old_price)s → %(quantity)s × %(price)s", item=name,
+                    old_quantity=old[1], old_price=format_amount(self.env, old[2], self.currency_id),
+                    quantity=quantity, price=format_amount(self.env, price, self.currency_id))))
+        for item_id, (name, quantity, _price) in before_items.items():
+            if item_id not in after_items:
+                changes.append(("items", self.env._(
+                    "Item removed: %(quantity)s × %(item)s", quantity=quantity, item=name)))
+        if (previous.get("charges") or []) != current["charges"]:
+            kinds = dict(self.env["allegro.order.charge"]._fields["kind"]._description_selection(self.env))
+            describe = lambda charges: ", ".join(  # noqa: E731
+                "%s %s × %s" % (kinds[kind], name, format_amount(self.env, price, self.currency_id))
+                if quantity == 1 else "%s %s %s × %s" % (
+                    kinds[kind], name, quantity, format_amount(self.env, price, self.currency_id))
+                for kind, name, quantity, price in charges) or "-"
+            changes.append(("money", self.env._(
+                "Services, deposits and surcharges: %(before)s → %(after)s",
+                before=describe(previous.get("charges") or []), after=describe(current["charges"]))))
+        return changes
+
+    def _revision_value(self, name, value):
+        field = self._fields[name]
+        if value in (None, False, ""):
+            return "-"
+        if field.type == "monetary":
+            return format_amount(self.env, value, self.currency_id)
+        if field.type == "selection":
+            return dict(field._description_selection(self.env)).get(value, value)
+        if field.type == "boolean":
+            return self.env._("yes") if value else self.env._("no")
+        return str(value)
+
+    def _record_revision(self, previous, changes, outcome):
+        self.env["allegro.order.revision"].create({
+            "order_id": self.id,
+            "revision": self.revision,
+            "previous_revision": previous.get("revision"),
+            "change_kinds": ", ".join(sorted({self._change_kind_label(kind) for kind, _text in changes})),
+            "changes": "\n".join(text for _kind, text in changes),
+            "outcome": outcome,
+        })
+
+    def _change_kind_label(self, kind):
+        return {
+            "money": self.env._("money"),
+            "items": self.env._("items"),
+            "delivery_method": self.env._("delivery method"),
+            "shipping": self.env._("delivery address"),
+            "invoice": self.env._("invoice data"),
+            "status": self.env._("status"),
+        }[kind]
+
+    def _resync_sale_order(self):
+        """Rebuild the unconfirmed sale order from this revision. False when it
+        cannot be (an item matches no product while the shop holds such orders)."""
+        sale_order = self.sale_order_id
+        self._match_products()
+        if self.line_ids.filtered("unmanaged") and not self.shop_id.placeholder_product_id:
+            self._flag(self.env._(
+                "A new revision has items matching no product: map them, then refresh the order from Allegro."))
+            return False
+        values = self._sale_order_values()
+        values["order_line"] = [(5, 0, 0)] + values["order_line"]
+        sale_order.write(values)
+        self._link_sale_lines(sale_order)
+        sale_order.message_post(
+            body=self.env._("Updated from Allegro revision %(revision)s.", revision=self.revision),
+            subtype_xmlid="mail.mt_note",
+        )
+        self._check_money()
+        return True
+
+    def _apply_changes(self, previous, resynced=False):
+        """Payment, address and cancellation news for an existing sale order;
+        ``resynced``: the sale order was rebuilt from this revision already."""
         sale_order = self.sale_order_id
         if previous.get("payment_status") and previous["payment_status"] != self.payment_status:
             sale_order.message_post(
@@ -255,7 +498,7 @@ class AllegroOrder(models.Model):
                 ),
                 subtype_xmlid="mail.mt_note",
             )
-        if any(previous.get(name, self[name]) != self[name] for name in DELIVERY_FIELDS):
+        if not resynced and any(previous.get(name, self[name]) != self[name] for name in DELIVERY_FIELDS):
             self._apply_address_change()
         if self.status == "CANCELLED" and previous.get("status") != "CANCELLED":
             self._apply_buyer_cancellation()
@@ -334,7 +577,12 @@ class AllegroOrder(models.Model):
 
     def _should_confirm(self):
         sale_order = self.sale_order_id
-        if not sale_order or sale_order.state not in ("draft", "sent") or self.status == "CANCELLED":
+        if (
+            not sale_order
+            or sale_order.state not in ("draft", "sent")
+            or self.status == "CANCELLED"
+            or self.amount_mismatch
+        ):
             return False
         policy = self.shop_id.confirm_policy
         return policy == "always" or (

@@ -38,6 +38,14 @@ def _iso(value):
     return fields.Datetime.to_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+def _bookings(tax):
+    """Where a tax books: the accounts and tags of its repartition lines."""
+    return sorted(
+        (line.document_type, line.repartition_type, line.account_id.id, tuple(sorted(line.tag_ids.ids)))
+        for line in tax.repartition_line_ids
+    )
+
+
 def _event_key(event_id):
     return (0, int(event_id), "") if str(event_id).isdigit() else (1, 0, str(event_id))
 
@@ -507,6 +515,9 @@ class AllegroShop(models.Model):
         return result
 
     def _find_or_create_gross_tax(self, tax):
+        # Same rate is not enough: an OSS tax of another country (23% in
+        # Slovakia) must not become the domestic one; it is the same tax when
+        # it books to the same accounts with the same tags.
         included = self.env["account.tax"].search(
             [
                 ("company_id", "=", tax.company_id.id),
@@ -515,9 +526,9 @@ class AllegroShop(models.Model):
                 ("amount", "=", tax.amount),
                 ("price_include_override", "=", "tax_included"),
                 ("tax_group_id", "=", tax.tax_group_id.id),
+                ("country_id", "=", tax.country_id.id),
             ],
-            limit=1,
-        )
+        ).filtered(lambda included: _bookings(included) == _bookings(tax))[:1]
         if included:
             return included, True
         return tax.copy(

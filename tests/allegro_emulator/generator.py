@@ -65,8 +65,11 @@ def hints_from(overrides):
     elif "invoice" in overrides or "buyer" in overrides:  # a hand-written buyer without a company is private
         company = False
     delivery = overrides.get("delivery") or {}
+    marketplace = (overrides.get("marketplace") or {}).get("id")
     return {
-        "marketplace": (overrides.get("marketplace") or {}).get("id"),
+        # A marketplace the catalogue does not know (Allegro adds some): generated
+        # like any, the hand-written id and amounts win.
+        "marketplace": marketplace if marketplace in cat.MARKETPLACES else None,
         "profile": profile,
         "company": company,
         "locker": True if delivery.get("pickupPoint") else None,
