@@ -79,13 +79,13 @@ class AllegroOrder(models.Model):
     company_id = fields.Many2one(related="shop_id.company_id", store=True, index=True)
     external_id = fields.Char("Allegro order ID", required=True, readonly=True, index=True)
     revision = fields.Char(readonly=True)
-    status = fields.Selection(ORDER_STATUSES, readonly=True, tracking=True)
+    status = fields.Selection(ORDER_STATUSES, "Status", readonly=True, tracking=True)
     # Marketplace, payment type and fulfilment status are kept as Allegro
     # gives them: values Allegro adds to these lists must not block an order.
-    fulfillment_status = fields.Char(readonly=True, tracking=True)
+    fulfillment_status = fields.Char("Fulfillment status", readonly=True, tracking=True)
     fulfillment_provider = fields.Char(
         readonly=True, help="Who ships the order: SELLER, or ALLEGRO for orders Allegro fulfils itself.")
-    payment_status = fields.Selection(PAYMENT_STATUSES, readonly=True, tracking=True)
+    payment_status = fields.Selection(PAYMENT_STATUSES, "Payment status", readonly=True, tracking=True)
     payment_type = fields.Char(readonly=True)
     payment_provider = fields.Char(readonly=True)
     payment_id = fields.Char("Payment ID", readonly=True)
@@ -93,11 +93,11 @@ class AllegroOrder(models.Model):
     paid_at = fields.Datetime(readonly=True)
     marketplace = fields.Char(readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
-    total_to_pay = fields.Monetary(readonly=True)
-    items_total = fields.Monetary(readonly=True)
-    delivery_cost = fields.Monetary(readonly=True)
+    total_to_pay = fields.Monetary("Total to pay", readonly=True)
+    items_total = fields.Monetary("Items total", readonly=True)
+    delivery_cost = fields.Monetary("Delivery cost", readonly=True)
     surcharge_total = fields.Monetary(
-        readonly=True, help="Surcharges the buyer paid on top of the total to pay.")
+        "Surcharges paid", readonly=True, help="Surcharges the buyer paid on top of the total to pay.")
     amount_difference = fields.Monetary(
         readonly=True, copy=False,
         help="What the buyer pays on Allegro minus the sale order total, when they differ.")
@@ -124,26 +124,26 @@ class AllegroOrder(models.Model):
     delivery_method_id = fields.Char("Delivery method ID", readonly=True)
     delivery_method_name = fields.Char("Delivery method", readonly=True)
     delivery_name = fields.Char("Recipient", readonly=True)
-    delivery_company = fields.Char(readonly=True)
-    delivery_street = fields.Char(readonly=True)
-    delivery_zip = fields.Char(readonly=True)
-    delivery_city = fields.Char(readonly=True)
-    delivery_country_code = fields.Char(readonly=True)
-    delivery_phone = fields.Char(readonly=True)
+    delivery_company = fields.Char("Delivery company", readonly=True)
+    delivery_street = fields.Char("Delivery street", readonly=True)
+    delivery_zip = fields.Char("Delivery ZIP", readonly=True)
+    delivery_city = fields.Char("Delivery city", readonly=True)
+    delivery_country_code = fields.Char("Delivery country", readonly=True)
+    delivery_phone = fields.Char("Delivery phone", readonly=True)
     pickup_point_id = fields.Char("Pickup point", readonly=True)
-    pickup_point_name = fields.Char(readonly=True)
-    pickup_point_address = fields.Char(readonly=True)
+    pickup_point_name = fields.Char("Pickup point name", readonly=True)
+    pickup_point_address = fields.Char("Pickup point address", readonly=True)
 
     invoice_required = fields.Boolean("Invoice requested", readonly=True)
-    invoice_company_name = fields.Char(readonly=True)
+    invoice_company_name = fields.Char("Invoice company", readonly=True)
     invoice_vat = fields.Char("Tax ID", readonly=True)
     invoice_vat_unchecked = fields.Boolean(
         "Tax ID to check", readonly=True, help="Odoo's check refused the buyer's tax id; it is kept as Allegro gave it.")
     invoice_name = fields.Char("Invoice name", readonly=True)
-    invoice_street = fields.Char(readonly=True)
-    invoice_zip = fields.Char(readonly=True)
-    invoice_city = fields.Char(readonly=True)
-    invoice_country_code = fields.Char(readonly=True)
+    invoice_street = fields.Char("Invoice street", readonly=True)
+    invoice_zip = fields.Char("Invoice ZIP", readonly=True)
+    invoice_city = fields.Char("Invoice city", readonly=True)
+    invoice_country_code = fields.Char("Invoice country", readonly=True)
 
     line_ids = fields.One2many("allegro.order.line", "order_id", readonly=True)
     charge_ids = fields.One2many("allegro.order.charge", "order_id", readonly=True)
@@ -439,6 +439,7 @@ def _charges(form):
                 "kind": "surcharge",
                 "code": surcharge.get("id"),
                 "name": surcharge.get("id") or "",
+                "quantity": 1,
                 "unit_price": float(_amount(surcharge["paidAmount"], "surcharge paidAmount")),
             })
     return charges

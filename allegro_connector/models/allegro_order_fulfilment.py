@@ -62,6 +62,8 @@ class AllegroOrder(models.Model):
             if not status:
                 continue
             current = order.fulfillment_status or "NEW"
+            if status != "CANCELLED" and current not in STATUS_RANK:
+                continue  # a status Allegro added since: whether this is a step forward is unknown
             if status != "CANCELLED" and STATUS_RANK[current] >= STATUS_RANK[status]:
                 continue
             self.env["allegro.push"]._queue_status(order, status)

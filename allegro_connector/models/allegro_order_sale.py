@@ -41,6 +41,7 @@ class AllegroOrder(models.Model):
         values.update(
             revision=self.revision,
             delivery_method_id=self.delivery_method_id,
+            delivery_method_name=self.delivery_method_name,
             items={line.line_item_id: (line.offer_name, line.quantity, line.unit_price) for line in self.line_ids},
             charges=sorted((c.kind, c.name, c.quantity, c.unit_price) for c in self.charge_ids),
         )
@@ -80,8 +81,6 @@ class AllegroOrder(models.Model):
                 self.no_sale_reason = reason
             if not reason:
                 self._create_sale_order()
-                if self.sale_order_id:
-                    self._check_money()
         if changes:
             self._record_revision(previous, changes, outcome)
         if self.sync_state not in ("held", "done") or self.sync_error:
@@ -162,6 +161,7 @@ class AllegroOrder(models.Model):
         self._link_sale_lines(sale_order)
         self.sale_order_id = sale_order
         self.sync_state = "done"
+        self._check_money()
         if self.buyer_message:
             sale_order.message_post(
                 body=Markup("<b>%s</b><br/>%s") % (self.env._("Message from the buyer:"), self.buyer_message),
@@ -205,9 +205,15 @@ class AllegroOrder(models.Model):
         for line, sale_line in zip(self.line_ids, sale_order.order_line.sorted(lambda l: (l.sequence, l.id))):
             line.sale_line_id = sale_line
 
-    def _taxes(self, product, fiscal_position):
+    def _taxes(self, product, fiscal_position, company_default=False):
+        """``company_default``: a product without sales tax in the company
+        takes the company's default one (the connector's own delivery and
+        service products, made before or apart from any chart of accounts)."""
         company = self.shop_id.company_id
-        return self.shop_id._gross_taxes(fiscal_position.map_tax(product.taxes_id._filter_taxes_by_company(company)))
+        taxes = product.taxes_id._filter_taxes_by_company(company)
+        if not taxes and company_default:
+            taxes = company.account_sale_tax_id
+        return self.shop_id._gross_taxes(fiscal_position.map_tax(taxes))
 
     def _sale_line_values(self, product, line, fiscal_position):
         name = line.offer_name
@@ -233,7 +239,8 @@ class AllegroOrder(models.Model):
             "name": name,
             "product_uom_qty": charge.quantity,
             "price_unit": charge.unit_price,
-            "tax_ids": [(6, 0, self._taxes(product, fiscal_position).ids)],
+            # A deposit is no sale: no VAT.
+            "tax_ids": [(6, 0, self._taxes(product, fiscal_position, company_default=charge.kind != "deposit").ids)],
         }
 
     def _delivery_line(self, fiscal_position):
@@ -249,7 +256,7 @@ class AllegroOrder(models.Model):
             "name": self.delivery_method_name or product.name,
             "product_uom_qty": 1,
             "price_unit": self.delivery_cost,
-            "tax_ids": [(6, 0, self._taxes(product, fiscal_position).ids)],
+            "tax_ids": [(6, 0, self._taxes(product, fiscal_position, company_default=True).ids)],
             "is_delivery": True,
         }, carrier
 
