@@ -26,7 +26,7 @@ class AllegroOrder(models.Model):
 
     _inherit = "allegro.order"
 
-    revision_ids = fields.One2many("allegro.order.revision", "order_id", readonly=True)
+    revision_ids = fields.One2many("allegro.order.revision", "order_id", "Revision history", readonly=True)
     revision_count = fields.Integer(compute="_compute_revision_count")
 
     @api.depends("revision_ids")
