@@ -225,6 +225,21 @@ def test_add_order_deep_merges_overrides_and_keeps_totals_consistent(emu):
     assert events[-1]["order"]["checkoutForm"]["revision"] == order["revision"]
 
 
+def test_buyer_revision_recomputes_the_total_and_is_served(emu, api):
+    order = emu.add_order(status="FILLED_IN", lineItems=[{"offer": {"id": emu.offers[0]["id"]}, "quantity": 1}],
+                          delivery={"cost": {"amount": "14.99", "currency": "PLN"}})
+    item_id = order["lineItems"][0]["id"]
+    revised = emu.revise_order(
+        order["id"], delivery={"cost": {"amount": "8.99", "currency": "PLN"}},
+        lineItems=[{"id": item_id, "offer": {"id": emu.offers[0]["id"]}, "quantity": 2}])
+    price = Decimal(order["lineItems"][0]["price"]["amount"])
+    assert revised["summary"]["totalToPay"]["amount"] == str(price * 2 + Decimal("8.99"))
+    assert revised["revision"] != order["revision"] and revised["lineItems"][0]["id"] == item_id
+    assert revised["lineItems"][0]["boughtAt"] == order["lineItems"][0]["boughtAt"], "still bought when it was"
+    assert emu.events[-1]["type"] == "BUYER_MODIFIED"
+    assert api.get("/order/checkout-forms/" + order["id"]).json() == revised
+
+
 def test_order_changes_bump_revision_and_emit_events(emu, api):
     order = emu.add_order(status="FILLED_IN")
     before = emu.events[-1]["id"]
@@ -503,12 +518,18 @@ def test_seed_orders_is_fast_varied_and_consistent():
     assert time.monotonic() - started < 5
     assert len({o["id"] for o in orders}) == 2000
 
+    # Some buyers pay for additional services or deposits too.
+    assert any("deposit" in li for o in orders for li in o["lineItems"])
+    assert any("selectedAdditionalServices" in li for o in orders for li in o["lineItems"])
     skus = {o["external"]["id"] for o in emulator.offers}
     for order in orders:
         items = order["lineItems"]
         assert 1 <= len(items) <= 3 and all(li["offer"]["external"]["id"] in skus for li in items)
         currency = order["summary"]["totalToPay"]["currency"]
         total = sum(Decimal(li["price"]["amount"]) * li["quantity"] for li in items)
+        total += sum(Decimal(s["price"]["amount"]) * s["quantity"]
+                     for li in items for s in li.get("selectedAdditionalServices", []))
+        total += sum(Decimal(li["deposit"]["price"]["amount"]) * li["quantity"] for li in items if "deposit" in li)
         total += Decimal(order["delivery"]["cost"]["amount"])
         assert order["summary"]["totalToPay"]["amount"] == str(total.quantize(Decimal("0.01")))
         assert all(re.fullmatch(r"\d+\.\d\d", li["price"]["amount"]) and li["price"]["currency"] == currency

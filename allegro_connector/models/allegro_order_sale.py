@@ -430,16 +430,18 @@ class AllegroOrder(models.Model):
                 changes.append(("items", self.env._(
                     "Item removed: %(quantity)s × %(item)s", quantity=quantity, item=name)))
         if (previous.get("charges") or []) != current["charges"]:
-            kinds = dict(self.env["allegro.order.charge"]._fields["kind"]._description_selection(self.env))
-            describe = lambda charges: ", ".join(  # noqa: E731
-                "%s %s × %s" % (kinds[kind], name, format_amount(self.env, price, self.currency_id))
-                if quantity == 1 else "%s %s %s × %s" % (
-                    kinds[kind], name, quantity, format_amount(self.env, price, self.currency_id))
-                for kind, name, quantity, price in charges) or "-"
             changes.append(("money", self.env._(
                 "Services, deposits and surcharges: %(before)s → %(after)s",
-                before=describe(previous.get("charges") or []), after=describe(current["charges"]))))
+                before=self._describe_charges(previous.get("charges") or []),
+                after=self._describe_charges(current["charges"]))))
         return changes
+
+    def _describe_charges(self, charges):
+        kinds = dict(self.env["allegro.order.charge"]._fields["kind"]._description_selection(self.env))
+        return ", ".join(
+            "%s %s: %s × %s" % (kinds[kind], name, quantity, format_amount(self.env, price, self.currency_id))
+            for kind, name, quantity, price in charges
+        ) or "-"
 
     def _revision_value(self, name, value):
         field = self._fields[name]

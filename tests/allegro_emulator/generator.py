@@ -5,6 +5,7 @@ events (type, time) that led to its status. ``state`` turns the timeline into
 events and revisions, so generation stays free of shared state and fast.
 """
 
+import random
 import unicodedata
 from datetime import timedelta
 from decimal import Decimal
@@ -222,8 +223,22 @@ class OrderFactory:
             order["messageToSeller"] = rng.choice(cat.MESSAGES)
         if profile != BOUGHT:  # no payment is chosen before the checkout form is filled in
             order["payment"] = self.payment(profile, timeline)
+        self._extras(order, marketplace, country, currency)
         recompute_total(order)
         return order, timeline
+
+    @staticmethod
+    def _extras(order, marketplace, country, currency):
+        """A few buyers pay for carrying in, or for an item's deposit. Drawn from
+        the order's own id so that the main random sequence, and so every other
+        generated value, stays what it was."""
+        extra = random.Random(order["id"])
+        if country == "PL" and extra.random() < 0.04:
+            order["lineItems"][0]["selectedAdditionalServices"] = [{
+                "definitionId": "CARRY_IN", "name": "Wniesienie", "quantity": 1,
+                "price": price(convert("49.00", marketplace), currency)}]
+        if extra.random() < 0.03:
+            order["lineItems"][-1]["deposit"] = {"price": price(convert("0.50", marketplace), currency)}
 
     def _timeline(self, profile, bought_at, now):
         """Journal events that brought an order of this profile to its status."""
