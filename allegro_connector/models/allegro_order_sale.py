@@ -1,6 +1,6 @@
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.tools import float_compare, format_amount
 
 # Fields whose change means the buyer edited where the parcel goes.
@@ -27,13 +27,6 @@ class AllegroOrder(models.Model):
     _inherit = "allegro.order"
 
     revision_ids = fields.One2many("allegro.order.revision", "order_id", "Revision history", readonly=True)
-    revision_count = fields.Integer(compute="_compute_revision_count")
-
-    @api.depends("revision_ids")
-    def _compute_revision_count(self):
-        for order in self:
-            order.revision_count = len(order.revision_ids)
-
     def _snapshot(self):
         """What a later revision is compared with."""
         self.ensure_one()
@@ -60,7 +53,12 @@ class AllegroOrder(models.Model):
         outcome = "recorded"
         sale_order = self.sale_order_id
         if sale_order:
-            resync = bool(changes) and sale_order.state in ("draft", "sent") and self.status != "CANCELLED"
+            # A status change alone (payment arriving) leaves the lines as they are.
+            resync = (
+                any(kind != "status" for kind, _text in changes)
+                and sale_order.state in ("draft", "sent")
+                and self.status != "CANCELLED"
+            )
             if resync and self._resync_sale_order():
                 outcome = "applied"
             elif sale_order.state == "sale" and any(
