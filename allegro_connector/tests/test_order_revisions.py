@@ -47,7 +47,10 @@ class TestOrderRevisions(MoneyCase):
         self.emulator.pay_order(order.external_id)
         self.import_orders(self.shop)
         self.assertEqual(sale.state, "sale")
-        self.assertEqual(sale.order_line.filtered("is_delivery").price_total, 8.99)
+        self.assertEqual(sale.order_line.filtered("is_delivery"), delivery, "payment alone rebuilds nothing")
+        self.assertEqual(delivery.price_total, 8.99)
+        self.assertEqual(order.revision_ids.mapped("outcome"), ["recorded", "applied"])
+        self.assertIn("Payment status", order.revision_ids[0].changes)
         self.assertFalse(order.amount_mismatch)
 
     def test_items_and_invoice_data_resync_before_confirmation(self):
