@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from allegro_emulator.common import iso
 from allegro_emulator.contract import validate_schema
@@ -125,3 +125,22 @@ class TestOrdersRecordedOnly(MoneyCase):
         self.emulator.set_fulfillment(order.external_id, "SENT")
         self.import_orders(self.shop)
         self.assertFalse(order.sale_order_id, "later revisions do not make one either")
+
+
+@tagged("post_install", "-at_install")
+class TestRevisionAccess(MoneyCase):
+    def test_sellers_read_the_history_of_their_company_only(self):
+        item = dict(items((0, 1))[0], deposit={"price": pln("0.50")})
+        order = self.place(**UNPAID, lineItems=[item], delivery={"method": COURIER, "cost": pln("14.99")})
+        self.emulator.revise_order(order.external_id, delivery={"method": LOCKER, "cost": pln("8.99")})
+        self.import_orders(self.shop)
+        other_company = self.env["res.company"].create({"name": "Other shop company"})
+        seller = new_test_user(self.env, login="allegro_seller", groups="allegro_connector.group_allegro_user",
+                               company_id=self.env.company.id, company_ids=[self.env.company.id])
+        outsider = new_test_user(self.env, login="allegro_outsider", groups="allegro_connector.group_allegro_user",
+                                 company_id=other_company.id, company_ids=[other_company.id])
+        as_seller = order.with_user(seller)
+        self.assertIn("Delivery method", as_seller.revision_ids.changes)
+        self.assertEqual(as_seller.charge_ids.mapped("kind"), ["deposit"])
+        self.assertFalse(self.env["allegro.order.revision"].with_user(outsider).search([("order_id", "=", order.id)]))
+        self.assertFalse(self.env["allegro.order.charge"].with_user(outsider).search([("order_id", "=", order.id)]))
