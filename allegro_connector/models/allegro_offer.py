@@ -156,17 +156,23 @@ class AllegroOffer(models.Model):
                 if product:
                     linked.setdefault(product, self.browse())
                     linked[product] |= offer
+            quiet = self.with_context(allegro_offer_link_batch=True)
             for product, group in linked.items():
-                group.write({"product_id": product.id})
+                quiet.browse(group.ids).write({"product_id": product.id})
+            # Marked once for the whole batch rather than once per product.
+            self.browse([o.id for group in linked.values() for o in group]).filtered(
+                lambda o: o.shop_id.stock_sync)._mark_stock_dirty()
 
     def write(self, vals):
         result = super().write(vals)
-        if "product_id" in vals:
+        if "product_id" in vals and not self.env.context.get("allegro_offer_link_batch"):
             # A new link means a new target: let the next send look at it.
             self.filtered(lambda o: o.product_id and o.shop_id.stock_sync)._mark_stock_dirty()
         return result
 
     def _mark_stock_dirty(self):
+        if not self:
+            return
         offers = self.sudo().filtered(lambda o: not o.stock_dirty)
         if offers:
             super(AllegroOffer, offers).write({"stock_dirty": True})

@@ -58,7 +58,7 @@ class AllegroShop(models.Model):
         "Send prices to Allegro",
         help="Set the price of linked offers on each marketplace from the pricelist chosen for it.",
     )
-    price_pricelist_ids = fields.One2many("allegro.shop.pricelist", "shop_id", string="Pricelists")
+    price_pricelist_ids = fields.One2many("allegro.shop.pricelist", "shop_id", string="Price sources")
     offer_event_cursor = fields.Char(readonly=True, copy=False, groups="base.group_system",
                                      help="Last offer event read from Allegro's journal.")
     offers_read_at = fields.Datetime("Offers read", readonly=True, copy=False)

@@ -225,3 +225,27 @@ class TestOfferStock(AllegroEmulatorCase):
         self.assertEqual(self.emulator.offer(self.mug["id"])["stock"]["available"], 10)
         self.shop.stock_warehouse_ids = False
         self.assertEqual(self.offer(self.mug).stock_to_send, 40)
+
+    def test_prices_from_a_pricelist_per_marketplace(self):
+        czk = self.env.ref("base.CZK")
+        czk.active = True
+        pricelists = self.env["product.pricelist"].create([
+            {"name": "Allegro PL", "currency_id": self.env.ref("base.PLN").id,
+             "item_ids": [(0, 0, {"applied_on": "0_product_variant", "product_id": self.products[0].id,
+                                  "compute_price": "fixed", "fixed_price": 45.5})]},
+            {"name": "Allegro CZ", "currency_id": czk.id,
+             "item_ids": [(0, 0, {"applied_on": "0_product_variant", "product_id": self.products[0].id,
+                                  "compute_price": "fixed", "fixed_price": 310.4})]},
+        ])
+        self.shop.write({"price_sync": True, "price_pricelist_ids": [
+            (0, 0, {"marketplace": "allegro-pl", "pricelist_id": pricelists[0].id}),
+            (0, 0, {"marketplace": "allegro-cz", "pricelist_id": pricelists[1].id})]})
+        self.shop.action_read_offers()
+        mug = self.emulator.offer(self.mug["id"])
+        self.assertEqual(mug["price"], {"amount": "45.50", "currency": "PLN"})
+        # CZK prices are whole on Allegro: 310.40 is sent as 310.
+        self.assertEqual(mug["prices"]["allegro-cz"], {"amount": "310.00", "currency": "CZK"})
+        self.assertFalse(self.offer(self.mug).sync_error)
+        self.emulator.reset_requests()
+        self.shop.action_read_offers()
+        self.assertFalse(self.commands_sent(), "prices in step: nothing sent")
