@@ -55,7 +55,6 @@ class AllegroOffer(models.Model):
     stock_state = fields.Selection(
         [("synced", "In step"), ("pending", "To send"), ("refused", "Refused"), ("off", "Not synced")],
         compute="_compute_stock_state",
-        search="_search_stock_state",
     )
     stock_dirty = fields.Boolean(readonly=True, copy=False, index=True,
                                  help="Odoo's stock of the product changed since it was last sent.")
@@ -99,12 +98,6 @@ class AllegroOffer(models.Model):
                 offer.stock_state = "pending"
             else:
                 offer.stock_state = "synced"
-
-    def _search_stock_state(self, operator, value):
-        if operator != "in":
-            return NotImplemented
-        offers = self.search([("product_id", "!=", False), ("shop_id.stock_sync", "=", True)])
-        return [("id", "in", offers.filtered(lambda o: o.stock_state in value).ids)] if offers else [("id", "=", 0)]
 
     def _stock_change(self, target):
         """What Allegro must be told so this offer shows ``target``: a set of

@@ -1,11 +1,14 @@
 import logging
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
+
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
@@ -22,6 +25,19 @@ COMMAND_RECHECK_DELAY = timedelta(seconds=10)
 EVENT_OFFERS_LOOKUP_LIMIT = 200
 EVENT_LOOKUP_CHUNK = 50
 JOB_CHANNEL = "root.allegro.offers"
+# Allegro down or busy: the job runs again later (its sends are FIXED values, safe to repeat).
+TEMPORARY_ERRORS = (api_errors.AllegroRateLimited, api_errors.AllegroServerError, api_errors.AllegroTransportError)
+RETRY_AFTER_SECONDS = 60
+
+
+@contextmanager
+def _retry_when_allegro_is_away():
+    try:
+        yield
+    except TEMPORARY_ERRORS as exc:
+        raise RetryableJobError(str(exc), seconds=RETRY_AFTER_SECONDS) from exc
+
+
 # Allegro shows these prices in whole units.
 WHOLE_UNIT_CURRENCIES = ("CZK", "HUF")
 
@@ -123,26 +139,29 @@ class AllegroShop(models.Model):
     # ------------------------------------------------------------------
     def _job_reconcile_offers(self):
         self.ensure_one()
-        self._read_offers()
-        if self.stock_sync or self.price_sync:
-            self._send_offer_updates(self.offer_ids.filtered("product_id"))
+        with _retry_when_allegro_is_away():
+            self._read_offers()
+            if self.stock_sync or self.price_sync:
+                self._send_offer_updates(self.offer_ids.filtered("product_id"))
 
     def _job_send_stock(self):
         self.ensure_one()
         offers = self.env["allegro.offer"].search([("shop_id", "=", self.id), ("stock_dirty", "=", True),
                                                    ("product_id", "!=", False)])
         if offers and self.stock_sync:
-            self._send_offer_updates(offers, prices=False)
+            with _retry_when_allegro_is_away():
+                self._send_offer_updates(offers, prices=False)
 
     def _job_read_offer_events(self):
         self.ensure_one()
-        self._read_offer_events()
+        with _retry_when_allegro_is_away():
+            self._read_offer_events()
 
     def _job_read_command_tasks(self, commands):
         """Read commands whose tasks were still NEW; again later while some still are."""
         self.ensure_one()
-        client = self._allegro_client()
-        self._read_command_tasks(client, commands)
+        with _retry_when_allegro_is_away():
+            self._read_command_tasks(self._allegro_client(), commands)
 
     # ------------------------------------------------------------------
     # Reading offers

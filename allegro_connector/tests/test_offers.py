@@ -1,5 +1,8 @@
+import time
+
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from allegro_emulator import AllegroEmulator
@@ -249,3 +252,25 @@ class TestOfferStock(AllegroEmulatorCase):
         self.emulator.reset_requests()
         self.shop.action_read_offers()
         self.assertFalse(self.commands_sent(), "prices in step: nothing sent")
+
+    def test_commands_still_running_are_read_again_later(self):
+        self.start_sync()
+        self.emulator.command_delay = 0.2
+        with trap_jobs() as trap:
+            self.set_on_hand(self.products[0], 2)
+            self.run_jobs(trap)
+            self.assertEqual(self.offer(self.mug).allegro_stock, 10, "tasks still NEW: nothing known yet")
+            trap.assert_jobs_count(1, only=self.shop._job_read_command_tasks)
+            time.sleep(0.25)  # Allegro carries the command out meanwhile
+            self.run_jobs(trap)
+        self.assertEqual(self.offer(self.mug).allegro_stock, 2)
+        self.assertEqual(self.offer(self.mug).stock_state, "synced")
+
+    def test_allegro_unavailable_retries_the_job_later(self):
+        self.start_sync()
+        self.emulator.faults.add(status=503, count=None, path_prefix="/sale/offer-quantity-change-commands",
+                                 retry_after=0)
+        with trap_jobs() as trap:
+            self.set_on_hand(self.products[0], 2)
+            with self.assertRaises(RetryableJobError):
+                trap.perform_enqueued_jobs()
