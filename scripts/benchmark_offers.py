@@ -87,8 +87,8 @@ def main():
         shop.state = "connected"
         cr.commit()
         # The product of the sale has 100 free: the sale changes the quantity, it does not end the offer.
-        sold = products[DISTINCT_VALUES // 3 - 1]
-        shop_id, product_id, sold_index = shop.id, sold.id, DISTINCT_VALUES // 3 - 1
+        sold_index = DISTINCT_VALUES // 3 - 1
+        shop_id, product_id = shop.id, products[sold_index].id
 
     emu.latency = args.latency
     figures = []

@@ -166,17 +166,23 @@ class AllegroShop(models.Model):
     # ------------------------------------------------------------------
     # Reading offers
     # ------------------------------------------------------------------
-    def _read_offers(self):
+    def _read_offers(self, mark_drift=True):
         """Every offer of the shop, all marketplaces, into the offer list; new ones linked to products."""
         self.ensure_one()
         client = self._allegro_client()
         listing = list(client.iter_offers(page_size=OFFER_PAGE_SIZE))
-        self._store_offers(listing)
+        self._store_offers(listing, mark_drift=mark_drift)
         self.sudo().offers_read_at = fields.Datetime.now()
         return len(listing)
 
-    def _store_offers(self, listing):
-        """Create or update offers from OfferListingDto entries; only changed values are written."""
+    def _store_offers(self, listing, mark_drift=True):
+        """Create or update offers from OfferListingDto entries; only changed values are written.
+
+        ``mark_drift``: offers whose Allegro stock now differs from Odoo's are
+        queued to be sent again. Not for the journal: a purchase lowers Allegro's
+        stock before its order reaches Odoo, and sending Odoo's figure back in
+        that window would sell the same item twice.
+        """
         Offer = self.env["allegro.offer"]
         existing = {o.offer_id: o for o in Offer.search([("shop_id", "=", self.id),
                                                          ("offer_id", "in", [d.get("id") for d in listing])])}
@@ -198,8 +204,8 @@ class AllegroShop(models.Model):
         created = Offer.create(to_create) if to_create else Offer
         (created | changed)._link_products()
         # A hand-made change on Allegro (drift) makes the offer differ from Odoo: send it again.
-        drifted = changed.filtered(lambda o: o.product_id and o.shop_id.stock_sync and not o.stock_dirty
-                                   and o._stock_change(o.stock_to_send))
+        drifted = mark_drift and changed.filtered(
+            lambda o: o.product_id and o.shop_id.stock_sync and not o.stock_dirty and o._stock_change(o.stock_to_send))
         if drifted:
             drifted._mark_stock_dirty()
         return created | changed
@@ -248,13 +254,13 @@ class AllegroShop(models.Model):
                 sold_out.add(offer_id)
         if offer_ids:
             if len(offer_ids) > EVENT_OFFERS_LOOKUP_LIMIT:
-                self._read_offers()
+                self._read_offers(mark_drift=False)
             else:
                 listing = []
                 for start in range(0, len(offer_ids), EVENT_LOOKUP_CHUNK):
                     chunk = offer_ids[start:start + EVENT_LOOKUP_CHUNK]
                     listing += list(client.iter_offers(page_size=len(chunk), offer_id=chunk))
-                self._store_offers(listing)
+                self._store_offers(listing, mark_drift=False)
             if sold_out:
                 self.env["allegro.offer"].search([("shop_id", "=", self.id), ("offer_id", "in", list(sold_out))]
                                                  ).write({"ended_by_sync": True})
@@ -341,8 +347,8 @@ class AllegroShop(models.Model):
                 if api_kind == "price":
                     marketplace, amount, _currency = value
                     for offer in offers:
-                        offer.write({"marketplace_prices": dict(offer.marketplace_prices or {}, **{marketplace: amount}),
-                                     "sync_error": False})
+                        prices = dict(offer.marketplace_prices or {}, **{marketplace: amount})
+                        offer.write({"marketplace_prices": prices, "sync_error": False})
                 else:
                     offers.write(dict(_applied_values(api_kind, value), sync_error=False))
             for offer in Offer.search([("shop_id", "=", self.id), ("offer_id", "in", list(refused))]):

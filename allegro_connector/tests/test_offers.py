@@ -274,3 +274,15 @@ class TestOfferStock(AllegroEmulatorCase):
             self.set_on_hand(self.products[0], 2)
             with self.assertRaises(RetryableJobError):
                 trap.perform_enqueued_jobs()
+
+    def test_journal_does_not_undo_a_purchase_not_imported_yet(self):
+        self.start_sync()
+        # A buyer took 2 on Allegro; the order is not in Odoo yet.
+        self.emulator.set_offer_stock(self.mug["id"], 8)
+        self.emulator.reset_requests()
+        with trap_jobs() as trap:
+            self.env["allegro.shop"]._cron_read_offer_events()
+            self.run_jobs(trap)
+            self.run_jobs(trap)
+        self.assertEqual(self.offer(self.mug).allegro_stock, 8)
+        self.assertFalse(self.commands_sent())

@@ -4,7 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from . import catalogue
-from .common import iso, utcnow
+from .common import iso
 from .routing import API, ApiError, Reply
 
 SELLER_TAX_ID = "5261028431"  # a valid NIP

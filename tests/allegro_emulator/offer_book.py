@@ -99,7 +99,8 @@ class OfferBook:
     def register(self, kind, command_id, body, change):
         """Store a command with NEW tasks; ``change(offer) -> error message or None`` runs when it is due."""
         now = utcnow()
-        ids = [str((ref or {}).get("id")) for criterion in body["offerCriteria"] for ref in criterion.get("offers") or []]
+        ids = [str((ref or {}).get("id"))
+               for criterion in body["offerCriteria"] for ref in criterion.get("offers") or []]
         tasks = [{"offer": {"id": offer_id}, "field": COMMAND_FIELDS[kind], "status": "NEW", "message": "",
                   "errors": []} for offer_id in ids]
         command = {"report": {"id": command_id, "createdAt": iso(now), "completedAt": None,
