@@ -651,3 +651,12 @@ def test_command_line_serves_until_terminated():
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_offer_control_endpoints(emu):
+    base = emu.url + "/_emulator/offers"
+    assert requests.post(base + "/seed", json={"n": 3, "stock": 4}, timeout=5).json()["offers"] == 18
+    offer = emu.offers[-1]
+    changed = requests.post(base + "/%s/stock" % offer["id"], json={"available": 0}, timeout=5).json()
+    assert changed["stock"]["available"] == 0 and changed["publication"]["status"] == "ENDED"
+    assert emu.offer_events[-1]["offer"]["publication"] == {"endedBy": "USER"}
