@@ -12,7 +12,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
-from .allegro_shop import MARKETPLACE_CURRENCIES
+from .allegro_shop import MARKETPLACE_CURRENCIES, MARKETPLACES
 
 _logger = logging.getLogger(__name__)
 
@@ -310,6 +310,7 @@ class AllegroShop(models.Model):
                 for (marketplace, amount, currency), offer_ids in price_groups.items():
                     commands += self._put_commands(client, "price", (marketplace, amount, currency), offer_ids)
         if commands:
+            _logger.info("Allegro shop %s: %d offer command(s) sent", self.id, len(commands))
             self._read_command_tasks(client, commands)
         return commands
 
@@ -351,6 +352,8 @@ class AllegroShop(models.Model):
                         offer.write({"marketplace_prices": prices, "sync_error": False})
                 else:
                     offers.write(dict(_applied_values(api_kind, value), sync_error=False))
+            if refused:
+                _logger.info("Allegro shop %s: command %s refused for %d offer(s)", self.id, command_id, len(refused))
             for offer in Offer.search([("shop_id", "=", self.id), ("offer_id", "in", list(refused))]):
                 offer.sync_error = refused[offer.offer_id]
         if waiting:
@@ -410,9 +413,7 @@ class AllegroShopPricelist(models.Model):
 
     shop_id = fields.Many2one("allegro.shop", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="shop_id.company_id", store=True)
-    marketplace = fields.Selection(
-        [("allegro-pl", "allegro.pl"), ("allegro-cz", "allegro.cz"), ("allegro-sk", "allegro.sk"),
-         ("allegro-hu", "allegro.hu")], required=True)
+    marketplace = fields.Selection(MARKETPLACES, required=True)
     pricelist_id = fields.Many2one("product.pricelist", required=True, check_company=True)
     currency_id = fields.Many2one(related="pricelist_id.currency_id")
 
