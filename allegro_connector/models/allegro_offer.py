@@ -78,19 +78,26 @@ class AllegroOffer(models.Model):
             )
             offer.unmanaged_line_count = len(offer.line_ids.filtered("unmanaged"))
 
-    @api.depends("product_id", "shop_id.stock_sync", "shop_id.stock_warehouse_ids", "shop_id.stock_buffer")
+    def _stock_synced(self):
+        """The offers whose stock Odoo keeps: linked to a product Odoo tracks stock of, in a shop that syncs.
+        (A consumable or a service has no stock to count: its offers are left alone, never ended.)"""
+        return self.filtered(lambda o: o.product_id.is_storable and o.shop_id.stock_sync)
+
+    @api.depends("product_id.is_storable", "shop_id.stock_sync", "shop_id.stock_warehouse_ids",
+                 "shop_id.stock_buffer")
     def _compute_stock_to_send(self):
         self.stock_to_send = 0
-        for shop, offers in self.filtered("product_id").grouped("shop_id").items():
-            if shop.stock_sync:
-                targets = shop._stock_targets(offers.product_id)
-                for offer in offers:
-                    offer.stock_to_send = targets[offer.product_id.id]
+        for shop, offers in self._stock_synced().grouped("shop_id").items():
+            targets = shop._stock_targets(offers.product_id)
+            for offer in offers:
+                offer.stock_to_send = targets[offer.product_id.id]
 
-    @api.depends("product_id", "shop_id.stock_sync", "sync_error", "stock_dirty", "allegro_stock", "status")
+    @api.depends("product_id.is_storable", "shop_id.stock_sync", "sync_error", "stock_dirty", "allegro_stock",
+                 "status")
     def _compute_stock_state(self):
+        synced = self._stock_synced()
         for offer in self:
-            if not (offer.product_id and offer.shop_id.stock_sync):
+            if offer not in synced:
                 offer.stock_state = "off"
             elif offer.sync_error:
                 offer.stock_state = "refused"

@@ -204,8 +204,8 @@ class AllegroShop(models.Model):
         created = Offer.create(to_create) if to_create else Offer
         (created | changed)._link_products()
         # A hand-made change on Allegro (drift) makes the offer differ from Odoo: send it again.
-        drifted = mark_drift and changed.filtered(
-            lambda o: o.product_id and o.shop_id.stock_sync and not o.stock_dirty and o._stock_change(o.stock_to_send))
+        drifted = mark_drift and changed._stock_synced().filtered(
+            lambda o: not o.stock_dirty and o._stock_change(o.stock_to_send))
         if drifted:
             drifted._mark_stock_dirty()
         return created | changed
@@ -291,13 +291,14 @@ class AllegroShop(models.Model):
         offers = offers.sudo()
         client = None
         commands = []
-        if self.stock_sync:
-            targets = self._stock_targets(offers.product_id)
+        synced = offers._stock_synced()
+        offers.filtered("stock_dirty").write({"stock_dirty": False})
+        if synced:
+            targets = self._stock_targets(synced.product_id)
             groups = defaultdict(list)
-            for offer in offers:
+            for offer in synced:
                 for change in offer._stock_change(targets[offer.product_id.id]):
                     groups[change].append(offer.offer_id)
-            offers.filtered("stock_dirty").write({"stock_dirty": False})
             if groups:
                 client = self._allegro_client()
                 # Quantities first, so that an offer is activated with its new stock.

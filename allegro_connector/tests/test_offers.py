@@ -286,3 +286,10 @@ class TestOfferStock(AllegroEmulatorCase):
             self.run_jobs(trap)
         self.assertEqual(self.offer(self.mug).allegro_stock, 8)
         self.assertFalse(self.commands_sent())
+
+    def test_offers_of_products_without_stock_tracking_are_left_alone(self):
+        self.products[4].is_storable = False  # a consumable: Odoo counts no stock of it
+        self.start_sync()
+        backpack = self.emulator.offer(self.emulator.offers[4]["id"])
+        self.assertEqual((backpack["stock"]["available"], backpack["publication"]["status"]), (40, "ACTIVE"))
+        self.assertEqual(self.offer(self.emulator.offers[4]).stock_state, "off")
