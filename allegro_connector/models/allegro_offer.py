@@ -63,7 +63,7 @@ class AllegroOffer(models.Model):
         readonly=True, copy=False,
         help="Ended because Odoo had no stock left (or Allegro ended it when sold out): activated again on restock.",
     )
-    read_at = fields.Datetime("Read from Allegro", readonly=True)
+    read_at = fields.Datetime("Last change read", readonly=True, help="When a change of this offer was last read.")
     line_ids = fields.One2many("allegro.order.line", compute="_compute_line_ids", string="Ordered items")
     unmanaged_line_count = fields.Integer(compute="_compute_line_ids")
 

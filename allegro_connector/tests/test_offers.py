@@ -23,6 +23,7 @@ class TestOfferStock(AllegroEmulatorCase):
         cls.stock_location = cls.warehouse.lot_stock_id
         cls.salesman = new_test_user(cls.env, "offers_salesman", groups="allegro_connector.group_allegro_user")
         cls.storekeeper = new_test_user(cls.env, "offers_storekeeper", groups="stock.group_stock_manager")
+        cls.allegro_manager = new_test_user(cls.env, "offers_manager", groups="allegro_connector.group_allegro_manager")
 
     def setUp(self):
         super().setUp()
@@ -61,7 +62,7 @@ class TestOfferStock(AllegroEmulatorCase):
 
     # -- reading and linking ------------------------------------------------------
     def test_offers_read_and_linked_by_sku_and_ean_unlinked_left_alone(self):
-        self.shop.action_read_offers()
+        self.shop.with_user(self.allegro_manager).action_read_offers()
         offers = self.env["allegro.offer"].search([("shop_id", "=", self.shop.id)])
         self.assertEqual(len(offers), len(self.emulator.offers))
         mug = self.offer(self.mug)
@@ -75,8 +76,8 @@ class TestOfferStock(AllegroEmulatorCase):
         # Without stock sync nothing is written to Allegro.
         self.assertFalse(self.commands_sent())
         # A product chosen by hand stays.
-        self.offer(self.unknown).product_id = self.products[5]
-        self.shop.action_read_offers()
+        self.offer(self.unknown).with_user(self.allegro_manager).product_id = self.products[5]
+        self.shop.with_user(self.allegro_manager).action_read_offers()
         self.assertEqual(self.offer(self.unknown).product_id, self.products[5])
 
     def test_first_sync_sends_free_quantity_and_ends_offers_without_stock(self):
