@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test bench clean
+.PHONY: demo install test bench bench-offers clean
 
 demo: install
 	scripts/demo.sh
@@ -12,6 +12,9 @@ test:
 
 bench:
 	scripts/benchmark.sh $(ARGS)
+
+bench-offers:
+	scripts/benchmark_offers.sh $(ARGS)
 
 clean:
 	rm -rf .test-logs .demo

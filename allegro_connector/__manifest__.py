@@ -12,6 +12,7 @@
         "sale_stock",
         "account",
         "stock_delivery",
+        "queue_job",
     ],
     "external_dependencies": {"python": ["requests"]},
     "data": [
@@ -26,6 +27,7 @@
         "views/allegro_fulfilment_views.xml",
         "views/account_move_views.xml",
         "views/allegro_shop_views.xml",
+        "views/allegro_shop_offers_views.xml",
         "views/sale_order_views.xml",
         "views/allegro_menus.xml",
     ],

@@ -499,6 +499,10 @@ def test_error_hierarchy():
     lambda c: c.change_offer_quantity(str(uuid.uuid4()), ["1"], 1, change_type="SET"),
     lambda c: c.change_offer_quantity(str(uuid.uuid4()), ["1"], -1),
     lambda c: c.change_offer_quantity(str(uuid.uuid4()), [], 1),
+    lambda c: c.change_offer_quantity(str(uuid.uuid4()), ["1"], 0),  # Allegro refuses 0: end the offer
+    lambda c: c.change_offer_publication(str(uuid.uuid4()), ["1"], "PAUSE"),
+    lambda c: c.change_offer_price(str(uuid.uuid4()), ["1"], "", "PLN"),
+    lambda c: c.get_offer_events(limit=1001),
     lambda c: c.list_checkout_forms(limit=101),
     lambda c: c.list_checkout_forms(statuss="NEW"),
     lambda c: c.list_offers(limit=1001),
@@ -827,6 +831,32 @@ def test_change_offer_quantity(emu, client):
     assert emu.offers[0]["stock"]["available"] == 40
     with pytest.raises(api.AllegroConflict):
         client.change_offer_quantity(command_id, offers, 1)  # command id reused
+
+
+def test_offer_price_and_publication_commands(emu, client):
+    offer = emu.offers[6]
+    command_id = str(uuid.uuid4())
+    client.change_offer_price(command_id, [offer["id"]], "300", "HUF", marketplace_id="allegro-hu")
+    assert emu.requests[-1]["json"]["modification"] == {
+        "type": "FIXED_PRICE", "price": {"amount": "300", "currency": "HUF"}, "marketplaceId": "allegro-hu"}
+    tasks = client.get_offer_command_tasks("price", command_id)["tasks"]
+    assert [t["status"] for t in tasks] == ["SUCCESS"]
+    client.change_offer_publication(uuid.uuid4(), [offer["id"]], "END")
+    assert emu.offer(offer["id"])["publication"]["status"] == "ENDED"
+    assert client.get_offer_command("publication", emu.requests[-1]["path"].rsplit("/", 1)[1])["taskCount"] == {
+        "total": 1, "success": 1, "failed": 0}
+
+
+def test_offer_events_follow_the_journal_with_opaque_ids(emu, client):
+    start = emu.offer_events[-1]["id"] if emu.offer_events else None  # the emulator is shared by the module
+    for stock in (5, 4, 3):
+        emu.set_offer_stock(emu.offers[7]["id"], stock)
+    events = client.iter_offer_events(from_id=start, limit=2)
+    assert [e["type"] for e in events] == ["OFFER_STOCK_CHANGED"] * 3
+    assert events.cursor == emu.offer_events[-1]["id"] and not events.cursor.isdigit()
+    emu.set_offer_stock(emu.offers[7]["id"], 9)
+    later = client.iter_offer_events(from_id=events.cursor)
+    assert [e["id"] for e in later] == [emu.offer_events[-1]["id"]]
 
 
 def test_change_offer_quantity_409_after_ambiguous_retry_returns_report(emu, make_client):

@@ -122,6 +122,21 @@ def test_change_offer_quantity_body(emu, client):
     check_response(emu, "GET", "/sale/offer-quantity-change-commands/{commandId}")
 
 
+def test_offer_price_and_publication_bodies(emu, client):
+    ids = [o["id"] for o in emu.offers[:3]]
+    client.change_offer_price(str(uuid.uuid4()), ids, "99.90", "PLN")
+    client.change_offer_price(str(uuid.uuid4()), ids, "400", "CZK", marketplace_id="allegro-cz")
+    check_exchange(emu, "PUT", "/sale/offer-price-change-commands/{commandId}")
+    command_id = str(uuid.uuid4())
+    client.change_offer_publication(command_id, ids, "END")
+    check_exchange(emu, "PUT", "/sale/offer-publication-commands/{commandId}")
+    client.get_offer_command_tasks("publication", command_id)
+    check_response(emu, "GET", "/sale/offer-publication-commands/{commandId}/tasks")
+    emu.set_offer_stock(ids[0], 7)
+    list(client.iter_offer_events())
+    check_response(emu, "GET", "/sale/offer-events")
+
+
 def test_validator_catches_a_wrong_body():
     """The checks above would fail on a body that breaks the spec."""
     with pytest.raises(AssertionError):

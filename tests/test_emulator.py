@@ -418,8 +418,82 @@ def test_offer_quantity_change_commands(emu, api):
     zero = {"modification": {"changeType": "FIXED", "value": 0},
             "offerCriteria": [{"type": "CONTAINS_OFFERS", "offers": [{"id": second["id"]}]}]}
     assert api.put(url[:-1] + "7", json=zero).status_code == 201
-    assert second["publication"]["status"] == "ENDED"
+    # The spec wants a FIXED quantity > 0: the task fails and the offer keeps selling.
+    refused = api.get(url[:-1] + "7/tasks").json()["tasks"][0]
+    assert refused["status"] == "FAIL" and "greater than 0" in refused["message"]
+    assert second["publication"]["status"] == "ACTIVE" and second["stock"]["available"] == 35
     assert api.put(url[:-1] + "8", json={"modification": {"changeType": "SET"}}).status_code == 422
+
+
+def _offers_body(*offers):
+    return [{"type": "CONTAINS_OFFERS", "offers": [{"id": o["id"]} for o in offers]}]
+
+
+def test_commands_are_asynchronous_tasks_go_from_new_to_done(emu, api):
+    emu.command_delay = 0.3
+    offer = emu.offers[2]
+    url = "/sale/offer-quantity-change-commands/21111111-2222-4333-8444-555555555555"
+    created = api.put(url, json={"modification": {"changeType": "FIXED", "value": 9},
+                                 "offerCriteria": _offers_body(offer)}).json()
+    assert created["completedAt"] is None and created["taskCount"] == {"total": 1, "success": 0, "failed": 0}
+    assert api.get(url + "/tasks").json()["tasks"][0]["status"] == "NEW" and offer["stock"]["available"] == 80
+    time.sleep(0.35)
+    assert api.get(url + "/tasks").json()["tasks"][0]["status"] == "SUCCESS"
+    assert api.get(url).json()["completedAt"] and offer["stock"]["available"] == 9
+
+
+def test_publication_commands_end_and_activate(emu, api):
+    offer = emu.offers[3]
+    url = "/sale/offer-publication-commands/31111111-2222-4333-8444-55555555555"
+    ended = api.put(url + "1", json={"publication": {"action": "END"}, "offerCriteria": _offers_body(offer)})
+    assert ended.status_code == 201 and offer["publication"]["status"] == "ENDED"
+    emu.set_offer_stock(offer["id"], 0)
+    api.put(url + "2", json={"publication": {"action": "ACTIVATE"}, "offerCriteria": _offers_body(offer)})
+    task = api.get(url + "2/tasks").json()["tasks"][0]
+    assert task["status"] == "FAIL" and offer["publication"]["status"] == "ENDED"
+    emu.set_offer_stock(offer["id"], 4)
+    api.put(url + "3", json={"publication": {"action": "ACTIVATE"}, "offerCriteria": _offers_body(offer)})
+    assert offer["publication"]["status"] == "ACTIVE"
+    assert api.put(url + "4", json={"publication": {"action": "PAUSE"}, "offerCriteria": []}).status_code == 422
+
+
+def test_price_commands_per_marketplace(emu, api):
+    offer = emu.offers[4]
+    url = "/sale/offer-price-change-commands/41111111-2222-4333-8444-55555555555"
+    body = {"modification": {"type": "FIXED_PRICE", "price": {"amount": "149.00", "currency": "PLN"}},
+            "offerCriteria": _offers_body(offer)}
+    assert api.put(url + "1", json=body).status_code == 201 and offer["price"]["amount"] == "149.00"
+    body["modification"].update(price={"amount": "899.50", "currency": "CZK"}, marketplaceId="allegro-cz")
+    api.put(url + "2", json=body)
+    assert api.get(url + "2/tasks").json()["tasks"][0]["status"] == "FAIL"  # CZK prices are whole
+    body["modification"]["price"]["amount"] = "899"
+    api.put(url + "3", json=body)
+    listed = api.get("/sale/offers", params={"offer.id": offer["id"]}).json()["offers"][0]
+    assert listed["additionalMarketplaces"]["allegro-cz"]["sellingMode"]["price"] == {
+        "amount": "899.00", "currency": "CZK"}
+
+
+def test_offer_event_journal(emu, api):
+    offer = emu.offers[5]
+    emu.set_offer_stock(offer["id"], 3)
+    emu.set_offer_stock(offer["id"], 0)
+    events = api.get("/sale/offer-events").json()["offerEvents"]
+    assert [e["type"] for e in events] == ["OFFER_STOCK_CHANGED", "OFFER_STOCK_CHANGED", "OFFER_ENDED"]
+    assert {e["offer"]["id"] for e in events} == {offer["id"]}
+    after = api.get("/sale/offer-events", params={"from": events[0]["id"], "type": "OFFER_ENDED"}).json()
+    assert [e["type"] for e in after["offerEvents"]] == ["OFFER_ENDED"]
+    assert api.get("/sale/offer-events", params={"limit": 1001}).status_code == 400
+
+
+def test_refused_offer_changes_fail_their_task_only(emu, api):
+    first, second = emu.offers[6], emu.offers[7]
+    emu.refuse_offer_changes(first["id"], "Offer is blocked.")
+    url = "/sale/offer-quantity-change-commands/51111111-2222-4333-8444-555555555555"
+    api.put(url, json={"modification": {"changeType": "FIXED", "value": 2},
+                       "offerCriteria": _offers_body(first, second)})
+    tasks = api.get(url + "/tasks").json()["tasks"]
+    assert [t["status"] for t in tasks] == ["FAIL", "SUCCESS"] and tasks[0]["message"] == "Offer is blocked."
+    assert first["stock"]["available"] == 15 and second["stock"]["available"] == 2
 
 
 def test_me_and_marketplaces(emu, api):
@@ -598,3 +672,12 @@ def test_command_line_serves_until_terminated():
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_offer_control_endpoints(emu):
+    base = emu.url + "/_emulator/offers"
+    assert requests.post(base + "/seed", json={"n": 3, "stock": 4}, timeout=5).json()["offers"] == 18
+    offer = emu.offers[-1]
+    changed = requests.post(base + "/%s/stock" % offer["id"], json={"available": 0}, timeout=5).json()
+    assert changed["stock"]["available"] == 0 and changed["publication"]["status"] == "ENDED"
+    assert emu.offer_events[-1]["offer"]["publication"] == {"endedBy": "USER"}

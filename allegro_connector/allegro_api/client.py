@@ -32,6 +32,13 @@ MAX_WAYBILL_LENGTH = 64
 MAX_CARRIER_NAME_LENGTH = 30
 CARRIER_OTHER = "OTHER"
 MAX_OFFERS_PER_COMMAND = 1000
+# Batch commands on offers: kind -> collection under /sale/.
+OFFER_COMMANDS = {
+    "quantity": "offer-quantity-change-commands",
+    "price": "offer-price-change-commands",
+    "publication": "offer-publication-commands",
+}
+PUBLICATION_ACTIONS = ("ACTIVATE", "END")
 MAX_INVOICE_FILE_SIZE = 3 * 1024 * 1024
 
 
@@ -44,6 +51,17 @@ def _segment(value, what):
 
 def _item_id(item):
     return item.get("id") if isinstance(item, dict) else None
+
+
+def _offer_criteria(offer_ids):
+    """``offerCriteria`` naming at most 1000 offers (chunking is the caller's job)."""
+    offer_ids = [str(o) for o in (offer_ids or [])]
+    if not offer_ids:
+        raise ValueError("offer_ids is empty")
+    if len(offer_ids) > MAX_OFFERS_PER_COMMAND:
+        raise ValueError("At most %d offers per command (got %d); split them into several commands"
+                         % (MAX_OFFERS_PER_COMMAND, len(offer_ids)))
+    return [{"type": "CONTAINS_OFFERS", "offers": [{"id": o} for o in offer_ids]}]
 
 
 def _check_range(name, value, minimum, maximum=None):
@@ -370,56 +388,101 @@ class AllegroClient:
 
         return iter_offset(fetch, "offers", page_size, key=_item_id)
 
+    def get_offer_events(self, from_id=None, types=None, limit=100):
+        """``GET /sale/offer-events``: one page of the offer event journal (last 24 hours)."""
+        _check_range("limit", limit, 1, 1000)
+        params = {"limit": limit}
+        if from_id is not None:
+            params["from"] = str(from_id)
+        if types:
+            params["type"] = [types] if isinstance(types, str) else list(types)
+        return self._get("/sale/offer-events", params)
+
+    def iter_offer_events(self, from_id=None, types=None, limit=1000, max_pages=None):
+        """Iterate over offer events after ``from_id``.
+
+        Offer event ids are opaque strings: they are taken in the order the
+        journal gives them and ``.cursor`` is the last one read.
+        """
+        _check_range("limit", limit, 1, 1000)
+
+        def fetch(from_id, limit):
+            return self.get_offer_events(from_id=from_id, types=types, limit=limit)
+
+        return CursorIterator(fetch, "offerEvents", from_id=from_id, limit=limit, max_pages=max_pages,
+                              ordered_ids=False)
+
+    def _put_offer_command(self, kind, command_id, body):
+        """PUT one batch command; a 409 after an ambiguous retry returns the command's report."""
+        command = _segment(command_id, "command_id")  # str or uuid.UUID
+        try:
+            return self._parse(self._send("PUT", "/sale/%s/%s" % (OFFER_COMMANDS[kind], command), json=body))
+        except AllegroConflict as exc:
+            if not exc.after_ambiguous_retry:
+                raise
+            _logger.info("Allegro %s command %s -> 409 after an ambiguous retry; reading its report", kind, command)
+            return self.get_offer_command(kind, command_id)
+
     def change_offer_quantity(self, command_id, offer_ids, value, change_type="FIXED"):
         """``PUT /sale/offer-quantity-change-commands/{commandId}`` (GeneralReport).
 
         :param command_id: the caller's UUID for this command (store it before
             calling: it is the idempotency key).
         :param offer_ids: at most 1000 offer ids (chunking is the caller's job).
-        :param value: new quantity (FIXED, >= 0; 0 ends an active offer) or the
-            delta (GAIN, may be negative).
-        A 409 ("command id already used") after a retry of an attempt that may
-        have gone through is resolved by returning the command's report.
+        :param value: new quantity (FIXED, > 0: Allegro refuses 0, end the
+            offer instead) or the delta (GAIN, may be negative).
         """
-        command = _segment(command_id, "command_id")  # str or uuid.UUID
         if change_type not in QUANTITY_CHANGE_TYPES:
             raise ValueError("change_type must be one of %s" % ", ".join(QUANTITY_CHANGE_TYPES))
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("value must be an integer, got %r" % (value,))
-        if change_type == "FIXED" and value < 0:
-            # The spec's description says "> 0"; 0 is let through on purpose:
-            # Allegro ends an active offer whose stock drops to 0, which is
-            # what a stock sync wants when the product runs out.
-            raise ValueError("A FIXED quantity cannot be negative")
-        offer_ids = [str(o) for o in (offer_ids or [])]
-        if not offer_ids:
-            raise ValueError("offer_ids is empty")
-        if len(offer_ids) > MAX_OFFERS_PER_COMMAND:
-            raise ValueError("At most %d offers per command (got %d); split them into several commands"
-                             % (MAX_OFFERS_PER_COMMAND, len(offer_ids)))
-        body = {
-            "modification": {"changeType": change_type, "value": value},
-            "offerCriteria": [{"type": "CONTAINS_OFFERS", "offers": [{"id": o} for o in offer_ids]}],
-        }
-        try:
-            return self._parse(self._send("PUT", "/sale/offer-quantity-change-commands/%s" % command, json=body))
-        except AllegroConflict as exc:
-            if not exc.after_ambiguous_retry:
-                raise
-            _logger.info("Allegro quantity command %s -> 409 after an ambiguous retry; reading its report",
-                         command)
-            return self.get_offer_quantity_command(command_id)
+        if change_type == "FIXED" and value <= 0:
+            raise ValueError("A FIXED quantity must be positive; end the offer to stop selling it")
+        body = {"modification": {"changeType": change_type, "value": value},
+                "offerCriteria": _offer_criteria(offer_ids)}
+        return self._put_offer_command("quantity", command_id, body)
+
+    def change_offer_price(self, command_id, offer_ids, amount, currency, marketplace_id=None):
+        """``PUT /sale/offer-price-change-commands/{commandId}``: one FIXED_PRICE for the offers.
+
+        :param amount: the price as a string with the currency's decimals
+            (e.g. ``"49.99"``); Allegro keeps amounts as strings.
+        :param marketplace_id: the marketplace whose price changes; the
+            offers' base marketplace when omitted.
+        """
+        if not amount or not currency:
+            raise ValueError("amount and currency are required")
+        modification = {"type": "FIXED_PRICE", "price": {"amount": str(amount), "currency": currency}}
+        if marketplace_id:
+            modification["marketplaceId"] = marketplace_id
+        body = {"modification": modification, "offerCriteria": _offer_criteria(offer_ids)}
+        return self._put_offer_command("price", command_id, body)
+
+    def change_offer_publication(self, command_id, offer_ids, action):
+        """``PUT /sale/offer-publication-commands/{commandId}``: ``END`` or ``ACTIVATE`` the offers."""
+        if action not in PUBLICATION_ACTIONS:
+            raise ValueError("action must be one of %s" % ", ".join(PUBLICATION_ACTIONS))
+        body = {"publication": {"action": action}, "offerCriteria": _offer_criteria(offer_ids)}
+        return self._put_offer_command("publication", command_id, body)
+
+    def get_offer_command(self, kind, command_id):
+        """The GeneralReport of a ``quantity``, ``price`` or ``publication`` command."""
+        return self._get("/sale/%s/%s" % (OFFER_COMMANDS[kind], _segment(command_id, "command_id")))
+
+    def get_offer_command_tasks(self, kind, command_id, offset=0, limit=1000):
+        """One page of a command's tasks (TaskReport): ``tasks[{offer{id}, status NEW|SUCCESS|FAIL, ...}]``."""
+        _check_range("offset", offset, 0, 999)
+        _check_range("limit", limit, 1, 1000)
+        return self._get("/sale/%s/%s/tasks" % (OFFER_COMMANDS[kind], _segment(command_id, "command_id")),
+                         {"offset": offset, "limit": limit})
 
     def get_offer_quantity_command(self, command_id):
         """``GET /sale/offer-quantity-change-commands/{commandId}`` (GeneralReport)."""
-        return self._get("/sale/offer-quantity-change-commands/%s" % _segment(command_id, "command_id"))
+        return self.get_offer_command("quantity", command_id)
 
     def get_offer_quantity_command_tasks(self, command_id, offset=0, limit=100):
         """``GET /sale/offer-quantity-change-commands/{commandId}/tasks`` (TaskReport)."""
-        _check_range("offset", offset, 0, 999)
-        _check_range("limit", limit, 1, 1000)
-        return self._get("/sale/offer-quantity-change-commands/%s/tasks" % _segment(command_id, "command_id"),
-                         {"offset": offset, "limit": limit})
+        return self.get_offer_command_tasks("quantity", command_id, offset, limit)
 
     # ------------------------------------------------------------------
     @staticmethod

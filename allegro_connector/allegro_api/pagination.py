@@ -63,6 +63,9 @@ class CursorIterator:
     yielded so far, i.e. the value to store and pass as ``from`` next time;
     it never moves backwards.
 
+    With ``ordered_ids=False`` (opaque ids, e.g. ``/sale/offer-events``) the
+    journal's own order is kept and the cursor is the last id read.
+
     The iteration stops on an empty page, a page shorter than ``limit``, a page
     that does not move the cursor forward (a server ignoring ``from`` cannot
     make it loop forever) or after ``max_pages`` pages.
@@ -70,12 +73,14 @@ class CursorIterator:
     :param fetch_page: ``fetch_page(from_id, limit) -> dict``.
     """
 
-    def __init__(self, fetch_page, items_key, from_id=None, limit=100, max_pages=None, id_getter=None):
+    def __init__(self, fetch_page, items_key, from_id=None, limit=100, max_pages=None, id_getter=None,
+                 ordered_ids=True):
         self._fetch_page = fetch_page
         self._items_key = items_key
         self._limit = limit
         self._max_pages = max_pages
         self._id = id_getter or (lambda item: item.get("id"))
+        self._ordered = ordered_ids
         self.cursor = from_id
         self.pages = 0
         self.count = 0
@@ -89,7 +94,7 @@ class CursorIterator:
         return next(self._gen)
 
     def _advance(self, item_id):
-        if self.cursor is None or id_sort_key(item_id) > id_sort_key(self.cursor):
+        if not self._ordered or self.cursor is None or id_sort_key(item_id) > id_sort_key(self.cursor):
             self.cursor = item_id
 
     def _generate(self):
@@ -101,7 +106,8 @@ class CursorIterator:
             self.pages += 1
             items = page.get(self._items_key) or []
             with_ids = [item for item in items if self._id(item) is not None]
-            with_ids.sort(key=lambda item: id_sort_key(self._id(item)))
+            if self._ordered:
+                with_ids.sort(key=lambda item: id_sort_key(self._id(item)))
             for item in with_ids:
                 item_id = str(self._id(item))
                 if item_id in self._seen:
@@ -112,6 +118,10 @@ class CursorIterator:
                 yield item
             if not items or len(items) < self._limit:
                 return
+            if not self._ordered:
+                if self.cursor == request_from:
+                    return
+                continue
             page_max = max((self._id(i) for i in with_ids), key=id_sort_key, default=None)
             if page_max is None or (
                     request_from is not None and id_sort_key(page_max) <= id_sort_key(request_from)):

@@ -2,6 +2,7 @@ from . import allegro_shop
 from . import allegro_shop_token
 from . import allegro_shop_import
 from . import allegro_offer
+from . import allegro_shop_offers
 from . import allegro_delivery_method
 from . import allegro_order
 from . import allegro_order_sale
@@ -16,3 +17,4 @@ from . import stock_picking
 from . import allegro_import_run
 from . import res_partner
 from . import sale_order
+from . import stock_quant

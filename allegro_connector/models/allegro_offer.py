@@ -1,11 +1,25 @@
 from odoo import api, fields, models
 
+# OfferStatus of the specification.
+OFFER_STATUSES = [
+    ("INACTIVE", "Draft"),
+    ("ACTIVATING", "Activating"),
+    ("ACTIVE", "Active"),
+    ("ENDED", "Ended"),
+]
+SELLING_STATUSES = ("ACTIVE", "ACTIVATING")
+EAN_LENGTHS = (8, 12, 13, 14)
+
+
+def looks_like_ean(code):
+    return bool(code) and code.isdigit() and len(code) in EAN_LENGTHS
+
 
 class AllegroOffer(models.Model):
-    """An Allegro offer of a shop and the Odoo product it sells.
+    """An Allegro offer of a shop, the Odoo product it sells and the stock Odoo wants it to show.
 
-    Created for every offer seen in an order; a product set here wins over
-    every automatic match.
+    Read from Allegro's offer list (and the offers seen in orders); a product
+    set here by hand wins over every automatic match.
     """
 
     _name = "allegro.offer"
@@ -15,15 +29,41 @@ class AllegroOffer(models.Model):
     shop_id = fields.Many2one("allegro.shop", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="shop_id.company_id", store=True)
     offer_id = fields.Char("Offer ID", required=True, index=True)
-    name = fields.Char(required=True)
+    name = fields.Char("Title", required=True)
     external_id = fields.Char("Seller SKU", help="The offer's external id (signature) on Allegro.")
     ean = fields.Char("EAN / GTIN")
     product_id = fields.Many2one(
         "product.product",
         check_company=True,
         domain="[('sale_ok', '=', True)]",
-        help="Product sold through this offer. Leave empty to match by SKU, barcode or name.",
+        index="btree_not_null",
+        help="Product sold through this offer. Offers are linked by SKU (internal reference) or EAN "
+        "(barcode) when they are read; choose one here when neither matches.",
     )
+    status = fields.Selection(OFFER_STATUSES, readonly=True, help="Publication status on Allegro.")
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    price = fields.Monetary(readonly=True, help="Buy-now price on the offer's base marketplace.")
+    marketplace_prices = fields.Json(readonly=True, help="Price amount per marketplace, as Allegro shows it.")
+    marketplaces = fields.Char(readonly=True, help="Marketplaces the offer is listed on, base first.")
+    allegro_stock = fields.Integer("Allegro stock", readonly=True, help="Available quantity Allegro shows.")
+    stock_to_send = fields.Integer(
+        "Odoo stock",
+        compute="_compute_stock_to_send",
+        help="The quantity Odoo keeps on this offer: free quantity of the shop's warehouses minus its "
+        "safety buffer, never below zero. Empty when the shop does not sync stock.",
+    )
+    stock_state = fields.Selection(
+        [("synced", "In step"), ("pending", "To send"), ("refused", "Refused"), ("off", "Not synced")],
+        compute="_compute_stock_state",
+    )
+    stock_dirty = fields.Boolean(readonly=True, copy=False, index=True,
+                                 help="Odoo's stock of the product changed since it was last sent.")
+    sync_error = fields.Text("Refused by Allegro", readonly=True, copy=False)
+    ended_by_sync = fields.Boolean(
+        readonly=True, copy=False,
+        help="Ended because Odoo had no stock left (or Allegro ended it when sold out): activated again on restock.",
+    )
+    read_at = fields.Datetime("Last change read", readonly=True, help="When a change of this offer was last read.")
     line_ids = fields.One2many("allegro.order.line", compute="_compute_line_ids", string="Ordered items")
     unmanaged_line_count = fields.Integer(compute="_compute_line_ids")
 
@@ -38,11 +78,111 @@ class AllegroOffer(models.Model):
             )
             offer.unmanaged_line_count = len(offer.line_ids.filtered("unmanaged"))
 
+    def _stock_synced(self):
+        """The offers whose stock Odoo keeps: linked to a product Odoo tracks stock of, in a shop that syncs.
+        (A consumable or a service has no stock to count: its offers are left alone, never ended.)"""
+        return self.filtered(lambda o: o.product_id.is_storable and o.shop_id.stock_sync)
+
+    @api.depends("product_id.is_storable", "shop_id.stock_sync", "shop_id.stock_warehouse_ids",
+                 "shop_id.stock_buffer")
+    def _compute_stock_to_send(self):
+        self.stock_to_send = 0
+        for shop, offers in self._stock_synced().grouped("shop_id").items():
+            targets = shop._stock_targets(offers.product_id)
+            for offer in offers:
+                offer.stock_to_send = targets[offer.product_id.id]
+
+    @api.depends("product_id.is_storable", "shop_id.stock_sync", "sync_error", "stock_dirty", "allegro_stock",
+                 "status")
+    def _compute_stock_state(self):
+        synced = self._stock_synced()
+        for offer in self:
+            if offer not in synced:
+                offer.stock_state = "off"
+            elif offer.sync_error:
+                offer.stock_state = "refused"
+            elif offer.stock_dirty or offer._stock_change(offer.stock_to_send):
+                offer.stock_state = "pending"
+            else:
+                offer.stock_state = "synced"
+
+    def _stock_change(self, target):
+        """What Allegro must be told so this offer shows ``target``: a set of
+        ``("quantity", n)``, ``("end", None)``, ``("activate", None)``; empty when in step.
+
+        Zero is never sent as a quantity (Allegro refuses it): a selling offer
+        is ended instead. A restocked offer gets its quantity and, when Odoo
+        (or a sell-out) ended it and the shop says so, is activated again.
+        """
+        self.ensure_one()
+        changes = set()
+        if target <= 0:
+            if self.status in SELLING_STATUSES:
+                changes.add(("end", None))
+            return changes
+        if self.allegro_stock != target:
+            changes.add(("quantity", target))
+        if self.status == "ENDED" and self.ended_by_sync and self.shop_id.stock_reactivate:
+            changes.add(("activate", None))
+        return changes
+
+    # ------------------------------------------------------------------
+    # Products
+    # ------------------------------------------------------------------
+    @api.model
+    def _match_products(self, company, skus, eans):
+        """``({sku: product}, {ean: product})`` for codes matching exactly one saleable product."""
+        Product = self.env["product.product"].with_company(company)
+        domain = [("company_id", "in", [company.id, False]), ("sale_ok", "=", True)]
+        matches = []
+        for field, codes in (("default_code", skus), ("barcode", eans)):
+            found = {}
+            codes = [c for c in set(codes) if c]
+            if codes:
+                for product in Product.search(domain + [(field, "in", codes)]):
+                    found.setdefault(product[field], []).append(product)
+            matches.append({code: products[0] for code, products in found.items() if len(products) == 1})
+        return tuple(matches)
+
+    def _link_products(self):
+        """Link offers without a product by seller SKU, then EAN; the others stay unlinked."""
+        for shop, offers in self.filtered(lambda o: not o.product_id).grouped("shop_id").items():
+            eans = {offer: offer.ean or (offer.external_id if looks_like_ean(offer.external_id) else None)
+                    for offer in offers}
+            by_sku, by_ean = self._match_products(shop.company_id, offers.mapped("external_id"), eans.values())
+            linked = {}
+            for offer in offers:
+                product = by_sku.get(offer.external_id) or by_ean.get(eans[offer])
+                if product:
+                    linked.setdefault(product, self.browse())
+                    linked[product] |= offer
+            quiet = self.with_context(allegro_offer_link_batch=True)
+            for product, group in linked.items():
+                quiet.browse(group.ids).write({"product_id": product.id})
+            # Marked once for the whole batch rather than once per product.
+            self.browse([o.id for group in linked.values() for o in group]).filtered(
+                lambda o: o.shop_id.stock_sync)._mark_stock_dirty()
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "product_id" in vals and not self.env.context.get("allegro_offer_link_batch"):
+            # A new link means a new target: let the next send look at it.
+            self.filtered(lambda o: o.product_id and o.shop_id.stock_sync)._mark_stock_dirty()
+        return result
+
+    def _mark_stock_dirty(self):
+        if not self:
+            return
+        offers = self.sudo().filtered(lambda o: not o.stock_dirty)
+        if offers:
+            super(AllegroOffer, offers).write({"stock_dirty": True})
+        self.shop_id._schedule_stock_send()
+
     @api.model
     def _find_product(self, shop, line):
         """The product an order line sells, or an empty recordset.
 
-        Order of precedence: (1) this mapping, (2) seller SKU = internal
+        Order of precedence: (1) this list, (2) seller SKU = internal
         reference, (3) EAN = barcode, (4) exact product name.
         """
         offer = self.search([("shop_id", "=", shop.id), ("offer_id", "=", line.offer_id)], limit=1)
@@ -57,17 +197,13 @@ class AllegroOffer(models.Model):
             )
         if offer.product_id:
             return offer.product_id
+        sku = offer.external_id or line.offer_external_id
+        ean = offer.ean or (sku if looks_like_ean(sku) else None)
+        by_sku, by_ean = self._match_products(shop.company_id, [sku], [ean])
+        product = by_sku.get(sku) or by_ean.get(ean)
+        if product:
+            return product
         Product = self.env["product.product"].with_company(shop.company_id)
         company_domain = [("company_id", "in", [shop.company_id.id, False]), ("sale_ok", "=", True)]
-        sku = offer.external_id or line.offer_external_id
-        ean = offer.ean or (sku if sku and sku.isdigit() and len(sku) in (8, 12, 13, 14) else None)
-        for domain in (
-            [("default_code", "=", sku)] if sku else None,
-            [("barcode", "=", ean)] if ean else None,
-            [("name", "=", line.offer_name)],
-        ):
-            if domain:
-                product = Product.search(domain + company_domain, limit=2)
-                if len(product) == 1:
-                    return product
-        return Product
+        product = Product.search([("name", "=", line.offer_name)] + company_domain, limit=2)
+        return product if len(product) == 1 else Product

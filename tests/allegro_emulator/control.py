@@ -73,3 +73,17 @@ def pay(emu, req, id):
 def cancel(emu, req, id):
     emu.cancel_order(id, auto=bool(_payload(req).get("auto")))
     return _ok(emu.get_order(id))
+
+
+@CONTROL.route("POST", "/_emulator/offers/seed")
+def seed_offers(emu, req):
+    body = _payload(req)
+    emu.seed_offers(int(body.get("n", 100)), stock=int(body.get("stock", 10)))
+    return _ok({"offers": len(emu.offers)})
+
+
+@CONTROL.route("POST", "/_emulator/offers/{id}/stock")
+def set_offer_stock(emu, req, id):
+    """The seller edits an offer's stock by hand on Allegro."""
+    emu.set_offer_stock(id, int(_payload(req)["available"]))
+    return _ok(emu.offer(id))

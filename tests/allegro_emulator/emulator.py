@@ -44,6 +44,7 @@ class AllegroEmulator:
         self.shuffle_events = False  # journal pages out of order
         self.strict_media_types = True  # 406/415 for wrong Accept/Content-Type, as Allegro
         self.log_requests = False  # access log on stderr
+        self.latency = 0.0  # seconds added to every REST API request (benchmarks)
         self.url = None
         self._server = None
         self._thread = None
@@ -117,6 +118,46 @@ class AllegroEmulator:
     def offers(self):
         """The live offer list (stock changes made over the API show here)."""
         return self.store.offers
+
+    def offer(self, offer_id):
+        """A copy of one offer as the emulator holds it."""
+        with self.lock:
+            return _snapshot(self.store.book.by_id[offer_id])
+
+    def seed_offers(self, n, stock=10):
+        """Add n ACTIVE offers (SKU-00016, ...) with ``stock`` items each."""
+        with self.lock:
+            self.store.book.seed(n, stock)
+
+    def set_offer_stock(self, offer_id, available):
+        """The seller changes an offer's stock by hand on Allegro (0 ends an active offer)."""
+        with self.lock:
+            book = self.store.book
+            book.set_stock(book.by_id[offer_id], available, ended_by="USER")
+
+    def set_offer_status(self, offer_id, status):
+        with self.lock:
+            book = self.store.book
+            book.set_status(book.by_id[offer_id], status)
+
+    def refuse_offer_changes(self, offer_id, message="The offer cannot be changed."):
+        """Every command task on this offer fails with ``message`` (fault injection)."""
+        with self.lock:
+            self.store.book.refusals[offer_id] = message
+
+    @property
+    def command_delay(self):
+        """Seconds the tasks of a new batch command stay NEW before they are carried out."""
+        return self.store.book.command_delay
+
+    @command_delay.setter
+    def command_delay(self, seconds):
+        self.store.book.command_delay = float(seconds)
+
+    @property
+    def offer_events(self):
+        with self.lock:
+            return _snapshot(self.store.book.events)
 
     @property
     def orders(self):

@@ -125,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
             reply = self._control(emu, req)
             return self._send(reply, reply.encode())
         route, params, router = self._match(req)
-        delay = emu.faults.take_delay(req.method, req.path)
+        delay = emu.faults.take_delay(req.method, req.path) + (emu.latency if route is not None else 0)
         if delay:
             time.sleep(delay)
         reply = emu.faults.take_error(req.method, req.path)

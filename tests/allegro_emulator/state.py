@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from . import catalogue
 from .common import deep_merge, iso, new_revision, utcnow
+from .offer_book import OfferBook
 from .generator import UNPAID, OrderFactory, hints_from, recompute_total
 
 # Event ids are numeric strings of equal length, so they also sort as strings.
@@ -31,7 +32,7 @@ class Store:
         self.shipments = {}  # order id -> [CheckoutFormAddWaybillCreated]
         self.invoices = {}  # order id -> [invoice]
         self.invoice_files = {}  # invoice id -> bytes
-        self.commands = {}  # command id -> {"report": GeneralReport, "tasks": [CommandTask]}
+        self.book = OfferBook(self.offers)
         self.created_at = utcnow()
 
     # -- orders --------------------------------------------------------------
