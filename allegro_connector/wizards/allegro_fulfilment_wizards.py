@@ -3,6 +3,7 @@ from odoo.exceptions import UserError
 
 from ..models.allegro_carrier import OTHER_CARRIER
 from ..models.allegro_order import FULFILLMENT_STATUSES
+from ..models.allegro_rights import ALLEGRO_USER, check_group
 
 
 class AllegroStatusWizard(models.TransientModel):
@@ -34,6 +35,8 @@ class AllegroStatusWizard(models.TransientModel):
         self.ensure_one()
         if not self.order_ids:
             raise UserError(self.env._("Select Allegro orders first."))
+        # Before the loop: its savepoints would turn a refusal into a failed line.
+        check_group(self.order_ids, ALLEGRO_USER)
         pushes = self.env["allegro.push"]
         for order in self.order_ids:
             try:
@@ -71,6 +74,7 @@ class AllegroTrackingWizard(models.TransientModel):
 
     def action_apply(self):
         self.ensure_one()
+        check_group(self.order_id, ALLEGRO_USER)
         code = self.carrier_id.code or OTHER_CARRIER
         name = self.carrier_name if code == OTHER_CARRIER else None
         if code == OTHER_CARRIER and not name:
