@@ -45,6 +45,10 @@ class TestRoles(AllegroEmulatorCase):
     def form_buttons(self, model, user):
         return self.env[model].with_user(user).get_views([(False, "form")])["views"]["form"]["arch"]
 
+    def toolbar_actions(self, model, user):
+        views = self.env[model].with_user(user).get_views([(False, "list")], {"toolbar": True})
+        return [action["id"] for action in views["views"]["list"]["toolbar"].get("action", [])]
+
     def open_form(self, record, user):
         """What the browser reads to show ``user`` the record's form."""
         views = self.env[record._name].with_user(user).get_views([(False, "form")])
@@ -152,6 +156,11 @@ class TestRoles(AllegroEmulatorCase):
         linked = self.imported(**PAID, lineItems=items((3, 1)), buyer={"companyName": COMPANY},
                                invoice=COMPANY_INVOICE)
         self.assertNotIn("action_start_processing", self.form_buttons("allegro.order", self.billing))
+        self.assertNotIn("action_view_pushes", self.form_buttons("allegro.order", self.billing))
+        self.assertNotIn(self.env.ref("allegro_connector.action_allegro_status_wizard").id,
+                         self.toolbar_actions("allegro.order", self.billing))
+        self.assertIn(self.env.ref("allegro_connector.action_allegro_status_wizard").id,
+                      self.toolbar_actions("allegro.order", self.allegro_user))
         self.assertEqual(self.open_form(made, self.billing)["external_id"], made.external_id)
 
         action = made.with_user(self.billing).action_create_invoice()

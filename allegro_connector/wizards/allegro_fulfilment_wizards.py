@@ -64,7 +64,9 @@ class AllegroTrackingWizard(models.TransientModel):
     _description = "Add tracking number"
 
     order_id = fields.Many2one("allegro.order", required=True)
-    carrier_id = fields.Many2one("allegro.carrier", "Carrier", help="Empty: other carrier, named below.")
+    company_id = fields.Many2one(related="order_id.company_id")
+    carrier_id = fields.Many2one("allegro.carrier", "Carrier", check_company=True,
+                                 help="Empty: other carrier, named below.")
     carrier_name = fields.Char("Carrier name", size=30)
     waybill = fields.Char("Tracking number", required=True, size=64)
     line_ids = fields.Many2many("allegro.order.line", string="Items in the parcel",
