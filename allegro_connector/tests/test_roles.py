@@ -197,6 +197,7 @@ class TestRoles(AllegroEmulatorCase):
         self.imported(**PAID, lineItems=items((0, 1)))  # the admin's first import
         unpaid = self.emulator.add_order(**UNPAID, lineItems=items((1, 1)))
         paid = self.emulator.add_order(**PAID, lineItems=items((2, 1)))
+        self.shop.invoice_policy = "paid"
         shop = self.shop.with_user(self.allegro_user)
         self.assertEqual(self.open_form(shop, self.allegro_user)["state"], "connected")
         self.assertNotIn("api_url", self.open_form(shop, self.allegro_user))
@@ -209,6 +210,11 @@ class TestRoles(AllegroEmulatorCase):
         self.assertEqual(paid_order.sale_order_id.state, "sale", paid_order.sync_error)
         self.assertEqual(paid_order.sale_order_id.create_uid, self.allegro_user, "made with his rights")
         self.assertTrue(paid_order.sudo().raw_payload, "Allegro's copy is kept for managers")
+        # He may not invoice: the invoice the policy asks for is the scheduled action's.
+        self.assertFalse(paid_order._invoices())
+        self.env.ref("allegro_connector.ir_cron_create_due_invoices").method_direct_trigger()
+        self.env.invalidate_all()
+        self.assertEqual(len(paid_order._invoices()), 1)
 
         self.emulator.pay_order(unpaid["id"])
         unpaid_order.with_user(self.allegro_user).action_refresh_from_allegro()
