@@ -88,13 +88,14 @@ class AllegroShop(models.Model):
         required=True,
         default="production",
         tracking=True,
-        # Whoever chooses where requests go can collect the tokens. The URLs
-        # are neither precomputed nor required in the model: a manager creating
-        # a shop would have them computed with his rights, which may not read them.
+        # Whoever chooses where requests go can collect the tokens.
         groups="base.group_system",
         help="Custom lets you point the shop at any Allegro-compatible server, "
         "such as the connector's Allegro emulator.",
     )
+    # Neither precomputed nor required in the model: a manager creating a shop
+    # would have them computed with his rights, which may not read them
+    # (_check_urls requires them instead).
     api_url = fields.Char(
         "API URL",
         compute="_compute_urls",
@@ -188,12 +189,14 @@ class AllegroShop(models.Model):
         )
         return shops
 
-    @api.constrains("api_url", "auth_url")
+    @api.constrains("environment", "api_url", "auth_url")
     def _check_urls(self):
         for shop in self.sudo():
             for url in (shop.api_url, shop.auth_url):
                 if not url:
-                    continue
+                    raise UserError(self.env._(
+                        "Shop %(shop)s needs its API and authorization URLs.", shop=shop.display_name
+                    ))
                 parts = urlsplit(url)
                 if parts.scheme == "https" and parts.hostname:
                     continue

@@ -210,6 +210,9 @@ class TestRoles(AllegroEmulatorCase):
         self.assertEqual(paid_order.sale_order_id.state, "sale", paid_order.sync_error)
         self.assertEqual(paid_order.sale_order_id.create_uid, self.allegro_user, "made with his rights")
         self.assertTrue(paid_order.sudo().raw_payload, "Allegro's copy is kept for managers")
+        shown = self.open_form(paid_order, self.allegro_user)
+        self.assertEqual(shown["external_id"], paid["id"])
+        self.assertNotIn("raw_payload", shown)
         # He may not invoice: the invoice the policy asks for is the scheduled action's.
         self.assertFalse(paid_order._invoices())
         self.env.ref("allegro_connector.ir_cron_create_due_invoices").method_direct_trigger()
@@ -277,6 +280,9 @@ class TestRoles(AllegroEmulatorCase):
             self.env.flush_all()
         with self.assertRaises(UserError):
             self.shop.auth_url = "ftp://127.0.0.1/auth"
+            self.env.flush_all()
+        with self.assertRaises(UserError):
+            self.shop.auth_url = False
             self.env.flush_all()
         for url in ("http://localhost:8080", "http://[::1]:9000/api", "https://api.allegro.pl.allegrosandbox.pl"):
             self.shop.api_url = url
