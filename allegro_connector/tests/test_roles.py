@@ -125,7 +125,9 @@ class TestRoles(AllegroEmulatorCase):
         sale = confirmed.sale_order_id.with_user(self.salesman)
         # The Sales app shows the Allegro status, not the Allegro-only buttons.
         self.assertEqual(self.open_form(sale, self.salesman)["allegro_seller_status"], "new")
-        self.assertNotIn("action_allegro_cancel", self.form_buttons("sale.order", self.salesman))
+        arch = self.form_buttons("sale.order", self.salesman)
+        self.assertNotIn("action_allegro_cancel", arch)
+        self.assertNotIn("action_open_allegro_order", arch, "the Allegro order is not his to open")
         sale.action_confirm()
         self.assertEqual(sale.state, "sale")
 
