@@ -248,11 +248,23 @@ class TestRoles(AllegroEmulatorCase):
             order.with_user(self.billing).read(["raw_payload"])
         self.assertIn(order.external_id, order.with_user(self.allegro_manager).raw_payload)
 
+    def test_a_wizard_belongs_to_whoever_opened_it(self):
+        order = self.imported(**PAID, lineItems=items((0, 1)))
+        self.send_pushes()
+        wizard = self.env["allegro.status.wizard"].with_user(self.allegro_user).with_context(
+            active_model="allegro.order", active_ids=order.ids).create({"status": "CANCELLED"})
+        with self.assertRaises(AccessError):
+            wizard.with_user(self.allegro_manager).action_apply()
+        self.assertEqual(self.fulfillment_on_allegro(order), "PROCESSING")
+        self.assertEqual(order.sale_order_id.state, "sale")
+
     # ------------------------------------------------------------------
     # Managers and administrators
     # ------------------------------------------------------------------
 
     def test_manager_configures_policies_but_not_where_requests_go(self):
+        with self.assertRaises(AccessError):
+            self.shop.with_user(self.allegro_user).write({"confirm_policy": "always"})
         shop = self.shop.with_user(self.allegro_manager)
         shop.write({"confirm_policy": "always", "close_on_invoice": True})
         self.assertEqual(self.shop.confirm_policy, "always")
