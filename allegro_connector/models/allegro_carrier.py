@@ -12,17 +12,20 @@ class AllegroCarrier(models.Model):
 
     code = fields.Char("Allegro carrier ID", required=True, index=True)
     name = fields.Char(required=True)
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
 
-    _code_unique = models.Constraint("UNIQUE(code)", "An Allegro carrier is listed once.")
+    _code_unique = models.Constraint("UNIQUE(code, company_id)", "An Allegro carrier is listed once per company.")
 
     @api.model
-    def _update_from(self, carriers):
-        known = {c.code: c for c in self.search([])}
+    def _update_from(self, company, carriers):
+        """The company's list of carriers, as one of its shops read it from Allegro."""
+        known = {c.code: c for c in self.search([("company_id", "=", company.id)])}
         for carrier in carriers:
             if carrier.get("id") in known:
                 known[carrier["id"]].name = carrier.get("name") or carrier["id"]
             elif carrier.get("id"):
-                self.create({"code": carrier["id"], "name": carrier.get("name") or carrier["id"]})
+                self.create({"code": carrier["id"], "name": carrier.get("name") or carrier["id"],
+                             "company_id": company.id})
 
 
 class DeliveryCarrier(models.Model):
@@ -31,6 +34,7 @@ class DeliveryCarrier(models.Model):
     allegro_carrier_id = fields.Many2one(
         "allegro.carrier",
         "Allegro carrier",
+        check_company=True,
         help="Carrier named to Allegro with this carrier's tracking numbers. Empty: 'other', with this "
         "carrier's name.",
     )

@@ -37,9 +37,10 @@ class AllegroDeliveryMethod(models.Model):
         method = self.search([("method_id", "=", method_id), ("company_id", "=", company.id)], limit=1)
         if method:
             return method, True
-        return self.create({
+        # Remembering a method met in an order is bookkeeping; mapping it is a manager's.
+        return self.sudo().create({
             "method_id": method_id,
             "name": order.delivery_method_name or self.env._("Delivery"),
             "company_id": company.id,
             "pickup_point": bool(order.pickup_point_id),
-        }), False
+        }).sudo(False), False

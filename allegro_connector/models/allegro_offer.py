@@ -187,14 +187,15 @@ class AllegroOffer(models.Model):
         """
         offer = self.search([("shop_id", "=", shop.id), ("offer_id", "=", line.offer_id)], limit=1)
         if not offer:
-            offer = self.create(
+            # Listing the offer is bookkeeping; choosing its product stays a manager's step.
+            offer = self.sudo().create(
                 {
                     "shop_id": shop.id,
                     "offer_id": line.offer_id,
                     "name": line.offer_name,
                     "external_id": line.offer_external_id,
                 }
-            )
+            ).sudo(False)
         if offer.product_id:
             return offer.product_id
         sku = offer.external_id or line.offer_external_id

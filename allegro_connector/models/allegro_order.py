@@ -4,6 +4,8 @@ from decimal import Decimal, InvalidOperation
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .allegro_rights import ALLEGRO_USER, check_group
+
 ORDER_STATUSES = [
     ("BOUGHT", "Bought"),
     ("FILLED_IN", "Checkout filled in"),
@@ -152,7 +154,9 @@ class AllegroOrder(models.Model):
         help="Why no sale order was made: use Create sale order to make one anyway.")
     sale_requested = fields.Boolean(readonly=True, copy=False,
                                     help="The seller asked for a sale order of an order recorded only.")
-    raw_payload = fields.Text("Allegro data", readonly=True, help="The checkout form as Allegro sent it last.")
+    # The buyer's personal data in full (addresses, phone, PESEL on some invoices).
+    raw_payload = fields.Text("Allegro data", readonly=True, groups="allegro_connector.group_allegro_manager",
+                              help="The checkout form as Allegro sent it last.")
     sale_order_id = fields.Many2one("sale.order", readonly=True, copy=False, index="btree_not_null")
     partner_id = fields.Many2one(related="sale_order_id.partner_id")
     sync_state = fields.Selection(SYNC_STATES, default="done", readonly=True, tracking=True)
@@ -274,16 +278,18 @@ class AllegroOrder(models.Model):
         """Update this order (or create one when empty) from ``form``; returns it."""
         values, lines, charges = self._values_from_checkout_form(form)
         values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
-        order = self
+        # Keeping Allegro's copy is the connector's bookkeeping, whoever fetches:
+        # elevated for that write only, the sale order is made with the user's rights.
+        order = self.sudo()
         values["line_ids"] = order.line_ids._sync_commands(lines) if order else [(0, 0, v) for v in lines]
         values["charge_ids"] = ([(5, 0, 0)] if order.charge_ids else []) + [(0, 0, v) for v in charges]
         if order:
             order.write(values)
         else:
-            order = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(
+            order = order.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(
                 dict(values, shop_id=shop.id)
             )
-        return order
+        return order.with_env(self.env)
 
     def _flag(self, reason):
         """Ask a person to look at the order, and say why."""
@@ -299,10 +305,12 @@ class AllegroOrder(models.Model):
 
     def action_refresh_from_allegro(self):
         """Read the orders again from Allegro and apply what changed."""
+        check_group(self, ALLEGRO_USER)
         for shop, orders in self.grouped("shop_id").items():
             shop._reimport_orders(orders)
 
     def action_mark_resolved(self):
+        check_group(self, ALLEGRO_USER)
         self.write({"needs_attention": False, "attention_reason": False})
 
     def action_open_sale_order(self):

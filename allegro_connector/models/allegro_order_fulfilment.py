@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .allegro_rights import ALLEGRO_USER, check_group
+
 # Progress of an order through fulfilment: an automatic update never moves an
 # order back (e.g. PROCESSING after the seller already marked it SENT).
 STATUS_RANK = {
@@ -33,7 +35,8 @@ class AllegroOrder(models.Model):
         help="New, in progress, to be shipped, shipped or cancelled, from Allegro's statuses.",
     )
     push_ids = fields.One2many("allegro.push", "order_id", string="Updates to Allegro")
-    push_error_count = fields.Integer(compute="_compute_push_error_count")
+    # A count anyone who reads the order may see (an accountant has no right on updates).
+    push_error_count = fields.Integer(compute="_compute_push_error_count", compute_sudo=True)
 
     @api.depends("status", "fulfillment_status")
     def _compute_seller_status(self):
@@ -74,6 +77,7 @@ class AllegroOrder(models.Model):
 
     def _set_allegro_status(self, status):
         """Change the status on Allegro now; returns the pushes with their outcome."""
+        check_group(self, ALLEGRO_USER)
         if status == "CANCELLED":
             self._cancel_in_odoo()
         pushes = self.env["allegro.push"]._queue_status(self, status)
@@ -116,6 +120,7 @@ class AllegroOrder(models.Model):
 
     def action_add_tracking_number(self):
         self.ensure_one()
+        check_group(self, ALLEGRO_USER)
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Add tracking number"),

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .allegro_rights import BILLING, check_group
+
 # Orders the scheduled invoicing handles per run; the rest wait for the next.
 INVOICE_BATCH = 200
 
@@ -13,8 +15,9 @@ class AllegroOrder(models.Model):
     closed = fields.Boolean(readonly=True, copy=False, tracking=True,
                             help="Closed once its invoice was posted, when the shop says so.")
     invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
-    picking_count = fields.Integer(compute="_compute_document_counts")
-    invoice_count = fields.Integer(compute="_compute_document_counts")
+    # Counts shown to whoever reads the order, whatever their rights on the documents.
+    picking_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
+    invoice_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
 
     @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids", "invoice_ids")
     def _compute_document_counts(self):
@@ -41,12 +44,14 @@ class AllegroOrder(models.Model):
 
     def action_create_invoice(self):
         self.ensure_one()
+        check_group(self, BILLING, "read")
         invoice = self._create_invoice()
         return {"type": "ir.actions.act_window", "res_model": "account.move", "res_id": invoice.id,
                 "view_mode": "form"}
 
     def action_link_invoice(self):
         self.ensure_one()
+        check_group(self, BILLING, "read")
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("Link an existing invoice"),
@@ -63,22 +68,36 @@ class AllegroOrder(models.Model):
     def _apply_invoice_policy(self, trigger):
         """Create the invoice when the shop's policy says this is the moment.
 
-        ``trigger`` is "paid" (a revision arrived paid) or "delivered"."""
-        for order in self:
-            shop = order.shop_id
-            sale = order.sale_order_id
-            if (
-                shop.invoice_policy != trigger
-                or not sale
-                or sale.state != "sale"
-                or order.status == "CANCELLED"
-                or order.amount_mismatch
-                or order._invoices()
-            ):
-                continue
-            if trigger == "paid" and order.payment_status != "paid":
-                continue
-            order._create_invoice()
+        ``trigger`` is "paid" (a revision arrived paid) or "delivered".
+        The invoice is made with the rights of the user who acted; one who may
+        not invoice leaves it to the scheduled action."""
+        # Called from the connector's bookkeeping too (a delivery validated):
+        # the invoice is made by the person, not by the elevated environment.
+        orders = self.sudo(False)
+        if not (orders.env.su or orders.env.user.has_group(BILLING)):
+            if orders.sudo().filtered(lambda o: o._invoice_due(trigger)):
+                self.env.ref("allegro_connector.ir_cron_apply_invoice_policy")._trigger()
+            return
+        for order in orders:
+            if order._invoice_due(trigger):
+                order._create_invoice()
+
+    def _invoice_due(self, trigger):
+        """Whether the shop's policy asks for the invoice of this order now."""
+        self.ensure_one()
+        # The shop's policy is read by whoever acts (an accountant need not see the shop).
+        shop = self.shop_id.sudo()
+        sale = self.sale_order_id
+        if (
+            shop.invoice_policy != trigger
+            or not sale
+            or sale.state != "sale"
+            or self.status == "CANCELLED"
+            or self.amount_mismatch
+            or self._invoices()
+        ):
+            return False
+        return trigger != "paid" or self.payment_status == "paid"
 
     @api.model
     def _cron_apply_invoice_policy(self):
@@ -121,14 +140,14 @@ class AllegroOrder(models.Model):
             final=True
         )
         invoice.write({"allegro_order_id": self.id, "ref": "Allegro %s" % self.external_id})
-        if self.shop_id.invoice_post:
+        if self.shop_id.sudo().invoice_post:
             invoice.action_post()
             self._register_allegro_payment(invoice)
         return invoice
 
     def _register_allegro_payment(self, invoice):
         """Allegro collected the money: record it against the shop's journal."""
-        journal = self.shop_id.payment_journal_id
+        journal = self.shop_id.sudo().payment_journal_id
         if not journal or self.payment_status != "paid" or invoice.state != "posted":
             return
         self.env["account.payment.register"].with_context(

@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 
 from ..allegro_api import errors as api_errors
 from .allegro_order import FULFILLMENT_STATUSES
+from .allegro_rights import ALLEGRO_USER, check_group
 
 _logger = logging.getLogger(__name__)
 
@@ -125,11 +126,13 @@ class AllegroPush(models.Model):
             self._trigger_sending()
 
     def action_retry(self):
+        check_group(self, ALLEGRO_USER)
         self.filtered(lambda p: p.state in ("failed", "pending")).write(
             {"state": "pending", "next_attempt_at": fields.Datetime.now()})
         self._send()
 
     def action_cancel(self):
+        check_group(self, ALLEGRO_USER)
         self.filtered(lambda p: p.state in ("failed", "pending")).state = "cancelled"
 
     def _send(self):

@@ -1,5 +1,6 @@
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import psycopg2.errors
 
@@ -16,9 +17,13 @@ from ..allegro_api import (
     AllegroOAuth,
 )
 from ..allegro_api import errors as api_errors
+from .allegro_rights import ALLEGRO_USER, SYSTEM, check_group
 
 _logger = logging.getLogger(__name__)
 
+# Plain http is only for a server on this machine (the emulator, a proxy):
+# anywhere else the tokens would cross the network in clear.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # (REST API base, OAuth base) of each Allegro environment.
 ENVIRONMENT_URLS = {
     "production": (DEFAULT_API_URL, DEFAULT_AUTH_URL),
@@ -83,25 +88,28 @@ class AllegroShop(models.Model):
         required=True,
         default="production",
         tracking=True,
+        # Whoever chooses where requests go can collect the tokens.
+        groups="base.group_system",
         help="Custom lets you point the shop at any Allegro-compatible server, "
         "such as the connector's Allegro emulator.",
     )
+    # Neither precomputed nor required in the model: a manager creating a shop
+    # would have them computed with his rights, which may not read them
+    # (_check_urls requires them instead).
     api_url = fields.Char(
         "API URL",
         compute="_compute_urls",
         store=True,
-        precompute=True,
         readonly=False,
-        required=True,
+        groups="base.group_system",
         help="Base URL of Allegro's REST API.",
     )
     auth_url = fields.Char(
         "Authorization URL",
         compute="_compute_urls",
         store=True,
-        precompute=True,
         readonly=False,
-        required=True,
+        groups="base.group_system",
         help="Base URL of Allegro's OAuth server (device and token endpoints).",
     )
     client_id = fields.Char(
@@ -124,16 +132,17 @@ class AllegroShop(models.Model):
     last_error = fields.Text(readonly=True, copy=False)
     seller_login = fields.Char(readonly=True, copy=False)
     seller_id = fields.Char("Seller ID", readonly=True, copy=False)
+    # The device flow is the administrator's: only they connect a shop.
     device_user_code = fields.Char(
-        "Authorization code", readonly=True, copy=False
+        "Authorization code", readonly=True, copy=False, groups="base.group_system"
     )
     device_verification_url = fields.Char(
-        "Authorization page", readonly=True, copy=False
+        "Authorization page", readonly=True, copy=False, groups="base.group_system"
     )
     device_expires_at = fields.Datetime(
-        "Authorization expires", readonly=True, copy=False
+        "Authorization expires", readonly=True, copy=False, groups="base.group_system"
     )
-    device_poll_interval = fields.Integer(readonly=True, copy=False)
+    device_poll_interval = fields.Integer(readonly=True, copy=False, groups="base.group_system")
     token_ids = fields.One2many("allegro.shop.token", "shop_id")
     access_token = fields.Char(
         compute="_compute_tokens", groups="base.group_system"
@@ -180,14 +189,26 @@ class AllegroShop(models.Model):
         )
         return shops
 
-    @api.constrains("api_url", "auth_url")
+    @api.constrains("environment", "api_url", "auth_url")
     def _check_urls(self):
-        for shop in self:
+        for shop in self.sudo():
             for url in (shop.api_url, shop.auth_url):
-                if url and not url.startswith(("https://", "http://")):
-                    raise UserError(
-                        self.env._("%(url)s is not an http(s) URL.", url=url)
+                if not url:
+                    raise UserError(self.env._(
+                        "Shop %(shop)s needs its API and authorization URLs.", shop=shop.display_name
+                    ))
+                parts = urlsplit(url)
+                if parts.scheme == "https" and parts.hostname:
+                    continue
+                if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS:
+                    continue
+                raise UserError(
+                    self.env._(
+                        "%(url)s is not an https:// URL (plain http:// is accepted for "
+                        "localhost only).",
+                        url=url,
                     )
+                )
 
     # ------------------------------------------------------------------
     # API access
@@ -212,7 +233,7 @@ class AllegroShop(models.Model):
         """An API client for this shop; tokens are refreshed as needed."""
         self.ensure_one()
         return AllegroClient(
-            self.api_url, self._allegro_token_provider(), timeout=REQUEST_TIMEOUT
+            self.sudo().api_url, self._allegro_token_provider(), timeout=REQUEST_TIMEOUT
         )
 
     def _allegro_token_provider(self):
@@ -338,6 +359,7 @@ class AllegroShop(models.Model):
     def action_connect(self):
         """Start Allegro's device flow: show the admin a code to confirm."""
         self.ensure_one()
+        check_group(self, SYSTEM)
         try:
             device = self._allegro_oauth().start_device_flow()
         except api_errors.AllegroError as error:
@@ -355,11 +377,9 @@ class AllegroShop(models.Model):
                 "device_poll_interval": device.interval or 5,
             }
         )
+        # Followers see the chatter: the code itself stays on the admin-only form.
         self.message_post(
-            body=self.env._(
-                "Authorization requested on Allegro. Confirm code %(code)s on Allegro's page.",
-                code=device.user_code,
-            )
+            body=self.env._("Authorization requested on Allegro: waiting for the code to be confirmed.")
         )
         self._schedule_device_poll()
         return True
@@ -367,6 +387,7 @@ class AllegroShop(models.Model):
     def action_check_authorization(self):
         """Collect the tokens once the admin confirmed the code on Allegro."""
         self.ensure_one()
+        check_group(self, SYSTEM)
         try:
             done = self._collect_device_token()
         except (api_errors.AllegroError, UserError) as error:
@@ -445,6 +466,7 @@ class AllegroShop(models.Model):
 
     def action_test_connection(self):
         self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
         if self._check_connection():
             return self._notify(
                 self.env._("Connected to Allegro as %(login)s.", login=self.seller_login),
@@ -460,7 +482,8 @@ class AllegroShop(models.Model):
         except (api_errors.AllegroError, UserError) as error:
             self._set_error(str(error))
             return False
-        self.write(
+        # The connection state is the connector's bookkeeping, whoever tests it.
+        self.sudo().write(
             {
                 "state": "connected",
                 "last_error": False,
@@ -471,6 +494,7 @@ class AllegroShop(models.Model):
         return True
 
     def action_disconnect(self):
+        check_group(self, SYSTEM)
         self.sudo().token_ids.write(
             {"access_token": False, "refresh_token": False, "expires_at": False, "device_code": False}
         )
@@ -486,7 +510,8 @@ class AllegroShop(models.Model):
         return True
 
     def _set_error(self, message):
-        self.write({"state": "error", "last_error": message})
+        # Also after a user's failed import or test, who may not edit the shop.
+        self.sudo().write({"state": "error", "last_error": message})
         _logger.warning("Allegro shop %s: %s", self.id, message)
 
     def _notify_failure(self, error):

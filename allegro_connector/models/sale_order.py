@@ -38,13 +38,14 @@ class SaleOrder(models.Model):
 
     def action_confirm(self):
         result = super().action_confirm()
-        self.allegro_order_id._push_event_status("order_confirmed")
+        # Salespeople need no Allegro rights: queueing the update is bookkeeping.
+        self.allegro_order_id.sudo()._push_event_status("order_confirmed")
         return result
 
     def _action_cancel(self):
         result = super()._action_cancel()
         if not self.env.context.get("allegro_no_push"):
-            self.allegro_order_id._push_event_status("order_cancelled")
+            self.allegro_order_id.sudo()._push_event_status("order_cancelled")
         return result
 
     def _allegro_order_action(self, method):

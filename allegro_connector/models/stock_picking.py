@@ -5,7 +5,9 @@ class StockPicking(models.Model):
     _inherit = "stock.picking"
 
     def _allegro_order(self):
-        return self.sale_id.allegro_order_id
+        # Warehouse staff have no rights on Allegro records: reading the order
+        # and queueing its updates is the connector's bookkeeping, elevated.
+        return self.sale_id.allegro_order_id.sudo()
 
     def _action_done(self):
         result = super()._action_done()
@@ -21,7 +23,7 @@ class StockPicking(models.Model):
             carrier_code, carrier_name = self.carrier_id._allegro_carrier()
             shipped = self.move_ids.filtered(lambda m: m.state == "done" and m.quantity).sale_line_id
             line_items = order.line_ids.filtered(lambda l: l.sale_line_id in shipped).mapped("line_item_id")
-            self.env["allegro.push"]._queue_shipment(
+            order.env["allegro.push"]._queue_shipment(
                 order, self.carrier_tracking_ref, carrier_code, carrier_name, line_items, picking=self
             )
         still_open = self.sale_id.picking_ids.filtered(

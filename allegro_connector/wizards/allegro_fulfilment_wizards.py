@@ -3,6 +3,7 @@ from odoo.exceptions import UserError
 
 from ..models.allegro_carrier import OTHER_CARRIER
 from ..models.allegro_order import FULFILLMENT_STATUSES
+from ..models.allegro_rights import ALLEGRO_USER, check_group
 
 
 class AllegroStatusWizard(models.TransientModel):
@@ -34,6 +35,8 @@ class AllegroStatusWizard(models.TransientModel):
         self.ensure_one()
         if not self.order_ids:
             raise UserError(self.env._("Select Allegro orders first."))
+        # Before the loop: its savepoints would turn a refusal into a failed line.
+        check_group(self.order_ids, ALLEGRO_USER)
         pushes = self.env["allegro.push"]
         for order in self.order_ids:
             try:
@@ -61,7 +64,9 @@ class AllegroTrackingWizard(models.TransientModel):
     _description = "Add tracking number"
 
     order_id = fields.Many2one("allegro.order", required=True)
-    carrier_id = fields.Many2one("allegro.carrier", "Carrier", help="Empty: other carrier, named below.")
+    company_id = fields.Many2one(related="order_id.company_id")
+    carrier_id = fields.Many2one("allegro.carrier", "Carrier", check_company=True,
+                                 help="Empty: other carrier, named below.")
     carrier_name = fields.Char("Carrier name", size=30)
     waybill = fields.Char("Tracking number", required=True, size=64)
     line_ids = fields.Many2many("allegro.order.line", string="Items in the parcel",
@@ -71,6 +76,7 @@ class AllegroTrackingWizard(models.TransientModel):
 
     def action_apply(self):
         self.ensure_one()
+        check_group(self.order_id, ALLEGRO_USER)
         code = self.carrier_id.code or OTHER_CARRIER
         name = self.carrier_name if code == OTHER_CARRIER else None
         if code == OTHER_CARRIER and not name:

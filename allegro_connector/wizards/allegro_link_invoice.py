@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from ..models.allegro_rights import BILLING, check_group
+
 
 class AllegroLinkInvoiceWizard(models.TransientModel):
     """Tie an invoice issued by hand to an Allegro order instead of making a new one."""
@@ -17,11 +19,15 @@ class AllegroLinkInvoiceWizard(models.TransientModel):
 
     def action_link(self):
         self.ensure_one()
+        check_group(self.order_id, BILLING, "read")
         self.move_id.write({"allegro_order_id": self.order_id.id})
-        self.order_id.message_post(
+        # The accountant reads Allegro orders only: the note and the upload
+        # queued on the order are the connector's bookkeeping.
+        order = self.order_id.sudo()
+        order.message_post(
             body=self.env._("Invoice %(invoice)s linked to this order.", invoice=self.move_id.display_name),
             subtype_xmlid="mail.mt_note",
         )
         if self.move_id.state == "posted":
-            self.order_id._on_invoice_posted(self.move_id)
+            order._on_invoice_posted(self.move_id.sudo())
         return {"type": "ir.actions.act_window_close"}

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..models.allegro_rights import ALLEGRO_MANAGER, check_group
+
 
 class AllegroMapProducts(models.TransientModel):
     """Choose the product of each unmatched offer of held orders, then
@@ -28,6 +30,8 @@ class AllegroMapProducts(models.TransientModel):
 
     def action_apply(self):
         self.ensure_one()
+        orders = self.env["allegro.order"].browse(self.env.context.get("active_ids", []))
+        check_group(orders, ALLEGRO_MANAGER)
         Offer = self.env["allegro.offer"]
         for line in self.line_ids.filtered("product_id"):
             offer = Offer.search([("shop_id", "=", line.shop_id.id), ("offer_id", "=", line.offer_id)], limit=1)
@@ -38,7 +42,6 @@ class AllegroMapProducts(models.TransientModel):
                               "external_id": line.offer_external_id, "product_id": line.product_id.id})
         if not self.line_ids.filtered("product_id"):
             raise UserError(self.env._("Choose a product for at least one offer."))
-        orders = self.env["allegro.order"].browse(self.env.context.get("active_ids", []))
         orders._complete_held_orders()
         return {"type": "ir.actions.act_window_close"}
 
