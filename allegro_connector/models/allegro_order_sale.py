@@ -454,7 +454,8 @@ class AllegroOrder(models.Model):
         return str(value)
 
     def _record_revision(self, previous, changes, outcome):
-        self.env["allegro.order.revision"].create({
+        # The history is the connector's bookkeeping, whoever fetched the order.
+        self.env["allegro.order.revision"].sudo().create({
             "order_id": self.id,
             "revision": self.revision,
             "previous_revision": previous.get("revision"),
