@@ -7,6 +7,7 @@ source "$(dirname "$0")/common.sh"
 PY="$(pick_python)"
 require_odoo
 ensure_postgres
+ensure_chromium
 ADDONS="$(addons_path)"
 export TEST_DB="${TEST_DB:-allegro_connector_test}"
 DB="$TEST_DB"
@@ -21,4 +22,5 @@ odoo_cli db init --country PL --force "$DB" >"$LOGS/install.log" 2>&1 \
 say "Running the tests"
 export ALLEGRO_ADDONS_PATH="$ADDONS"
 cd "$ROOT"
-exec "$PY" -m pytest --odoo-database="$DB" --odoo-addons-path="$ADDONS" "$@"
+# --odoo-http: Odoo serves HTTP on a free port inside the test process, for the browser tours.
+exec "$PY" -m pytest --odoo-database="$DB" --odoo-addons-path="$ADDONS" --odoo-http "$@"
