@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test bench clean
+.PHONY: demo install test bench pot readme clean
 
 demo: install
 	scripts/demo.sh
@@ -12,6 +12,10 @@ test:
 
 bench:
 	scripts/benchmark.sh $(ARGS)
+
+# Translations: i18n/allegro_connector.pot afresh from Odoo, merged into i18n/*.po.
+pot:
+	scripts/pot.sh
 
 clean:
 	rm -rf .test-logs .demo

@@ -4,6 +4,8 @@
 import os
 
 url = os.environ["EMULATOR_URL"]
+env.ref("base.user_admin").lang = "pl_PL"  # noqa: F821 - the demo's admin works in Polish
+
 Shop = env["allegro.shop"]  # noqa: F821 (provided by odoo shell)
 shop = Shop.with_context(active_test=False).search([("name", "=", "Allegro demo shop")], limit=1)
 values = {

@@ -200,7 +200,9 @@ class AllegroPush(models.Model):
 
     def _refresh_order(self):
         try:
-            self.order_id.action_refresh_from_allegro()
+            # Taking Allegro's new revision is the connector's bookkeeping: the
+            # user who changed the status may not edit order lines or buyers.
+            self.order_id.sudo().action_refresh_from_allegro()
         except (api_errors.AllegroError, UserError) as error:
             # The next import brings the order up to date anyway.
             _logger.info("Allegro order %s not re-read: %s", self.order_id.id, error)

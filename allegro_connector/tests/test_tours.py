@@ -82,6 +82,9 @@ class TestTours(HttpCase):
         user = new_test_user(self.env, "allegro_clerk", groups="base.group_user,allegro_connector.group_allegro_user")
         self.start_tour("/odoo/action-allegro_connector.action_allegro_order", "allegro_change_status", login=user.login)
         self.assertEqual([self.allegro_status(order) for order in orders], ["READY_FOR_SHIPMENT"] * 2)
+        # Odoo took the new revisions without trouble.
+        self.assertEqual(orders.mapped("fulfillment_status"), ["READY_FOR_SHIPMENT"] * 2)
+        self.assertFalse(orders.filtered("needs_attention"), orders.mapped("attention_reason"))
 
     def test_warehouse_user_validates_delivery_with_tracking_number(self):
         order = self.connect_and_import()[0]
@@ -95,3 +98,16 @@ class TestTours(HttpCase):
         shipments = self.emulator.shipments(order.external_id)
         self.assertEqual([(s["waybill"], s["carrierId"]) for s in shipments], [("620000000777", "INPOST")])
         self.assertEqual(self.allegro_status(order), "SENT")
+
+    def test_allegro_order_in_polish(self):
+        order = self.connect_and_import()[0]
+        self.env["res.lang"]._activate_lang("pl_PL")
+        self.env["ir.module.module"]._load_module_terms(["web", "allegro_connector"], ["pl_PL"])
+        seller = new_test_user(
+            self.env, "sprzedawca", lang="pl_PL", groups="base.group_user,allegro_connector.group_allegro_user"
+        )
+        self.start_tour("/odoo/action-allegro_connector.action_allegro_order/%d" % order.id,
+                        "allegro_order_in_polish", login=seller.login)
+        self.assertEqual(self.allegro_status(order), "PROCESSING")
+        self.assertEqual(order.seller_status, "in_progress")
+        self.assertFalse(order.needs_attention, order.attention_reason)
