@@ -17,5 +17,9 @@ bench:
 pot:
 	scripts/pot.sh
 
+# The addon's README.rst and Apps page, from its readme/ fragments.
+readme:
+	python3 scripts/gen_readme.py
+
 clean:
 	rm -rf .test-logs .demo
