@@ -4,7 +4,9 @@
 import os
 
 url = os.environ["EMULATOR_URL"]
-env.ref("base.user_admin").lang = "pl_PL"  # noqa: F821 - the demo's admin works in Polish
+# The demo's admin works in Polish; what this script posts (chatter, e-mail) is in Polish too.
+env.ref("base.user_admin").lang = "pl_PL"  # noqa: F821
+env = env(context=dict(env.context, lang="pl_PL"))  # noqa: F821
 
 Shop = env["allegro.shop"]  # noqa: F821 (provided by odoo shell)
 shop = Shop.with_context(active_test=False).search([("name", "=", "Allegro demo shop")], limit=1)
