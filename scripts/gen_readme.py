@@ -30,7 +30,8 @@ HEADER = ".. This file is generated from the readme/ fragments by scripts/gen_re
 
 def inline(text):
     text = re.sub(r"(?<![`\w])`([^`]+)`", r"``\1``", text)
-    return text
+    # A menu path's ">" never starts a line: there it would read as a quote.
+    return text.replace(" > ", "\u00a0> ")
 
 
 def md_to_rst(markdown):
