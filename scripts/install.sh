@@ -49,7 +49,7 @@ if ! command -v wkhtmltopdf >/dev/null; then
 fi
 
 # The browser tests of make test.
-ensure_chromium
+ensure_chromium optional
 
 say "Installing the project's requirements"
 "$PY" -m pip install -q -r "$ROOT/requirements.txt"
