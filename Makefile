@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test bench bench-offers clean
+.PHONY: demo install test bench bench-offers pot readme clean
 
 demo: install
 	scripts/demo.sh
@@ -15,6 +15,14 @@ bench:
 
 bench-offers:
 	scripts/benchmark_offers.sh $(ARGS)
+
+# Translations: i18n/allegro_connector.pot afresh from Odoo, merged into i18n/*.po.
+pot:
+	scripts/pot.sh
+
+# The addon's README.rst and Apps page, from its readme/ fragments.
+readme:
+	python3 scripts/gen_readme.py
 
 clean:
 	rm -rf .test-logs .demo

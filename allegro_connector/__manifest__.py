@@ -31,6 +31,9 @@
         "views/sale_order_views.xml",
         "views/allegro_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["allegro_connector/static/tests/tours/**/*"],
+    },
     "installable": True,
     "application": False,
 }

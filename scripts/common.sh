@@ -45,9 +45,7 @@ PY
 # the current user may create databases.
 ensure_postgres() {
     if ! command -v pg_isready >/dev/null && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-        command -v apt-get >/dev/null || die "PostgreSQL is missing; install PostgreSQL >= 13 and start it."
-        say "Installing PostgreSQL"
-        apt_install postgresql || die "could not install PostgreSQL"
+        install_packages "PostgreSQL, the database server" postgresql
     fi
     if ! pg_isready -q 2>/dev/null; then
         say "Starting PostgreSQL"
@@ -68,25 +66,42 @@ ensure_postgres() {
 }
 
 # What pip needs to build Odoo's requirements that ship no wheel (psycopg2,
-# python-ldap): each header checked on its own, its Debian package installed
-# when it is missing, or named when this machine cannot install it.
+# python-ldap): each header or tool checked on its own, and the Debian package
+# that provides it installed when it is missing.
 ensure_build_deps() {
     local inc; inc="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
-    local missing=() item file pkg
+    local missing=() why=() item file pkg
     for item in "$inc/Python.h:python3-dev" /usr/include/postgresql/libpq-fe.h:libpq-dev \
                 /usr/include/lber.h:libldap2-dev /usr/include/ldap.h:libldap2-dev \
                 /usr/include/sasl/sasl.h:libsasl2-dev; do
         file="${item%%:*}"; pkg="${item##*:}"
-        [ -e "$file" ] || [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+        [ -e "$file" ] && continue
+        why+=("${file##*/}")
+        [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
     done
-    command -v cc >/dev/null || missing+=(build-essential)
-    command -v pg_config >/dev/null || [[ " ${missing[*]} " == *" libpq-dev "* ]] || missing+=(libpq-dev)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if ! command -v apt-get >/dev/null || { [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; }; then
-        die "building Odoo's requirements needs these packages: ${missing[*]} (install them, then run this again)"
+    command -v cc >/dev/null || { missing+=(build-essential); why+=("a C compiler"); }
+    if ! command -v pg_config >/dev/null; then
+        why+=(pg_config)
+        [[ " ${missing[*]} " == *" libpq-dev "* ]] || missing+=(libpq-dev)
     fi
-    say "Installing build dependencies: ${missing[*]}"
-    apt_install "${missing[@]}" || die "could not install ${missing[*]}; install them yourself, then run this again"
+    [ ${#missing[@]} -eq 0 ] && return 0
+    install_packages "building Odoo's requirements: ${why[*]} missing" "${missing[@]}"
+}
+
+# Debian packages this machine lacks: installed, saying which and why, when
+# apt-get can run as root (directly or through sudo); otherwise named, so the
+# user installs them and runs the command again.
+install_packages() {
+    local why="$1"; shift
+    if ! can_install_packages; then
+        die "missing packages for $why. Install them (Debian/Ubuntu names: $*), e.g. as root: apt-get install $*; then run this again."
+    fi
+    say "Installing $* (for $why)"
+    apt_install "$@" || die "could not install $*; install them yourself (apt-get install $*), then run this again"
+}
+
+can_install_packages() {
+    command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null; }
 }
 
 # Debian packages, the package lists refreshed once per run.
@@ -97,6 +112,23 @@ apt_install() {
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq && APT_UPDATED=1
     fi
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Browser tests (Odoo's tours) drive a headless Chromium; Debian's package when
+# no Chrome or Chromium is installed (ODOO_BROWSER_BIN names another one).
+# "optional": only warn when it cannot be installed.
+ensure_chromium() {
+    [ -n "${ODOO_BROWSER_BIN:-}" ] && [ -x "$ODOO_BROWSER_BIN" ] && return 0
+    [ "$(uname)" = Darwin ] && return 0  # Odoo finds Chrome in /Applications itself
+    local bin
+    for bin in google-chrome chromium chromium-browser google-chrome-stable; do
+        command -v "$bin" >/dev/null && return 0
+    done
+    if [ "${1:-}" = optional ] && ! can_install_packages; then
+        echo "warning: no Chromium (Debian/Ubuntu package chromium): make test cannot run the browser tests." >&2
+        return 0
+    fi
+    install_packages "the browser tests (headless Chromium)" chromium
 }
 
 # odoo CLI with the project's addons path and quiet HTTP.

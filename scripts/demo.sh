@@ -29,6 +29,13 @@ else
         || { tail -n 30 "$STATE/odoo-install.log"; die "mapping the OSS taxes failed"; }
 fi
 
+# The sellers are Polish: the demo speaks Polish (the admin's language is set by demo_setup.py).
+if ! psql -d "$DB" -Atc "select 1 from res_lang where code = 'pl_PL' and active" | grep -q 1; then
+    say "Installing Polish (pl_PL)"
+    odoo_cli i18n loadlang -d "$DB" -l pl_PL >>"$STATE/odoo-install.log" 2>&1 \
+        || { tail -n 30 "$STATE/odoo-install.log"; die "loading Polish failed"; }
+fi
+
 # One emulator at a time: stop the one a previous run left behind.
 if [ -f "$STATE/emulator.pid" ]; then kill "$(cat "$STATE/emulator.pid")" 2>/dev/null || true; fi
 say "Starting the Allegro emulator on http://127.0.0.1:$EMULATOR_PORT"

@@ -4,6 +4,12 @@
 import os
 
 url = os.environ["EMULATOR_URL"]
+# The demo's admin works in Polish, and so do the scheduled actions (run by
+# OdooBot) and the seller's e-mails (in the company's language).
+for xmlid in ("base.user_admin", "base.user_root", "base.main_partner"):
+    env.ref(xmlid).lang = "pl_PL"  # noqa: F821
+env = env(context=dict(env.context, lang="pl_PL"))  # noqa: F821
+
 Shop = env["allegro.shop"]  # noqa: F821 (provided by odoo shell)
 shop = Shop.with_context(active_test=False).search([("name", "=", "Allegro demo shop")], limit=1)
 values = {

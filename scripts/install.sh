@@ -42,10 +42,14 @@ if ! "$PY" -c 'import odoo.release as r; assert r.serie == "19.0"' 2>/dev/null; 
 fi
 
 # Odoo prints invoices (sent to Allegro as PDF) with wkhtmltopdf.
-if ! command -v wkhtmltopdf >/dev/null && command -v apt-get >/dev/null; then
-    say "Installing wkhtmltopdf (invoice PDFs)"
-    apt_install wkhtmltopdf || echo "wkhtmltopdf could not be installed: invoice PDFs will not be printed." >&2
+# Optional: without it the rest works, so its absence is only reported.
+if ! command -v wkhtmltopdf >/dev/null; then
+    can_install_packages && say "Installing wkhtmltopdf (for invoice PDFs)" && apt_install wkhtmltopdf \
+        || echo "warning: wkhtmltopdf is missing (Debian/Ubuntu package wkhtmltopdf): invoice PDFs will not be printed." >&2
 fi
+
+# The browser tests of make test.
+ensure_chromium optional
 
 say "Installing the project's requirements"
 "$PY" -m pip install -q -r "$ROOT/requirements.txt"

@@ -7,6 +7,7 @@ source "$(dirname "$0")/common.sh"
 PY="$(pick_python)"
 require_odoo
 ensure_postgres
+ensure_chromium
 ADDONS="$(addons_path)"
 export TEST_DB="${TEST_DB:-allegro_connector_test}"
 DB="$TEST_DB"
@@ -25,4 +26,5 @@ echo 'env["res.company"]._map_all_eu_companies_taxes(); env.cr.commit()' \
 say "Running the tests"
 export ALLEGRO_ADDONS_PATH="$ADDONS"
 cd "$ROOT"
-exec "$PY" -m pytest --odoo-database="$DB" --odoo-addons-path="$ADDONS" "$@"
+# --odoo-http: Odoo serves HTTP on a free port inside the test process, for the browser tours.
+exec "$PY" -m pytest --odoo-database="$DB" --odoo-addons-path="$ADDONS" --odoo-http "$@"

@@ -502,7 +502,7 @@ class AllegroOrder(models.Model):
             sale_order.message_post(
                 body=self.env._(
                     "Allegro payment status: %(status)s.",
-                    status=dict(self._fields["payment_status"].selection)[self.payment_status],
+                    status=dict(self._fields["payment_status"]._description_selection(self.env))[self.payment_status],
                 ),
                 subtype_xmlid="mail.mt_note",
             )

@@ -55,7 +55,7 @@ class AllegroPush(models.Model):
 
     @api.depends("kind", "fulfillment_status", "waybill", "move_id", "order_id")
     def _compute_display_name(self):
-        statuses = dict(FULFILLMENT_STATUSES)
+        statuses = dict(self._fields["fulfillment_status"]._description_selection(self.env))
         for push in self:
             what = {"status": statuses.get(push.fulfillment_status), "shipment": push.waybill,
                     "invoice": push.move_id.name}[push.kind]
@@ -156,8 +156,8 @@ class AllegroPush(models.Model):
                 push._record_failure(UserError(self.env._(
                     "Allegro has a newer version of this order (status now: %(status)s). It was read "
                     "again; retry to send %(wanted)s anyway.",
-                    status=dict(FULFILLMENT_STATUSES).get(order.fulfillment_status),
-                    wanted=dict(FULFILLMENT_STATUSES).get(push.fulfillment_status),
+                    status=push._status_label(order.fulfillment_status),
+                    wanted=push._status_label(push.fulfillment_status),
                 )))
                 continue
             except (api_errors.AllegroError, UserError) as error:
@@ -203,7 +203,9 @@ class AllegroPush(models.Model):
 
     def _refresh_order(self):
         try:
-            self.order_id.action_refresh_from_allegro()
+            # Taking Allegro's new revision is the connector's bookkeeping: the
+            # user who changed the status may not edit order lines or buyers.
+            self.order_id.sudo().action_refresh_from_allegro()
         except (api_errors.AllegroError, UserError) as error:
             # The next import brings the order up to date anyway.
             _logger.info("Allegro order %s not re-read: %s", self.order_id.id, error)
@@ -213,8 +215,11 @@ class AllegroPush(models.Model):
             return self.env._("Invoice %(invoice)s sent to Allegro.", invoice=self.move_id.name)
         if self.kind == "shipment":
             return self.env._("Tracking number %(waybill)s sent to Allegro.", waybill=self.waybill)
-        return self.env._("Allegro status set to %(status)s.",
-                          status=dict(FULFILLMENT_STATUSES)[self.fulfillment_status])
+        return self.env._("Allegro status set to %(status)s.", status=self._status_label(self.fulfillment_status))
+
+    def _status_label(self, status):
+        """The status as the user reads it, in their language."""
+        return dict(self._fields["fulfillment_status"]._description_selection(self.env)).get(status)
 
     def _record_failure(self, error):
         attempts = self.attempts + 1

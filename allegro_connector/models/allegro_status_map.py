@@ -61,7 +61,7 @@ class AllegroStatusMap(models.Model):
 
     @api.depends("direction", "odoo_event", "allegro_status", "allegro_event", "odoo_action")
     def _compute_display_name(self):
-        labels = {name: dict(self._fields[name].selection) for name in
+        labels = {name: dict(self._fields[name]._description_selection(self.env)) for name in
                   ("odoo_event", "allegro_status", "allegro_event", "odoo_action")}
         for line in self:
             if line.direction == "outgoing":

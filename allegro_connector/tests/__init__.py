@@ -6,3 +6,6 @@ from . import test_concurrent_import
 from . import test_fulfilment
 from . import test_invoice
 from . import test_offers
+from . import test_tours
+from . import test_apps_page
+from . import test_polish

@@ -1,0 +1,113 @@
+"""The main screens in a real browser (headless Chromium), as their users work
+with them, against the Allegro emulator over HTTP."""
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from allegro_emulator import AllegroEmulator, catalogue
+
+from .common import CLIENT_ID, CLIENT_SECRET
+from .test_order_import import PAID, items
+
+
+@tagged("post_install", "-at_install")
+class TestTours(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Product = cls.env["product.product"]
+        stock = cls.env.ref("stock.warehouse0").lot_stock_id
+        for offer in catalogue.offers():
+            product = Product.create({
+                "name": offer["name"], "default_code": offer["external"]["id"], "barcode": offer["ean"],
+                "type": "consu", "is_storable": True,
+            })
+            cls.env["stock.quant"]._update_available_quantity(product, stock, 10)
+        cls.carrier = cls.env["delivery.carrier"].create({
+            "name": "Kurier InPost",
+            "product_id": Product.create({"name": "InPost", "type": "service"}).id,
+            "allegro_carrier_id": cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"}).id,
+        })
+
+    def setUp(self):
+        super().setUp()
+        self.emulator = AllegroEmulator(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, seller_login="tour-seller", random_seed=3
+        )
+        self.emulator.start(host="127.0.0.1", port=0)
+        self.addCleanup(self.emulator.stop)
+        self.shop = self.env["allegro.shop"].create({
+            "name": "Tour shop",
+            "environment": "custom",
+            "api_url": self.emulator.url,
+            "auth_url": self.emulator.url + "/auth/oauth",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        })
+        self.forms = [
+            self.emulator.add_order(**PAID, lineItems=items((0, 1)), buyer=self.buyer(1)),
+            self.emulator.add_order(**PAID, lineItems=items((1, 2)), buyer=self.buyer(2)),
+        ]
+
+    def buyer(self, number):
+        return {"login": "tour-buyer-%d" % number, "email": "buyer%d@example.com" % number}
+
+    def connect_and_import(self):
+        """What the first tour does, for the tours that start from imported orders."""
+        self.emulator.auto_approve = True
+        self.shop.action_connect()
+        self.shop.action_check_authorization()
+        self.shop._run_import()
+        self.env.invalidate_all()
+        return self.env["allegro.order"].search([("shop_id", "=", self.shop.id)], order="id")
+
+    def allegro_status(self, order):
+        return self.emulator.get_order(order.external_id)["fulfillment"]["status"]
+
+    def test_connect_shop_and_fetch_orders(self):
+        admin = new_test_user(
+            self.env, "allegro_admin", groups="base.group_system,allegro_connector.group_allegro_manager"
+        )
+        # The seller confirms the code on Allegro as soon as it is shown.
+        self.emulator.auto_approve = True
+        self.start_tour("/odoo/action-allegro_connector.action_allegro_shop", "allegro_connect_shop", login=admin.login)
+        self.assertEqual(self.shop.state, "connected")
+        self.assertEqual(self.shop.seller_login, "tour-seller")
+        orders = self.env["allegro.order"].search([("shop_id", "=", self.shop.id)])
+        self.assertEqual(sorted(orders.mapped("external_id")), sorted(f["id"] for f in self.forms))
+        self.assertTrue(all(orders.sale_order_id))
+
+    def test_change_status_of_a_selection(self):
+        orders = self.connect_and_import()
+        self.env["allegro.push"]._cron_send()  # confirming the sale orders set them in progress
+        self.assertEqual([self.allegro_status(order) for order in orders], ["PROCESSING", "PROCESSING"])
+        user = new_test_user(self.env, "allegro_clerk", groups="base.group_user,allegro_connector.group_allegro_user")
+        self.start_tour("/odoo/action-allegro_connector.action_allegro_order", "allegro_change_status", login=user.login)
+        self.assertEqual([self.allegro_status(order) for order in orders], ["READY_FOR_SHIPMENT"] * 2)
+        # Odoo took the new revisions without trouble.
+        self.assertEqual(orders.mapped("fulfillment_status"), ["READY_FOR_SHIPMENT"] * 2)
+        self.assertFalse(orders.filtered("needs_attention"), orders.mapped("attention_reason"))
+
+    def test_warehouse_user_validates_delivery_with_tracking_number(self):
+        order = self.connect_and_import()[0]
+        picking = order.sale_order_id.picking_ids
+        picking.carrier_id = self.carrier
+        user = new_test_user(self.env, "warehouse_clerk", groups="base.group_user,stock.group_stock_user")
+        self.start_tour("/odoo/action-stock.action_picking_tree_all/%d" % picking.id,
+                        "allegro_validate_delivery", login=user.login)
+        self.assertEqual(picking.state, "done")
+        self.env["allegro.push"]._cron_send()
+        shipments = self.emulator.shipments(order.external_id)
+        self.assertEqual([(s["waybill"], s["carrierId"]) for s in shipments], [("620000000777", "INPOST")])
+        self.assertEqual(self.allegro_status(order), "SENT")
+
+    def test_allegro_order_in_polish(self):
+        order = self.connect_and_import()[0]
+        self.env["res.lang"]._activate_lang("pl_PL")
+        self.env["ir.module.module"]._load_module_terms(["web", "allegro_connector"], ["pl_PL"])
+        seller = new_test_user(
+            self.env, "sprzedawca", lang="pl_PL", groups="base.group_user,allegro_connector.group_allegro_user"
+        )
+        self.start_tour("/odoo/action-allegro_connector.action_allegro_order/%d" % order.id,
+                        "allegro_order_in_polish", login=seller.login)
+        self.assertEqual(self.allegro_status(order), "PROCESSING")
+        self.assertEqual(order.seller_status, "in_progress")
+        self.assertFalse(order.needs_attention, order.attention_reason)
