@@ -8,7 +8,10 @@ class StockPicking(models.Model):
     _inherit = "stock.picking"
 
     def _allegro_order(self):
-        return self.sale_id.allegro_order_id
+        # Telling Allegro what a delivery shipped is the connector's own
+        # bookkeeping: a warehouse user validates deliveries without any
+        # right on Allegro orders.
+        return self.sale_id.sudo().allegro_order_id
 
     def _allegro_waybills(self):
         """The tracking numbers of this delivery, one per parcel.
@@ -55,9 +58,8 @@ class StockPicking(models.Model):
             carrier_code, carrier_name = self.carrier_id._allegro_carrier()
             shipped = self.move_ids.filtered(lambda m: m.state == "done" and m.quantity).sale_line_id
             line_items = order.line_ids.filtered(lambda l: l.sale_line_id in shipped).mapped("line_item_id")
-            Push = self.env["allegro.push"].sudo()  # a warehouse user queues what the delivery shipped
             for waybill in waybills:
-                Push._queue_shipment(order, waybill, carrier_code, carrier_name, line_items, picking=self)
+                self.env["allegro.push"].sudo()._queue_shipment(order, waybill, carrier_code, carrier_name, line_items, picking=self)
         still_open = self.sale_id.picking_ids.filtered(
             lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
         )
