@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test bench clean
+.PHONY: demo install test bench bench-jobs soak clean
 
 demo: install
 	scripts/demo.sh
@@ -15,3 +15,11 @@ bench:
 
 clean:
 	rm -rf .test-logs .demo
+
+# Updates to Allegro as jobs: 2,000 status updates by 1 and by 4 workers; and
+# the fault soak (see the top of scripts/bench_jobs.py).
+bench-jobs:
+	scripts/bench_jobs.sh $(ARGS)
+
+soak:
+	scripts/bench_jobs.sh --soak $(ARGS)
