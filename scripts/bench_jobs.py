@@ -59,13 +59,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def odoo_command():
-    """Odoo's own launcher when installed: with ``python -m odoo`` the prefork
-    server cannot start its websocket worker (it re-runs its argv[0])."""
-    launcher = os.path.join(os.path.dirname(sys.executable), "odoo")
-    return [launcher] if os.access(launcher, os.X_OK) else [sys.executable, "-m", "odoo"]
-
-
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -105,7 +98,7 @@ class Bench:
         env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS="root:%d" % workers, ODOO_QUEUE_JOB_PORT=str(port),
                    ODOO_QUEUE_JOB_HOST="127.0.0.1")
         log = os.path.join(self.logs, "odoo-%d-workers.log" % workers)
-        command = [*odoo_command(), "server", "-d", self.args.db, "--db-filter", "^%s$" % self.args.db,
+        command = [sys.executable, "-m", "odoo", "server", "-d", self.args.db, "--db-filter", "^%s$" % self.args.db,
                    "--addons-path", self.args.addons_path, "--http-interface", "127.0.0.1",
                    "--http-port", str(port), "--gevent-port", str(free_port()), "--workers", str(workers),
                    "--max-cron-threads", "0", "--load", "base,web,queue_job", "--logfile", log,
@@ -284,8 +277,9 @@ class Bench:
             with self.registry.cursor() as cr:
                 env = self.env(cr)
                 env["allegro.shop"]._cron_fetch_orders()
-            chaos.tick()
-            time.sleep(2)
+            for _second in range(3):
+                chaos.tick()
+                time.sleep(1)
             with self.registry.cursor() as cr:
                 count = self.env(cr)["allegro.order"].search_count([("shop_id", "=", shop_id)])
             if count >= expected:
@@ -345,26 +339,28 @@ class Chaos:
         self.next_kill = time.monotonic() + 5
 
     def tick(self):
+        """A new fault once the previous ones were met, so that they come in
+        bursts without piling up beyond what Allegro would do."""
         faults, rng = self.emu.faults, self.rng
-        if rng.random() < 0.3:
-            faults.add(status=429, count=rng.randint(5, 20), path_prefix="/order/", retry_after=1)
-            self.injected["429 storm"] += 1
-        if rng.random() < 0.5:
-            faults.add(status=rng.choice((500, 502, 503)), count=rng.randint(1, 3), path_prefix="/order/",
-                       retry_after=0)
-            self.injected["5xx"] += 1
-        if rng.random() < 0.5:
-            faults.lose_answer(count=1, path_prefix="/order/checkout-forms/", method=rng.choice(("POST", "PUT")),
-                               status=rng.choice((None, 500)))
-            self.injected["answer lost"] += 1
+        pending = faults.pending()
+        if not pending["errors"] and not pending["lost"]:
+            kind = rng.choice(("429 storm", "5xx", "answer lost"))
+            if kind == "429 storm":
+                faults.add(status=429, count=rng.randint(3, 8), path_prefix="/order/", retry_after=1)
+            elif kind == "5xx":
+                faults.add(status=rng.choice((500, 502, 503)), count=rng.randint(1, 3), path_prefix="/order/",
+                           retry_after=0)
+            else:
+                faults.lose_answer(count=1, path_prefix="/order/checkout-forms/",
+                                   method=rng.choice(("POST", "PUT")), status=rng.choice((None, 500)))
+            self.injected[kind] += 1
         if self.kills_left and time.monotonic() >= self.next_kill:
             with self.bench.registry.cursor() as cr:
-                started = self.bench.env(cr)["queue.job"].search([("state", "=", "started"),
-                                                                  ("worker_pid", "!=", False)])
-            if started:
-                victim = rng.choice(started)
+                pids = self.bench.env(cr)["queue.job"].search([("state", "=", "started"),
+                                                               ("worker_pid", "!=", False)]).mapped("worker_pid")
+            if pids:
                 try:
-                    os.kill(victim.worker_pid, signal.SIGKILL)
+                    os.kill(rng.choice(pids), signal.SIGKILL)
                     self.killed += 1
                     self.kills_left -= 1
                 except ProcessLookupError:

@@ -34,20 +34,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def odoo_command():
-    """Odoo's own launcher when installed: with ``python -m odoo`` the prefork
-    server cannot start its websocket worker (it re-runs its argv[0])."""
-    launcher = os.path.join(os.path.dirname(sys.executable), "odoo")
-    return [launcher] if os.access(launcher, os.X_OK) else [sys.executable, "-m", "odoo"]
-
-
 def start_odoo(db, log_path, workers=2, channels="root:4"):
     """Odoo with prefork workers and queue_job's runner, as in production."""
     port = free_port()
     env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS=channels, ODOO_QUEUE_JOB_PORT=str(port),
                ODOO_QUEUE_JOB_HOST="127.0.0.1")
     command = [
-        *odoo_command(), "server", "-d", db, "--db-filter", "^%s$" % db,
+        sys.executable, "-m", "odoo", "server", "-d", db, "--db-filter", "^%s$" % db,
         "--addons-path", os.environ["ALLEGRO_ADDONS_PATH"], "--http-interface", "127.0.0.1",
         "--http-port", str(port), "--gevent-port", str(free_port()), "--workers", str(workers),
         "--max-cron-threads", "0", "--load", "base,web,queue_job",
