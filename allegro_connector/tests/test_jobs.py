@@ -193,6 +193,21 @@ class TestUpdateJobs(AllegroEmulatorCase):
         push.action_retry()
         self.assertEqual(push.state, "done")
 
+    def test_seller_sees_the_job_on_the_update_and_retries_it(self):
+        order = self.imported(**PAID, lineItems=items((11, 1)))
+        self.emulator.faults.add(status=503, count=None, path_prefix="/order/checkout-forms/", retry_after=0)
+        self.send_pushes()
+        seller = new_test_user(self.env, "seller", groups="allegro_connector.group_allegro_user")
+        push = order.push_ids.with_user(seller)
+        values = push.read(["state", "job_state", "job_message", "attempts", "next_attempt_at"])[0]
+        self.assertEqual((values["state"], values["job_state"], values["attempts"]), ("pending", "pending", 1))
+        self.assertIn("503", values["job_message"])
+        self.emulator.faults.clear()
+        push.action_retry()
+        self.assertEqual(push.state, "done")
+        self.assertEqual(push.job_state, "done", "the job is not run a second time")
+        self.assertEqual(self.status_on_allegro(order), "PROCESSING")
+
     def test_warehouse_user_gets_the_shipment_to_allegro(self):
         order = self.imported(**PAID, lineItems=items((8, 1)))
         self.send_pushes()
