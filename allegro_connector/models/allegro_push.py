@@ -190,7 +190,7 @@ class AllegroPush(models.Model):
         """Send at once, in this transaction (a button press): each update in
         a savepoint, so one refused leaves the others and the caller's work.
         A temporary failure leaves the update to its job, or, without
-        ``retry_later``, fails it (the caller acts on the outcome now)."""
+        ``retry_later``, cancels it (the caller acts on the outcome now)."""
         for push in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
             try:
                 with self.env.cr.savepoint():
