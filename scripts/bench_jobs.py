@@ -103,7 +103,9 @@ class Bench:
                    "--http-port", str(port), "--gevent-port", str(free_port()), "--workers", str(workers),
                    "--max-cron-threads", "0", "--load", "base,web,queue_job", "--logfile", log,
                    "--limit-time-real", "300", "--limit-time-cpu", "300"]
-        self.server = subprocess.Popen(command, env=env, start_new_session=True)
+        with open(log + ".out", "w") as out:  # what does not reach the log file
+            self.server = subprocess.Popen(command, env=env, start_new_session=True, stdout=out,
+                                           stderr=subprocess.STDOUT)
 
     def stop_server(self):
         if self.server and self.server.poll() is None:

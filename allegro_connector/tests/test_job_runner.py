@@ -46,7 +46,10 @@ def start_odoo(db, log_path, workers=2, channels="root:4"):
         "--max-cron-threads", "0", "--load", "base,web,queue_job",
         "--logfile", log_path, "--log-level", "info", "--limit-time-real", "120",
     ]
-    return subprocess.Popen(command, env=env, start_new_session=True)
+    # What does not go to the log file (a helper process failing to start)
+    # goes beside it rather than into the test's output.
+    with open(log_path + ".out", "w") as out:
+        return subprocess.Popen(command, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
 
 
 @tagged("post_install", "-at_install")
