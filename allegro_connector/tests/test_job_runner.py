@@ -107,6 +107,8 @@ class TestJobRunner(TransactionCase):
         self.emulator.faults.delay(4, count=1, path_prefix="/order/checkout-forms/%s/shipments" % victim,
                                    method="POST")
         log = tempfile.NamedTemporaryFile(prefix="odoo-runner-", suffix=".log", delete=False)
+        for path in (log.name, log.name + ".out"):
+            self.addCleanup(lambda path=path: os.path.exists(path) and os.unlink(path))
         server = start_odoo(self.env.cr.dbname, log.name)
         self.addCleanup(self._stop, server)
         try:
