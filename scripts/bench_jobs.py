@@ -39,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 
@@ -148,7 +149,7 @@ class Bench:
             shop.state = "connected"
             return shop.id
 
-    def wait_pushes(self, shop_id, timeout, nudge=True, soak=None):
+    def wait_pushes(self, shop_id, timeout, nudge=True):
         """Until no update of the shop is waiting; returns the states counted."""
         from odoo.tools import SQL
 
@@ -156,8 +157,6 @@ class Bench:
         while time.monotonic() < deadline:
             if self.server.poll() is not None:
                 raise SystemExit("error: Odoo stopped (logs in %s)" % self.logs)
-            if soak:
-                soak.tick()
             with self.registry.cursor() as cr:
                 env = self.env(cr)
                 counts = dict(env["allegro.push"]._read_group([("shop_id", "=", shop_id)], ["state"],
@@ -252,12 +251,15 @@ class Bench:
             chaos = Chaos(self, emu, rng, kills=args.kills)
             self.start_server(args.soak_workers)
             say("Soak: %d orders, %d workers, faults on, %d kills" % (args.orders, args.soak_workers, args.kills))
-            imported = self._soak_import(shop_id, len(forms), chaos)
+            chaos.start()
+            imported = self._soak_import(shop_id, len(forms))
             say("  imported %d; confirmations being sent" % imported)
-            self.wait_pushes(shop_id, timeout=args.timeout, soak=chaos)
+            self.wait_pushes(shop_id, timeout=args.timeout)
             say("  shipping every order with a tracking number")
             self._ship_all(shop_id, delivery_id)
-            counts = self.wait_pushes(shop_id, timeout=args.timeout, soak=chaos)
+            counts = self.wait_pushes(shop_id, timeout=args.timeout)
+            chaos.stopped.set()
+            chaos.join()
             emu.faults.clear()
             self.stop_server()
             lost = self._lost_orders(emu, shop_id, forms)
@@ -273,15 +275,13 @@ class Bench:
         print("updates duplicated on Allegro: %d (shipments %d, invoice entries %d)"
               % (sum(duplicates.values()), duplicates["shipments"], duplicates["invoices"]))
 
-    def _soak_import(self, shop_id, expected, chaos):
+    def _soak_import(self, shop_id, expected):
         deadline = time.monotonic() + self.args.timeout
         while time.monotonic() < deadline:
             with self.registry.cursor() as cr:
                 env = self.env(cr)
                 env["allegro.shop"]._cron_fetch_orders()
-            for _second in range(3):
-                chaos.tick()
-                time.sleep(1)
+            time.sleep(3)
             with self.registry.cursor() as cr:
                 count = self.env(cr)["allegro.order"].search_count([("shop_id", "=", shop_id)])
             if count >= expected:
@@ -330,22 +330,29 @@ class Bench:
         return lost
 
 
-class Chaos:
-    """Faults injected while the soak runs, and workers killed mid-job."""
+class Chaos(threading.Thread):
+    """Faults injected all through the soak, twice a second, and workers
+    killed in the middle of a job."""
 
     def __init__(self, bench, emu, rng, kills):
+        super().__init__(daemon=True)
         self.bench, self.emu, self.rng = bench, emu, rng
         self.kills_left = kills
         self.killed = 0
         self.injected = {"429 storm": 0, "5xx": 0, "answer lost": 0}
         self.next_kill = time.monotonic() + 5
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(0.5):
+            self.tick()
 
     def tick(self):
-        """A new fault once the previous ones were met, so that they come in
-        bursts without piling up beyond what Allegro would do."""
+        """A new fault while fewer than two wait for a request, so that they
+        come in bursts without piling up beyond what Allegro would do."""
         faults, rng = self.emu.faults, self.rng
         pending = faults.pending()
-        if not pending["errors"] and not pending["lost"]:
+        if len(pending["errors"]) + len(pending["lost"]) < 2:
             kind = rng.choice(("429 storm", "5xx", "answer lost"))
             if kind == "429 storm":
                 faults.add(status=429, count=rng.randint(3, 8), path_prefix="/order/", retry_after=1)
