@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test bench bench-offers pot readme clean
+.PHONY: demo install test bench bench-offers bench-jobs soak pot readme clean
 
 demo: install
 	scripts/demo.sh
@@ -26,3 +26,11 @@ readme:
 
 clean:
 	rm -rf .test-logs .demo
+
+# Updates to Allegro as jobs: 2,000 status updates by 1 and by 4 workers; and
+# the fault soak (see the top of scripts/bench_jobs.py).
+bench-jobs:
+	scripts/bench_jobs.sh $(ARGS)
+
+soak:
+	scripts/bench_jobs.sh --soak $(ARGS)

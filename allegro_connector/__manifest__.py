@@ -19,6 +19,7 @@
         "security/allegro_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron.xml",
+        "data/queue_job_data.xml",
         "data/allegro_data.xml",
         "data/allegro_status_map_data.xml",
         "wizards/allegro_map_products_views.xml",

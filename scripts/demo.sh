@@ -53,4 +53,8 @@ EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT" odoo_cli shell -d "$DB" --no-http
     || { tail -n 30 "$STATE/demo-setup.log"; die "connecting the demo shop failed"; }
 
 say "Odoo on http://localhost:$HTTP_PORT (admin / admin); Ctrl-C stops Odoo and the emulator"
-odoo_cli -d "$DB" --db-filter="^$DB\$" --http-interface=127.0.0.1 --http-port="$HTTP_PORT"
+# Workers and queue_job among the server-wide modules: the job runner sends
+# the updates to Allegro here exactly as on a production server.
+ODOO_QUEUE_JOB_CHANNELS="${ODOO_QUEUE_JOB_CHANNELS:-root:4,root.allegro.import:2,root.allegro.invoice:1}" \
+    odoo_cli -d "$DB" --db-filter="^$DB\$" --http-interface=127.0.0.1 --http-port="$HTTP_PORT" \
+    --gevent-port="${GEVENT_PORT:-8072}" --workers="${WORKERS:-2}" --load=base,web,queue_job

@@ -532,6 +532,25 @@ def test_fault_500_503_and_clear(emu, api):
     assert api.get("/me").status_code == 200
 
 
+def test_lost_answer_processes_the_request_then_drops_or_replaces_its_answer(emu, api):
+    order = emu.add_order()
+    path = "/order/checkout-forms/%s/shipments" % order["id"]
+    body = {"carrierId": "INPOST", "waybill": "LOST-1"}
+    emu.faults.lose_answer(count=1, path_prefix=path, method="POST")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.post(path, json=body)
+    emu.faults.lose_answer(count=1, path_prefix=path, method="POST", status=504)
+    assert api.post(path, json=dict(body, waybill="LOST-2")).status_code == 504
+    # Both were made, as when Allegro's gateway gives up on a finished request.
+    assert [s["waybill"] for s in emu.shipments(order["id"])] == ["LOST-1", "LOST-2"]
+    assert [r["answer_lost"] for r in emu.requests if r.path == path] == [True, True]
+    assert emu.duplicates() == {"shipments": 0, "invoices": 0}
+    assert api.post(path, json=body).status_code == 201  # no fault left: answered
+    assert emu.duplicates() == {"shipments": 1, "invoices": 0}
+    control = requests.get(emu.url + "/_emulator/duplicates", timeout=10).json()
+    assert control == {"shipments": 1, "invoices": 0}
+
+
 def test_fault_delay_triggers_client_timeout(emu, api):
     emu.faults.delay(0.6, count=1, path_prefix="/order/events")
     started = time.monotonic()

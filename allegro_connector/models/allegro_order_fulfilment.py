@@ -79,21 +79,43 @@ class AllegroOrder(models.Model):
         """Change the status on Allegro now; returns the pushes with their outcome."""
         check_group(self, ALLEGRO_USER)
         if status == "CANCELLED":
-            self._cancel_in_odoo()
-        pushes = self.env["allegro.push"]._queue_status(self, status)
-        pushes._send()
+            return self._cancel_on_allegro_first()
+        pushes = self.env["allegro.push"]._queue_status(self, status, enqueue=False)
+        pushes._send_now()
         return pushes
 
-    def _cancel_in_odoo(self):
+    def _cancel_on_allegro_first(self, status="CANCELLED"):
+        """Ask Allegro to cancel, then cancel in Odoo the orders Allegro let go.
+
+        Allegro first: an order refused there (or Allegro not answering) stays
+        as it was in Odoo, rather than cancelled here and still open there."""
         for order in self:
             if order._shipped_pickings():
                 raise UserError(self.env._(
                     "Order %(order)s has shipped already: it cannot be cancelled, arrange a return instead.",
                     order=order.display_name))
-            sale = order.sale_order_id
+        pushes = self.env["allegro.push"]._queue_status(self, status, enqueue=False)
+        pushes._send_now(retry_later=False)
+        for push in pushes.filtered(lambda p: p.state == "done"):
+            sale = push.order_id.sale_order_id
             if sale and sale.state != "cancel":
-                # The push of CANCELLED is queued below, once, for all orders.
                 sale.with_context(allegro_no_push=True)._action_cancel()
+        return pushes
+
+    def _ask_allegro_to_cancel(self):
+        """For a cancel pressed on the sale order: Allegro is asked before
+        Odoo cancels; a refusal stops the cancel with Allegro's answer."""
+        Map = self.env["allegro.status.map"]
+        for order in self.filtered(lambda o: o.status != "CANCELLED" and o.fulfillment_status != "CANCELLED"):
+            status = Map._outgoing_status(order.shop_id, "order_cancelled")
+            if status != "CANCELLED":
+                continue
+            push = self.env["allegro.push"]._queue_status(order, status, enqueue=False)
+            push._send_now(retry_later=False)
+            if push.state != "done":
+                raise UserError(self.env._(
+                    "Allegro did not cancel order %(order)s, so it stays open in Odoo too: %(reason)s",
+                    order=order.display_name, reason=push.last_error))
 
     def _notify_pushes(self, pushes):
         failed = pushes.filtered(lambda p: p.state != "done")

@@ -1,9 +1,10 @@
 import json
 import logging
-from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
 from .allegro_order import FULFILLMENT_STATUSES
@@ -11,18 +12,31 @@ from .allegro_rights import ALLEGRO_USER, check_group
 
 _logger = logging.getLogger(__name__)
 
-# Waits between attempts after a temporary failure (Allegro down, 429, 5xx).
-RETRY_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180)]
+# Attempts of one update before it is given up (each a job retry; the waits
+# between them come from the job function's retry pattern).
 MAX_ATTEMPTS = 12
-BATCH_SIZE = 50
+# The queue_job channel of each kind of update: invoices (a PDF to render and
+# upload) cannot hold back statuses and tracking numbers.
+CHANNELS = {
+    "status": "root.allegro.push",
+    "shipment": "root.allegro.push",
+    "invoice": "root.allegro.invoice",
+}
+# Seconds before the job tries again when another job holds the same order.
+ORDER_BUSY_RETRY = 5
+
+
+class StaleRevision(UserError):
+    """Allegro has a newer version of the order than the one the update was based on."""
 
 
 class AllegroPush(models.Model):
-    """A change to send to Allegro: a fulfillment status or a tracking number.
+    """A change to send to Allegro: a fulfillment status, a tracking number or an invoice.
 
-    Warehouse and sales staff never wait on Allegro: their action queues a
-    push, a scheduled action sends it, and temporary failures are retried
-    with backoff, so nothing is lost while Allegro is down.
+    Warehouse and sales staff never wait on Allegro: their action records the
+    update and queues one job (OCA queue_job) that sends it in a transaction
+    of its own. The record is what the seller sees: its state, Allegro's
+    answer and a Retry button; the job does the work, with retries.
     """
 
     _name = "allegro.push"
@@ -44,12 +58,19 @@ class AllegroPush(models.Model):
     carrier_name = fields.Char(readonly=True)
     waybill = fields.Char("Tracking number", readonly=True)
     line_item_ids = fields.Text("Line items", readonly=True, help="Allegro line item ids, JSON.")
+    remote_id = fields.Char("Allegro ID", readonly=True, copy=False,
+                            help="Id Allegro gave the shipment or invoice entry.")
     state = fields.Selection(
         [("pending", "To send"), ("done", "Sent"), ("failed", "Failed"), ("cancelled", "Cancelled")],
         default="pending", required=True, readonly=True, index=True,
     )
-    attempts = fields.Integer(readonly=True)
-    next_attempt_at = fields.Datetime(default=fields.Datetime.now, readonly=True, index=True)
+    job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, index="btree_not_null",
+                             ondelete="set null")
+    job_state = fields.Selection(related="job_id.state", string="Job state")
+    attempts = fields.Integer(related="job_id.retry", string="Attempts")
+    next_attempt_at = fields.Datetime(related="job_id.eta", string="Next attempt")
+    job_message = fields.Text(related="job_id.result", string="Last attempt",
+                              help="Why the last attempt has to be repeated (Allegro busy or down).")
     last_error = fields.Text(readonly=True)
     done_at = fields.Datetime(readonly=True)
 
@@ -66,22 +87,28 @@ class AllegroPush(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _queue_status(self, orders, status):
+    def _queue_status(self, orders, status, enqueue=True):
         """Queue a status change once per order (an identical pending one stays)."""
         pushes = self
         pending_by_order = self.search(
             [("order_id", "in", orders.ids), ("kind", "=", "status"), ("state", "=", "pending")]
         ).grouped("order_id")
+        new = self
         for order in orders:
             pending = pending_by_order.get(order, self)
             same = pending.filtered(lambda p: p.fulfillment_status == status)
-            (pending - same).write({"state": "cancelled", "last_error": self.env._("Replaced by a newer status.")})
-            pushes |= same or self.create({"order_id": order.id, "kind": "status", "fulfillment_status": status})
-        pushes._trigger_sending()
+            (pending - same)._cancel(self.env._("Replaced by a newer status."))
+            if not same:
+                same = self.create({"order_id": order.id, "kind": "status", "fulfillment_status": status})
+                new |= same
+            pushes |= same
+        if enqueue:
+            new._enqueue()
         return pushes
 
     @api.model
-    def _queue_shipment(self, order, waybill, carrier_code, carrier_name=None, line_item_ids=None, picking=None):
+    def _queue_shipment(self, order, waybill, carrier_code, carrier_name=None, line_item_ids=None, picking=None,
+                        enqueue=True):
         push = self.create({
             "order_id": order.id,
             "kind": "shipment",
@@ -91,124 +118,191 @@ class AllegroPush(models.Model):
             "line_item_ids": json.dumps(line_item_ids or []),
             "picking_id": picking.id if picking else False,
         })
-        push._trigger_sending()
+        if enqueue:
+            push._enqueue()
         return push
 
     @api.model
     def _queue_invoice(self, order, invoice):
         push = self.create({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
-        push._trigger_sending()
+        push._enqueue()
         return push
 
-    def _trigger_sending(self):
-        """Wake the sending cron once per transaction, however many updates
-        it queues (an import queues one per order)."""
-        if not self:
-            return
-        precommit = self.env.cr.precommit
-        if "allegro_push_trigger" not in precommit.data:
-            precommit.data["allegro_push_trigger"] = True
-            cron = self.env.ref("allegro_connector.ir_cron_send_pushes", raise_if_not_found=False)
-            if cron:
-                precommit.add(cron._trigger)
+    def _enqueue(self, eta=None):
+        """One job per update; its identity key keeps a second one from being
+        queued while the first waits or runs."""
+        for push in self:
+            job = push.with_delay(
+                channel=CHANNELS[push.kind],
+                identity_key="allegro.push:%d" % push.id,
+                max_retries=MAX_ATTEMPTS,
+                eta=eta,
+                description=self.env._("Allegro: %(update)s", update=push.display_name),
+            )._send_job()
+            # A Job when queued now, the existing queue.job when one was waiting.
+            record = job.db_record() if hasattr(job, "db_record") else job
+            push.sudo().job_id = record
+
+    def _cancel(self, reason):
+        self.write({"state": "cancelled", "last_error": reason})
+        jobs = self.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued", "wait_dependencies"))
+        jobs.button_cancelled()
+
+    def action_retry(self):
+        """Send again at once (a button press), the outcome shown on the update."""
+        check_group(self, ALLEGRO_USER)
+        retry = self.filtered(lambda p: p.state in ("failed", "pending"))
+        retry.write({"state": "pending", "last_error": False})
+        retry._send_now()
+
+    def action_cancel(self):
+        check_group(self, ALLEGRO_USER)
+        self.filtered(lambda p: p.state in ("failed", "pending"))._cancel(self.env._("Not sent, by request."))
 
     # ------------------------------------------------------------------
     # Sending
     # ------------------------------------------------------------------
 
-    @api.model
-    def _cron_send(self):
-        due = self.search([("state", "=", "pending"), ("next_attempt_at", "<=", fields.Datetime.now())],
-                          order="id", limit=BATCH_SIZE)
-        due._send()
-        if self.search_count([("state", "=", "pending"), ("next_attempt_at", "<=", fields.Datetime.now())],
-                             limit=1):
-            self._trigger_sending()
+    def _send_job(self):
+        """The job of one update (runs as the user who queued it)."""
+        self.ensure_one()
+        # The user's right to make this change was checked when it was queued
+        # (e.g. validating the delivery); sending it and keeping its outcome is
+        # the connector's own bookkeeping, so it runs as superuser.
+        push = self.sudo()
+        if push.state != "pending":
+            return "Nothing to send: the update is %s." % push.state
+        try:
+            push._deliver()
+        except (api_errors.AllegroError, UserError) as error:
+            if not getattr(error, "retryable", False):
+                raise
+            # Allegro busy (429), down (5xx) or not answering: the job is
+            # postponed by Retry-After, else by the retry pattern.
+            raise RetryableJobError(str(error), seconds=_retry_seconds(error)) from error
+        push._mark_done()
+        return "Sent."
 
-    def action_retry(self):
-        check_group(self, ALLEGRO_USER)
-        self.filtered(lambda p: p.state in ("failed", "pending")).write(
-            {"state": "pending", "next_attempt_at": fields.Datetime.now()})
-        self._send()
+    def _on_job_failed(self, exc_message=None, exc_name=None, **_fail_values):
+        """queue_job calls this, on a cursor of its own, when the job failed
+        for good: Allegro refused, the retries ran out, or anything else broke."""
+        for push in self.sudo().filtered(lambda p: p.state == "pending"):
+            push._record_failure(exc_message or exc_name or self.env._("Unknown error"))
 
-    def action_cancel(self):
-        check_group(self, ALLEGRO_USER)
-        self.filtered(lambda p: p.state in ("failed", "pending")).state = "cancelled"
-
-    def _send(self):
-        """Send each push; its state and Allegro's answer stay on it."""
-        clients = {}
-        unreachable = set()
-        for push in self.filtered(lambda p: p.state == "pending").sorted("id"):
-            shop = push.shop_id
-            order = push.order_id
-            if shop in unreachable:
-                continue  # Allegro did not answer this shop just now: try later
+    def _send_now(self, retry_later=True):
+        """Send at once, in this transaction (a button press): each update in
+        a savepoint, so one refused leaves the others and the caller's work.
+        A temporary failure leaves the update to its job, or, without
+        ``retry_later``, cancels it (the caller acts on the outcome now)."""
+        for push in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
             try:
-                client = clients.get(shop) or clients.setdefault(shop, shop._allegro_client())
-                push._send_one(client)
-            except api_errors.AllegroConflict as error:
-                if push.kind != "status":
-                    push._record_failure(error)
+                with self.env.cr.savepoint():
+                    push._deliver()
+            except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
+                if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
+                    if not retry_later:
+                        push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
+                                                error=error))
+                        continue
+                    push.last_error = str(error)
+                    if not push.job_id or push.job_id.state in ("done", "failed", "cancelled"):
+                        push._enqueue()
                     continue
-                # Allegro has a newer revision: read it rather than overwrite it.
-                push._refresh_order()
-                push._record_failure(UserError(self.env._(
+                push._record_failure(str(error) or type(error).__name__)
+                continue
+            push._mark_done()
+            push.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()
+
+    def _deliver(self):
+        order = self.order_id
+        # Updates of one order one at a time: a status needs the revision the
+        # previous update produced. Another job holding the order tries later.
+        if not order.try_lock_for_update(allow_referencing=True):
+            raise RetryableJobError(self.env._("Another update of this order is being sent."),
+                                    seconds=ORDER_BUSY_RETRY)
+        client = self.shop_id._allegro_client()
+        if self.kind == "invoice":
+            self._deliver_invoice(client)
+        elif self.kind == "shipment":
+            self._deliver_shipment(client)
+        else:
+            self._deliver_status(client)
+
+    def _deliver_status(self, client):
+        order = self.order_id
+        try:
+            client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=order.revision)
+        except api_errors.AllegroConflict:
+            # Either our own earlier attempt got through (its answer was lost,
+            # or the worker died before committing), or someone else changed
+            # the order on Allegro: read it to know which.
+            form = client.get_checkout_form(order.external_id)
+            if (form.get("fulfillment") or {}).get("status") != self.fulfillment_status:
+                raise StaleRevision(self.env._(
                     "Allegro has a newer version of this order (status now: %(status)s). It was read "
                     "again; retry to send %(wanted)s anyway.",
-                    status=push._status_label(order.fulfillment_status),
-                    wanted=push._status_label(push.fulfillment_status),
-                )))
-                continue
-            except (api_errors.AllegroError, UserError) as error:
-                push._record_failure(error)
-                if getattr(error, "retryable", False):
-                    unreachable.add(shop)
-                continue
-            push.write({"state": "done", "done_at": fields.Datetime.now(), "last_error": False,
-                        "attempts": push.attempts + 1})
-            order.message_post(body=push._done_message(), subtype_xmlid="mail.mt_note")
-            if push.kind == "status":
-                # Our change gave the order a new revision: take it, so that
-                # the next update is not refused as outdated.
-                push._refresh_order()
+                    status=self._status_label((form.get("fulfillment") or {}).get("status")),
+                    wanted=self._status_label(self.fulfillment_status),
+                )) from None
+        # Our change gave the order a new revision: take it, so that the next
+        # update is not refused as outdated.
+        self._refresh_order()
 
-    def _send_one(self, client):
-        order = self.order_id
-        if self.kind == "invoice":
-            self._send_invoice(client)
-        elif self.kind == "shipment":
-            client.add_shipment(order.external_id, self.carrier_code, self.waybill,
-                                carrier_name=self.carrier_name,
-                                line_item_ids=json.loads(self.line_item_ids or "[]") or None)
-        else:
-            client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=order.revision)
+    def _deliver_shipment(self, client):
+        """Allegro has no idempotency key for shipments, and an attempt that
+        timed out, got a 5xx or died with its worker may have been processed:
+        what Allegro holds is read first, so a tracking number goes once."""
+        form_id = self.order_id.external_id
+        for shipment in (client.get_shipments(form_id) or {}).get("shipments") or []:
+            if shipment.get("waybill") == self.waybill and shipment.get("carrierId") == self.carrier_code:
+                self.remote_id = shipment.get("id")
+                return
+        created = client.add_shipment(form_id, self.carrier_code, self.waybill, carrier_name=self.carrier_name,
+                                      line_item_ids=json.loads(self.line_item_ids or "[]") or None)
+        self.remote_id = (created or {}).get("id")
 
-    def _send_invoice(self, client):
+    def _deliver_invoice(self, client):
         """Allegro takes an invoice in two steps: its entry, then the PDF.
 
-        The entry's id is kept on the invoice at once, so that a failed
-        upload is retried alone (a second entry would be refused)."""
+        An entry made by an attempt whose answer was lost is found on Allegro
+        (by its number) and used, never made a second time."""
         invoice = self.move_id
-        if not invoice.allegro_invoice_id:
+        if not invoice:
+            raise UserError(self.env._("The invoice of this update was deleted in Odoo."))
+        form_id = self.order_id.external_id
+        entry = None
+        for existing in (client.get_invoices(form_id) or {}).get("invoices") or []:
+            if existing.get("id") == invoice.allegro_invoice_id or existing.get("invoiceNumber") == invoice.name:
+                entry = existing
+                break
+        if entry is None:
             invoice.allegro_invoice_id = client.create_invoice(
-                self.order_id.external_id, "%s.pdf" % invoice.name.replace("/", "_"), invoice_number=invoice.name
+                form_id, "%s.pdf" % invoice.name.replace("/", "_"), invoice_number=invoice.name
             )
-        pdf = self.env["ir.actions.report"]._render_qweb_pdf("account.account_invoices", invoice.ids)[0]
-        try:
-            client.upload_invoice_file(self.order_id.external_id, invoice.allegro_invoice_id, pdf)
-        except api_errors.AllegroConflict:
-            pass  # the file is there already: a previous attempt got through
+        else:
+            invoice.allegro_invoice_id = entry["id"]
+        if not (entry and (entry.get("file") or {}).get("uploadedAt")):
+            pdf = self.env["ir.actions.report"]._render_qweb_pdf("account.account_invoices", invoice.ids)[0]
+            try:
+                client.upload_invoice_file(form_id, invoice.allegro_invoice_id, pdf)
+            except api_errors.AllegroConflict:
+                pass  # the file is there already: a previous attempt got through
+        self.remote_id = invoice.allegro_invoice_id
         invoice.write({"allegro_upload_state": "done", "allegro_upload_message": False})
 
     def _refresh_order(self):
         try:
             # Taking Allegro's new revision is the connector's bookkeeping: the
             # user who changed the status may not edit order lines or buyers.
-            self.order_id.sudo().action_refresh_from_allegro()
+            with self.env.cr.savepoint():
+                self.order_id.sudo().action_refresh_from_allegro()
         except (api_errors.AllegroError, UserError) as error:
             # The next import brings the order up to date anyway.
             _logger.info("Allegro order %s not re-read: %s", self.order_id.id, error)
+
+    def _mark_done(self):
+        self.write({"state": "done", "done_at": fields.Datetime.now(), "last_error": False})
+        self.order_id.message_post(body=self._done_message(), subtype_xmlid="mail.mt_note")
 
     def _done_message(self):
         if self.kind == "invoice":
@@ -221,22 +315,18 @@ class AllegroPush(models.Model):
         """The status as the user reads it, in their language."""
         return dict(self._fields["fulfillment_status"]._description_selection(self.env)).get(status)
 
-    def _record_failure(self, error):
-        attempts = self.attempts + 1
-        values = {"attempts": attempts, "last_error": str(error)}
+    def _record_failure(self, message):
+        """The update failed for good: say why on it, on its invoice, and flag the order."""
+        self.write({"state": "failed", "last_error": message})
         if self.move_id:
-            self.move_id.allegro_upload_message = str(error)
-        if getattr(error, "retryable", False) and attempts < MAX_ATTEMPTS:
-            delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
-            retry_after = getattr(error, "retry_after", None)
-            if retry_after:
-                delay = max(delay, timedelta(seconds=float(retry_after)))
-            values["next_attempt_at"] = fields.Datetime.now() + delay
-        else:
-            values["state"] = "failed"
-            if self.move_id:
-                self.move_id.allegro_upload_state = "failed"
-            self.order_id._flag(self.env._("Allegro refused an update (%(what)s): %(error)s",
-                                           what=self.display_name, error=error))
-        self.write(values)
-        _logger.info("Allegro update %s failed (attempt %s): %s", self.id, attempts, error)
+            self.move_id.write({"allegro_upload_state": "failed", "allegro_upload_message": message})
+        if self.kind == "status":
+            self._refresh_order()  # show the seller what Allegro holds now
+        self.order_id._flag(self.env._("Allegro refused an update (%(what)s): %(error)s",
+                                       what=self.display_name, error=message))
+        _logger.info("Allegro update %s failed: %s", self.id, message)
+
+
+def _retry_seconds(error):
+    retry_after = getattr(error, "retry_after", None)
+    return max(1, int(float(retry_after))) if retry_after else None

@@ -480,6 +480,10 @@ class AllegroShop(models.Model):
         try:
             me = self._allegro_client().get_me()
         except (api_errors.AllegroError, UserError) as error:
+            if getattr(error, "retryable", False) and self.state == "connected":
+                # Allegro busy or down says nothing about the connection.
+                self.last_error = str(error)
+                return False
             self._set_error(str(error))
             return False
         # The connection state is the connector's bookkeeping, whoever tests it.
@@ -543,7 +547,8 @@ class AllegroShop(models.Model):
             try:
                 shop._collect_device_token()
             except (api_errors.AllegroError, UserError) as error:
-                shop._set_error(str(error))
+                if not getattr(error, "retryable", False):  # else polled again, still pending
+                    shop._set_error(str(error))
         still_pending = pending.filtered(lambda s: s.state == "pending")
         if still_pending:
             still_pending._schedule_device_poll()
@@ -563,6 +568,12 @@ class AllegroShop(models.Model):
             try:
                 shop._refresh_tokens(shop.sudo().token_ids[:1].access_token)
             except (api_errors.AllegroError, UserError) as error:
+                if getattr(error, "retryable", False):
+                    # Allegro's OAuth server busy (429), down (5xx) or not
+                    # answering: the refresh token is still good, the shop
+                    # stays connected and the next run tries again.
+                    _logger.warning("Allegro shop %s: token not refreshed yet: %s", shop.id, error)
+                    continue
                 shop._set_error(str(error))
 
 

@@ -173,18 +173,28 @@ class AllegroShop(models.Model):
 
     @api.model
     def _cron_fetch_orders(self):
-        self.search([("state", "=", "connected")])._run_imports()
+        self.search([("state", "=", "connected")])._enqueue_imports()
 
     @api.model
     def _cron_sweep_orders(self):
-        self.search([("state", "=", "connected"), ("initial_import_done", "=", True)])._run_imports(sweep=True)
+        self.search([("state", "=", "connected"), ("initial_import_done", "=", True)])._enqueue_imports(sweep=True)
 
-    def _run_imports(self, sweep=False):
+    def _enqueue_imports(self, sweep=False):
+        """One job per shop, so that several shops import side by side on
+        several workers and one shop's failure stays its own. The identity key
+        keeps a shop from being queued twice; the shop's lock keeps two jobs
+        from importing it at once."""
         for shop in self:
-            try:
-                shop._run_import(sweep=sweep)
-            except Exception:  # noqa: BLE001 - one shop's bug must not stop the others
-                _logger.exception("Allegro shop %s: import failed", shop.id)
+            kind = "sweep" if sweep else "fetch"
+            shop.with_delay(
+                channel="root.allegro.import",
+                identity_key="allegro.import:%s:%d" % (kind, shop.id),
+                description=self.env._("Allegro: import orders of %(shop)s", shop=shop.display_name),
+            )._import_job(sweep=sweep)
+
+    def _import_job(self, sweep=False):
+        self.ensure_one()
+        return self._run_import(sweep=sweep)["message"]
 
     def _run_import(self, sweep=False):
         """Import on a cursor of its own, committing batch by batch.

@@ -43,10 +43,11 @@ class SaleOrder(models.Model):
         return result
 
     def _action_cancel(self):
-        result = super()._action_cancel()
         if not self.env.context.get("allegro_no_push"):
-            self.allegro_order_id.sudo()._push_event_status("order_cancelled")
-        return result
+            # Asked before anything changes here: a refusal leaves the order as it was.
+            # Asking is the connector's bookkeeping: a salesman has no Allegro rights.
+            self.allegro_order_id.sudo()._ask_allegro_to_cancel()
+        return super()._action_cancel()
 
     def _allegro_order_action(self, method):
         self.ensure_one()

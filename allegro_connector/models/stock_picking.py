@@ -1,4 +1,7 @@
 from odoo import models
+from odoo.exceptions import UserError
+
+from ..allegro_api.client import MAX_WAYBILL_LENGTH
 
 
 class StockPicking(models.Model):
@@ -7,27 +10,56 @@ class StockPicking(models.Model):
     def _allegro_order(self):
         # Warehouse staff have no rights on Allegro records: reading the order
         # and queueing its updates is the connector's bookkeeping, elevated.
-        return self.sale_id.allegro_order_id.sudo()
+        return self.sale_id.sudo().allegro_order_id
+
+    def _allegro_waybills(self):
+        """The tracking numbers of this delivery, one per parcel.
+
+        Odoo keeps the numbers of a multi-parcel delivery in one field,
+        separated by commas; each goes to Allegro as a shipment of its own.
+        Checked before the delivery is done, so that a number Allegro cannot
+        take is fixed by the person validating, not found failing later."""
+        ref = self.carrier_tracking_ref
+        if not ref or not ref.strip():
+            return []
+        waybills = [part.strip() for part in ref.split(",")]
+        problems = []
+        for number, waybill in enumerate(waybills, 1):
+            if not waybill:
+                problems.append(self.env._("parcel %(number)s has an empty tracking number", number=number))
+            elif len(waybill) > MAX_WAYBILL_LENGTH:
+                problems.append(self.env._(
+                    "tracking number %(waybill)s is %(length)s characters long (Allegro takes %(max)s at most)",
+                    waybill=waybill, length=len(waybill), max=MAX_WAYBILL_LENGTH))
+            elif any(char.isspace() or not char.isprintable() for char in waybill):
+                problems.append(self.env._(
+                    "tracking number %(waybill)s contains spaces or invisible characters", waybill=waybill))
+        if problems:
+            raise UserError(self.env._(
+                "Delivery %(picking)s cannot be sent to Allegro: %(problems)s. Separate the tracking numbers of "
+                "several parcels with commas.", picking=self.display_name, problems="; ".join(problems)))
+        return list(dict.fromkeys(waybills))  # a number typed twice is one parcel
 
     def _action_done(self):
+        for picking in self.filtered(lambda p: p.picking_type_code == "outgoing" and p._allegro_order()):
+            picking._allegro_waybills()
         result = super()._action_done()
         for picking in self.filtered(lambda p: p.picking_type_code == "outgoing" and p._allegro_order()):
-            # Warehouse staff have no access to Allegro orders: telling Allegro is
-            # the connector's own bookkeeping.
-            picking.sudo()._allegro_push_shipment()
+            picking._allegro_push_shipment()
         return result
 
     def _allegro_push_shipment(self):
         """Send the tracking number of the goods this delivery shipped, then
         the mapped status once the whole order has left."""
         order = self._allegro_order()
-        if self.carrier_tracking_ref:
+        waybills = self._allegro_waybills()
+        if waybills:
             carrier_code, carrier_name = self.carrier_id._allegro_carrier()
             shipped = self.move_ids.filtered(lambda m: m.state == "done" and m.quantity).sale_line_id
             line_items = order.line_ids.filtered(lambda l: l.sale_line_id in shipped).mapped("line_item_id")
-            order.env["allegro.push"]._queue_shipment(
-                order, self.carrier_tracking_ref, carrier_code, carrier_name, line_items, picking=self
-            )
+            for waybill in waybills:
+                order.env["allegro.push"]._queue_shipment(
+                    order, waybill, carrier_code, carrier_name, line_items, picking=self)
         still_open = self.sale_id.picking_ids.filtered(
             lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
         )

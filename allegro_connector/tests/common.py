@@ -3,10 +3,14 @@
 The emulator lives in the repository's tests/ directory (not shipped with the
 addon); the test command puts it on the Python path.
 """
+import traceback
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import TransactionCase
+
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import Job
 
 from allegro_emulator import AllegroEmulator, catalogue
 
@@ -36,7 +40,58 @@ def create_committed_shop(registry, env, emulator, expires_in=5 * 3600, **values
         return shop.id
 
 
-class AllegroEmulatorCase(TransactionCase):
+class JobRunnerMixin:
+    """Runs the connector's queued jobs in a test, as queue_job's runner would."""
+
+    def send_pushes(self):
+        """What the job runner does: perform the connector's jobs that are due."""
+        self.run_jobs()
+        self.env.invalidate_all()
+
+    def due_jobs(self, channel="root.allegro"):
+        return self.env["queue.job"].sudo().search([
+            ("state", "in", ("pending", "enqueued")),
+            ("channel", "=like", channel + "%"),
+            "|", ("eta", "=", False), ("eta", "<=", fields.Datetime.now()),
+        ], order="priority, date_created, id")
+
+    def run_jobs(self, channel="root.allegro"):
+        """Perform due jobs as queue_job's runner and its controller do (each
+        as the user who queued it, in a savepoint standing for its own
+        transaction, postponed on RetryableJobError, failed with the on-fail
+        hook on anything else), until none is due. Returns the jobs run."""
+        done = self.env["queue.job"]
+        for _round in range(10):
+            records = self.due_jobs(channel) - done
+            if not records:
+                break
+            done |= records
+            for record in records:
+                self._perform_job(Job.load(self.env, record.uuid))
+        return done
+
+    def _perform_job(self, job):
+        job.set_started()
+        job.store()
+        try:
+            with self.env.cr.savepoint():
+                job.perform()
+        except RetryableJobError as error:
+            job.postpone(result=str(error), seconds=error.seconds)
+            job.set_pending(reset_retry=False)
+            job.store()
+        except Exception as error:  # noqa: BLE001 - what the controller catches
+            values = {"exc_info": traceback.format_exc(), "exc_name": type(error).__name__,
+                      "exc_message": str(error)}
+            job.set_failed(**values)
+            job.store()
+            job.on_fail(values)
+        else:
+            job.set_done()
+            job.store()
+
+
+class AllegroEmulatorCase(JobRunnerMixin, TransactionCase):
     """A fresh emulator per test; shops talk to it through their real client.
 
     The registry is put in test mode so that the cursors the connector opens
@@ -93,10 +148,9 @@ class AllegroEmulatorCase(TransactionCase):
         self.import_orders(self.shop)
         return self.allegro_order(self.shop, form["id"])
 
-    def send_pushes(self):
-        """What the scheduled action does: send the updates that are due."""
-        self.env["allegro.push"]._cron_send()
-        self.env.invalidate_all()
+    def make_jobs_due(self):
+        """As if the waits between attempts had passed."""
+        self.env["queue.job"].sudo().search([("state", "=", "pending")]).write({"eta": False})
 
     def allegro_order(self, shop, form_id):
         return self.env["allegro.order"].search([("shop_id", "=", shop.id), ("external_id", "=", form_id)])

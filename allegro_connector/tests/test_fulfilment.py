@@ -1,3 +1,4 @@
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -117,16 +118,18 @@ class TestFulfilment(AllegroEmulatorCase):
         self.send_pushes()
         pending = order.push_ids.filtered(lambda p: p.state == "pending")
         self.assertEqual(len(pending), 2, "tracking number and SENT wait for Allegro")
-        first, second = pending.sorted("id")
-        self.assertEqual(first.kind, "shipment")
-        self.assertTrue(first.last_error)
-        self.assertEqual(first.attempts, 1)
-        self.assertEqual(second.attempts, 0, "Allegro did not answer: the rest waits for the next run")
+        for push in pending:
+            self.assertEqual(push.job_state, "pending")
+            self.assertEqual(push.attempts, 1)
+            self.assertIn("503", push.job_message)
+            self.assertGreater(push.next_attempt_at, fields.Datetime.now(), "retried later, not at once")
+        self.assertFalse(order.needs_attention, "a temporary failure is not a refusal")
         self.assertFalse(self.emulator.shipments(order.external_id))
         self.emulator.faults.clear()
-        pending.next_attempt_at = "2000-01-01 00:00:00"  # the backoff delay has passed
+        self.make_jobs_due()
         self.send_pushes()
         self.assertEqual(set(pending.mapped("state")), {"done"}, pending.mapped("last_error"))
+        self.assertEqual(set(pending.mapped("job_state")), {"done"})
         self.assertEqual(self.emulator.shipments(order.external_id)[0]["waybill"], "WB-503")
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
 

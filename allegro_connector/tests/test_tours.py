@@ -4,12 +4,12 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from allegro_emulator import AllegroEmulator, catalogue
 
-from .common import CLIENT_ID, CLIENT_SECRET
+from .common import CLIENT_ID, CLIENT_SECRET, JobRunnerMixin
 from .test_order_import import PAID, items
 
 
 @tagged("post_install", "-at_install")
-class TestTours(HttpCase):
+class TestTours(JobRunnerMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -77,7 +77,7 @@ class TestTours(HttpCase):
 
     def test_change_status_of_a_selection(self):
         orders = self.connect_and_import()
-        self.env["allegro.push"]._cron_send()  # confirming the sale orders set them in progress
+        self.send_pushes()  # confirming the sale orders set them in progress
         self.assertEqual([self.allegro_status(order) for order in orders], ["PROCESSING", "PROCESSING"])
         user = new_test_user(self.env, "allegro_clerk", groups="base.group_user,allegro_connector.group_allegro_user")
         self.start_tour("/odoo/action-allegro_connector.action_allegro_order", "allegro_change_status", login=user.login)
@@ -94,7 +94,7 @@ class TestTours(HttpCase):
         self.start_tour("/odoo/action-stock.action_picking_tree_all/%d" % picking.id,
                         "allegro_validate_delivery", login=user.login)
         self.assertEqual(picking.state, "done")
-        self.env["allegro.push"]._cron_send()
+        self.send_pushes()
         shipments = self.emulator.shipments(order.external_id)
         self.assertEqual([(s["waybill"], s["carrierId"]) for s in shipments], [("620000000777", "INPOST")])
         self.assertEqual(self.allegro_status(order), "SENT")

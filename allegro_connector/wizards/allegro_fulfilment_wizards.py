@@ -82,9 +82,9 @@ class AllegroTrackingWizard(models.TransientModel):
         if code == OTHER_CARRIER and not name:
             raise UserError(self.env._("Name the carrier: Allegro needs it for 'other' carriers."))
         pushes = self.env["allegro.push"]._queue_shipment(
-            self.order_id, self.waybill.strip(), code, name, self.line_ids.mapped("line_item_id")
+            self.order_id, self.waybill.strip(), code, name, self.line_ids.mapped("line_item_id"), enqueue=False
         )
-        pushes._send()
+        pushes._send_now()
         if self.mark_sent and pushes.state == "done":
             pushes |= self.order_id._set_allegro_status("SENT")
         return self.order_id._notify_pushes(pushes)

@@ -47,7 +47,10 @@ def approve(emu, req):
 @CONTROL.route("POST", "/_emulator/faults")
 def faults(emu, req):
     spec = _payload(req)
-    if "delay" in spec:
+    if spec.get("lose_answer"):
+        emu.faults.lose_answer(count=spec.get("count", 1), path_prefix=spec.get("path_prefix", "/order"),
+                               method=spec.get("method"), status=spec.get("status"))
+    elif "delay" in spec:
         emu.faults.delay(spec["delay"], count=spec.get("count", 1), path_prefix=spec.get("path_prefix", ""),
                          method=spec.get("method"))
     else:
@@ -55,6 +58,11 @@ def faults(emu, req):
                        path_prefix=spec.get("path_prefix", "/order"), retry_after=spec.get("retry_after", 1),
                        method=spec.get("method"))
     return _ok(emu.faults.pending())
+
+
+@CONTROL.route("GET", "/_emulator/duplicates")
+def duplicates(emu, req):
+    return _ok(emu.duplicates())
 
 
 @CONTROL.route("DELETE", "/_emulator/faults")

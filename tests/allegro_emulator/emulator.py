@@ -227,6 +227,16 @@ class AllegroEmulator:
         return self.store.invoice_files.get(invoice_id)
 
     # -- observation ---------------------------------------------------------
+    def duplicates(self):
+        """Changes a seller made twice, counted from what the emulator holds:
+        the same tracking number twice on an order, and invoice entries beyond
+        an order's first."""
+        with self.lock:
+            shipments = sum(len(items) - len({(s["waybill"], s["carrierId"]) for s in items})
+                            for items in self.store.shipments.values())
+            invoices = sum(max(0, len(items) - 1) for items in self.store.invoices.values())
+            return {"shipments": shipments, "invoices": invoices}
+
     def reset_requests(self):
         with self.lock:
             self.requests.clear()

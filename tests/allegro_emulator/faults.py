@@ -1,4 +1,4 @@
-"""Injected failures: error statuses and slow responses for the next N matching requests."""
+"""Injected failures: error statuses, slow responses and lost answers for the next N matching requests."""
 
 import threading
 
@@ -20,6 +20,7 @@ class Faults:
         self._lock = threading.Lock()
         self._errors = []
         self._delays = []
+        self._lost = []
 
     def add(self, status=429, count=1, path_prefix="/order", retry_after=1, method=None):
         with self._lock:
@@ -31,14 +32,25 @@ class Faults:
             self._delays.append({"seconds": float(seconds), "count": count, "path_prefix": path_prefix or "",
                                  "method": method and method.upper()})
 
+    def lose_answer(self, count=1, path_prefix="/order", method=None, status=None):
+        """Process the request, then lose its answer: the connection is dropped
+        (``status`` None, what a client sees as a timeout) or ``status`` (e.g.
+        500 or 504) is answered instead. The change is made all the same, as
+        when Allegro's gateway gives up on a request its backend completes."""
+        with self._lock:
+            self._lost.append({"status": status, "count": count, "path_prefix": path_prefix or "",
+                               "method": method and method.upper()})
+
     def clear(self):
         with self._lock:
             self._errors.clear()
             self._delays.clear()
+            self._lost.clear()
 
     def pending(self):
         with self._lock:
-            return {"errors": [dict(r) for r in self._errors], "delays": [dict(r) for r in self._delays]}
+            return {"errors": [dict(r) for r in self._errors], "delays": [dict(r) for r in self._delays],
+                    "lost": [dict(r) for r in self._lost]}
 
     def _take(self, rules, method, path):
         """Consume one use of the first matching rule."""
@@ -57,6 +69,10 @@ class Faults:
         rule = self._take(self._delays, method, path)
         return rule["seconds"] if rule else 0
 
+    def take_lost_answer(self, method, path):
+        """The rule losing this request's answer (processed first), or None."""
+        return self._take(self._lost, method, path)
+
     def take_error(self, method, path):
         """The Reply that replaces this request's real answer, or None."""
         rule = self._take(self._errors, method, path)
@@ -65,7 +81,11 @@ class Faults:
         status = rule["status"]
         if status == 401:  # 401 always carries AuthError, never ErrorsHolder
             return Reply(401, {"error": "invalid_token", "error_description": "Access token expired: injected fault"})
-        headers = {}
-        if rule["retry_after"] is not None and status in (429, 503):
-            headers["Retry-After"] = str(rule["retry_after"])
-        return ApiError(status, MESSAGES.get(status, "Injected failure"), headers=headers).reply()
+        return error_reply(status, rule["retry_after"])
+
+
+def error_reply(status, retry_after=None):
+    headers = {}
+    if retry_after is not None and status in (429, 503):
+        headers["Retry-After"] = str(retry_after)
+    return ApiError(status, MESSAGES.get(status, "Injected failure"), headers=headers).reply()

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import api_orders, api_sale  # noqa: F401  (they register their routes on API)
 from .common import JSON_V1, iso, utcnow
 from .control import CONTROL
+from .faults import error_reply
 from .oauth import OAUTH, OAuthError
 from .routing import API, ApiError, Reply, Request
 
@@ -133,6 +134,16 @@ class Handler(BaseHTTPRequestHandler):
             payload = reply.encode()
         else:
             reply, payload = self._dispatch(emu, req, route, params, router)
+            lost = emu.faults.take_lost_answer(req.method, req.path)
+            if lost is not None:
+                # Recorded as processed (what Allegro did), then the answer is lost.
+                self._record(emu, req, route, reply, payload, answer_lost=True)
+                if lost["status"] is None:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                reply = error_reply(lost["status"])
+                return self._send(reply, reply.encode())
         self._record(emu, req, route, reply, payload)
         self._send(reply, payload)
 
@@ -191,7 +202,7 @@ class Handler(BaseHTTPRequestHandler):
             return Reply(400, {"error": str(error)}, "application/json")
 
     # -- response ------------------------------------------------------------
-    def _record(self, emu, req, route, reply, payload):
+    def _record(self, emu, req, route, reply, payload, answer_lost=False):
         """Appended before the response is sent, so a client that got its answer sees the record."""
         body_json = None
         if req.body and "json" in req.headers.get("Content-Type", ""):
@@ -204,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
             "query": {k: v[0] if len(v) == 1 else v for k, v in req.query.items()},
             "headers": Headers(req.headers.items()), "json": body_json, "body": req.body,
             "status": reply.status, "response_headers": self._response_headers(reply, payload),
-            "response_body": payload, "time": iso(utcnow()),
+            "response_body": payload, "time": iso(utcnow()), "answer_lost": answer_lost,
         })
         with emu.lock:
             emu.requests.append(record)
