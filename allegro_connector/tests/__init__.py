@@ -5,3 +5,5 @@ from . import test_order_import
 from . import test_concurrent_import
 from . import test_fulfilment
 from . import test_invoice
+from . import test_jobs
+from . import test_job_runner
