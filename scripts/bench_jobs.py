@@ -332,8 +332,8 @@ class Bench:
 
 
 class Chaos(threading.Thread):
-    """Faults injected all through the soak, twice a second, and workers
-    killed in the middle of a job."""
+    """Faults injected all through the soak, and workers killed in the
+    middle of a job."""
 
     def __init__(self, bench, emu, rng, kills):
         super().__init__(daemon=True)
@@ -342,6 +342,7 @@ class Chaos(threading.Thread):
         self.killed = 0
         self.injected = {"429 storm": 0, "5xx": 0, "answer lost": 0}
         self.next_kill = time.monotonic() + 5
+        self.next_fault = 0
         self.stopped = threading.Event()
 
     def run(self):
@@ -349,11 +350,12 @@ class Chaos(threading.Thread):
             self.tick()
 
     def tick(self):
-        """A new fault while fewer than two wait for a request, so that they
-        come in bursts without piling up beyond what Allegro would do."""
+        """A new fault every 5 to 20 requests served: paced by the traffic,
+        so the last few updates see faults as often as the first ones did,
+        not an outage made of every fault the clock would add."""
         faults, rng = self.emu.faults, self.rng
-        pending = faults.pending()
-        if len(pending["errors"]) + len(pending["lost"]) < 2:
+        if len(self.emu.requests) >= self.next_fault:
+            self.next_fault = len(self.emu.requests) + rng.randint(5, 20)
             kind = rng.choice(("429 storm", "5xx", "answer lost"))
             if kind == "429 storm":
                 faults.add(status=429, count=rng.randint(3, 8), path_prefix="/order/", retry_after=1)

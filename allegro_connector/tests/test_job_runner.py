@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import SQL
+from odoo.tools import SQL, config
 
 from allegro_emulator import AllegroEmulator
 
@@ -41,7 +41,8 @@ def start_odoo(db, log_path, workers=2, channels="root:4"):
                ODOO_QUEUE_JOB_HOST="127.0.0.1")
     command = [
         sys.executable, "-m", "odoo", "server", "-d", db, "--db-filter", "^%s$" % db,
-        "--addons-path", os.environ["ALLEGRO_ADDONS_PATH"], "--http-interface", "127.0.0.1",
+        "--addons-path", os.environ.get("ALLEGRO_ADDONS_PATH") or ",".join(config["addons_path"]),
+        "--http-interface", "127.0.0.1",
         "--http-port", str(port), "--gevent-port", str(free_port()), "--workers", str(workers),
         "--max-cron-threads", "0", "--load", "base,web,queue_job",
         "--logfile", log_path, "--log-level", "info", "--limit-time-real", "120",
