@@ -53,7 +53,7 @@ class AllegroOffer(models.Model):
         "safety buffer, never below zero. Empty when the shop does not sync stock.",
     )
     stock_state = fields.Selection(
-        [("synced", "In step"), ("pending", "To send"), ("refused", "Refused"), ("off", "Not synced")],
+        [("synced", "In sync"), ("pending", "To send"), ("refused", "Refused"), ("off", "Not synced")],
         compute="_compute_stock_state",
     )
     stock_dirty = fields.Boolean(readonly=True, copy=False, index=True,

@@ -157,7 +157,7 @@ class AllegroPush(models.Model):
 
     def action_cancel(self):
         check_group(self, ALLEGRO_USER)
-        self.filtered(lambda p: p.state in ("failed", "pending"))._cancel(self.env._("Not sent, by request."))
+        self.filtered(lambda p: p.state in ("failed", "pending"))._cancel(self.env._("Cancelled on request."))
 
     # ------------------------------------------------------------------
     # Sending

@@ -58,7 +58,7 @@ class AllegroShop(models.Model):
         string="Warehouses counted",
         check_company=True,
         domain="[('company_id', '=', company_id)]",
-        help="Whose free quantity Allegro may sell. All warehouses of the company when empty.",
+        help="Warehouses whose free quantity Allegro may sell; all warehouses of the company when empty.",
     )
     stock_buffer = fields.Integer(
         "Safety buffer",
@@ -100,7 +100,7 @@ class AllegroShop(models.Model):
             try:
                 shop._read_offers()
             except api_errors.AllegroError as exc:
-                raise UserError(self.env._("Allegro did not answer the offer list: %(error)s", error=exc)) from exc
+                raise UserError(self.env._("Allegro did not return the offer list: %(error)s", error=exc)) from exc
             if shop.stock_sync or shop.price_sync:
                 shop._send_offer_updates(shop.offer_ids.filtered("product_id"))
         return self.action_view_offers()
