@@ -99,7 +99,8 @@ class Bench:
         env = dict(os.environ, ODOO_QUEUE_JOB_CHANNELS="root:%d" % workers, ODOO_QUEUE_JOB_PORT=str(port),
                    ODOO_QUEUE_JOB_HOST="127.0.0.1")
         log = os.path.join(self.logs, "odoo-%d-workers.log" % workers)
-        command = [sys.executable, "-m", "odoo", "server", "-d", self.args.db, "--db-filter", "^%s$" % self.args.db,
+        command = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "odoo_server.py"),
+                   "server", "-d", self.args.db, "--db-filter", "^%s$" % self.args.db,
                    "--addons-path", self.args.addons_path, "--http-interface", "127.0.0.1",
                    "--http-port", str(port), "--gevent-port", str(free_port()), "--workers", str(workers),
                    "--max-cron-threads", "0", "--load", "base,web,queue_job", "--logfile", log,

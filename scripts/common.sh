@@ -133,5 +133,5 @@ ensure_chromium() {
 
 # odoo CLI with the project's addons path and quiet HTTP.
 odoo_cli() {
-    "$PY" -m odoo --addons-path="$ADDONS" "$@"
+    "$PY" "$ROOT/scripts/odoo_server.py" --addons-path="$ADDONS" "$@"
 }
