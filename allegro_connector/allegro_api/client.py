@@ -64,6 +64,17 @@ def _offer_criteria(offer_ids):
     return [{"type": "CONTAINS_OFFERS", "offers": [{"id": o} for o in offer_ids]}]
 
 
+def _journal_params(from_id, types, limit):
+    """Query of one page of an event journal (orders or offers)."""
+    _check_range("limit", limit, 1, 1000)
+    params = {"limit": limit}
+    if from_id is not None:
+        params["from"] = str(from_id)
+    if types:
+        params["type"] = [types] if isinstance(types, str) else list(types)
+    return params
+
+
 def _check_range(name, value, minimum, maximum=None):
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("%s must be an integer, got %r" % (name, value))
@@ -199,13 +210,7 @@ class AllegroClient:
 
     def get_order_events(self, from_id=None, types=None, limit=100):
         """``GET /order/events``: one page of the order event journal."""
-        _check_range("limit", limit, 1, 1000)
-        params = {"limit": limit}
-        if from_id is not None:
-            params["from"] = str(from_id)
-        if types:
-            params["type"] = [types] if isinstance(types, str) else list(types)
-        return self._get("/order/events", params)
+        return self._get("/order/events", _journal_params(from_id, types, limit))
 
     def iter_order_events(self, from_id=None, types=None, limit=1000, max_pages=None):
         """Iterate over order events after ``from_id``.
@@ -390,13 +395,7 @@ class AllegroClient:
 
     def get_offer_events(self, from_id=None, types=None, limit=100):
         """``GET /sale/offer-events``: one page of the offer event journal (last 24 hours)."""
-        _check_range("limit", limit, 1, 1000)
-        params = {"limit": limit}
-        if from_id is not None:
-            params["from"] = str(from_id)
-        if types:
-            params["type"] = [types] if isinstance(types, str) else list(types)
-        return self._get("/sale/offer-events", params)
+        return self._get("/sale/offer-events", _journal_params(from_id, types, limit))
 
     def iter_offer_events(self, from_id=None, types=None, limit=1000, max_pages=None):
         """Iterate over offer events after ``from_id``.

@@ -136,6 +136,21 @@ class AllegroEmulatorCase(JobRunnerMixin, TransactionCase):
                 "list_price": float(offer["price"]["amount"]),
             })
 
+    @classmethod
+    def create_stocked_catalogue(cls, quantity):
+        """The catalogue's products with ``quantity`` of each in stock, and the
+        shipping method "Kurier InPost" mapped to Allegro's carrier INPOST."""
+        cls.create_catalogue_products()
+        stock = cls.env.ref("stock.warehouse0").lot_stock_id
+        for product in cls.products:
+            cls.env["stock.quant"]._update_available_quantity(product, stock, quantity)
+        cls.inpost = cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
+        cls.carrier = cls.env["delivery.carrier"].create({
+            "name": "Kurier InPost",
+            "product_id": cls.env["product.product"].create({"name": "InPost", "type": "service"}).id,
+            "allegro_carrier_id": cls.inpost.id,
+        })
+
     def import_orders(self, shop, sweep=False):
         """Run the import as the cron does, then read its results afresh."""
         summary = shop._run_import(sweep=sweep)

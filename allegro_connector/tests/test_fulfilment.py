@@ -11,17 +11,9 @@ class TestFulfilment(AllegroEmulatorCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.create_catalogue_products()
+        cls.create_stocked_catalogue(10)
         cls.warehouse = cls.env.ref("stock.warehouse0")
         cls.stock = cls.warehouse.lot_stock_id
-        for product in cls.products:
-            cls.env["stock.quant"]._update_available_quantity(product, cls.stock, 10)
-        cls.inpost = cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
-        cls.carrier = cls.env["delivery.carrier"].create({
-            "name": "Kurier InPost",
-            "product_id": cls.env["product.product"].create({"name": "InPost", "type": "service"}).id,
-            "allegro_carrier_id": cls.inpost.id,
-        })
 
     def setUp(self):
         super().setUp()

@@ -16,16 +16,7 @@ class TestUpdateJobs(AllegroEmulatorCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.create_catalogue_products()
-        stock = cls.env.ref("stock.warehouse0").lot_stock_id
-        for product in cls.products:
-            cls.env["stock.quant"]._update_available_quantity(product, stock, 50)
-        inpost = cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
-        cls.carrier = cls.env["delivery.carrier"].create({
-            "name": "Kurier InPost",
-            "product_id": cls.env["product.product"].create({"name": "InPost", "type": "service"}).id,
-            "allegro_carrier_id": inpost.id,
-        })
+        cls.create_stocked_catalogue(50)
 
     def setUp(self):
         super().setUp()

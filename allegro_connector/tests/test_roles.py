@@ -17,16 +17,7 @@ class TestRoles(AllegroEmulatorCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.create_catalogue_products()
-        stock = cls.env.ref("stock.warehouse0").lot_stock_id
-        for product in cls.products:
-            cls.env["stock.quant"]._update_available_quantity(product, stock, 20)
-        inpost = cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
-        cls.carrier = cls.env["delivery.carrier"].create({
-            "name": "Kurier InPost",
-            "product_id": cls.env["product.product"].create({"name": "InPost", "type": "service"}).id,
-            "allegro_carrier_id": inpost.id,
-        })
+        cls.create_stocked_catalogue(20)
         cls.warehouse_user = new_test_user(cls.env, "al_warehouse", groups="stock.group_stock_user")
         cls.salesman = new_test_user(cls.env, "al_salesman", groups="sales_team.group_sale_salesman")
         cls.billing = new_test_user(cls.env, "al_billing", groups="account.group_account_invoice")
