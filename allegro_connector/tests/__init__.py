@@ -9,3 +9,4 @@ from . import test_offers
 from . import test_tours
 from . import test_apps_page
 from . import test_polish
+from . import test_import_engine
