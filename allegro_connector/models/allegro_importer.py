@@ -28,7 +28,6 @@ RETRY_LIMIT = 50
 # Around the events' times when listing the orders they name: Allegro's
 # updatedAt and the event's occurredAt need not be the same millisecond.
 EVENT_TIME_MARGIN = timedelta(seconds=2)
-LOOKUP_CACHE = "allegro_connector"
 
 
 class ImportTakenOver(Exception):
@@ -67,12 +66,6 @@ def _iso_ms(moment):
 
 def _event_key(event_id):
     return (0, int(event_id), "") if str(event_id).isdigit() else (1, 0, str(event_id))
-
-
-def forget_lookups(env):
-    """Drop the lookups cached on the cursor: after a rollback they may name
-    records that no longer exist."""
-    env.cr.cache.pop(LOOKUP_CACHE, None)
 
 
 def _event_form(event):
@@ -148,14 +141,12 @@ class AllegroImporter(models.AbstractModel):
                 self._import_events(shop, client, stats)
         except ImportTakenOver:
             shop.env.cr.rollback()
-            forget_lookups(shop.env)
             state = "skipped"
             stats.messages.append(shop.env._("Another import of this shop is running."))
         except (api_errors.AllegroError, UserError) as error:
             # The unfinished batch is dropped; the cursor stays where the last
             # committed batch left it, so the next run starts over from there.
             shop.env.cr.rollback()
-            forget_lookups(shop.env)
             state = "failed"
             stats.messages.append(str(error))
             if isinstance(error, UserError) or not getattr(error, "retryable", False):
@@ -388,14 +379,12 @@ class AllegroImporter(models.AbstractModel):
                 Order.concat(*(order for order, _outcome in imported))._apply_policies()
                 outcomes = [outcome for _order, outcome in imported]
         except Exception:  # noqa: BLE001 - retried one by one just below
-            forget_lookups(shop.env)
             outcomes = []
             for form in todo:
                 try:
                     with shop.env.cr.savepoint():
                         outcomes.append(self._import_form(shop, form, known.get(form.get("id"), Order))[1])
                 except Exception as error:  # noqa: BLE001 - recorded on the order, the batch goes on
-                    forget_lookups(shop.env)
                     _logger.info("Allegro shop %s: order %s not imported: %s", shop.id, form.get("id"), error)
                     self._record_failed_form(shop, form, error, stats)
         stats.new += outcomes.count("new")

@@ -6,7 +6,6 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from .allegro_importer import LOOKUP_CACHE
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, check_group
 
 
@@ -190,9 +189,10 @@ class AllegroShop(models.Model):
         """``find()`` once per import transaction: asked for every order.
 
         Only records that existed already are remembered; one made now could
-        vanish with a rolled-back savepoint. The importer forgets them all at
-        any rollback: one found now may have been made earlier in the batch."""
-        cache = self.env.cr.cache.setdefault(LOOKUP_CACHE, {})
+        vanish with a rolled-back savepoint. One found now may have been made
+        earlier in the same batch: Odoo empties the cursor's cache at every
+        rollback, savepoints included, so it never outlives a dropped batch."""
+        cache = self.env.cr.cache.setdefault("allegro_connector", {})
         if key in cache:
             return self.env[cache[key][0]].browse(cache[key][1])
         record, existed = find()
