@@ -16,6 +16,20 @@ WHAT IT MEASURES
     It prints figures; the only checks are sanity checks (the import made one
     confirmed sale order per FILLED_IN / READY_FOR_PROCESSING order).
 
+    THE JOURNAL PATH: the steady state after go-live. A shop whose first
+    import is done (on an empty account) gets a burst of ``--journal-orders``
+    new orders (default 300, bought over the last 10 minutes, each with its
+    journal events), then one ``_run_import()`` follows the journal; timed
+    once with the emulator answering at once and once with ``--latency``
+    milliseconds added to every request (default 100), each on a fresh copy.
+    Printed: orders/s, API requests per order, the speed at the latency over
+    the speed at 0 ms (target >= 0.8; requests per order target <= 0.1), and
+    the delay from an order's event to its sale order under the default
+    schedule (an import every minute): modelled as the wait for the next
+    scheduled run (an order's event falls anywhere in the minute) plus when
+    the measured run at that latency committed the order's sale order;
+    target p95 < 60 s. ``--journal-orders 0`` skips the journal runs.
+
 HOW IT RUNS
     A template database is made once the way ``make test`` makes its database
     (``odoo db init --country PL`` then ``odoo module install l10n_pl
@@ -85,8 +99,13 @@ IMPORTED_STATUSES = ("FILLED_IN", "READY_FOR_PROCESSING")  # those that get a sa
 TARGET_RATIO = 0.7
 TARGET_API_PER_ORDER = 1.1
 TARGET_MEMORY_GROWTH = 1.25  # peak at the largest N / peak at the smallest N
+TARGET_JOURNAL_API_PER_ORDER = 0.1
+TARGET_LATENCY_RATIO = 0.8  # journal orders/s at the latency / at 0 ms
+TARGET_DELAY_P95 = 60.0
+SCHEDULE_SECONDS = 60  # the default interval of the import's scheduled action
 BASELINE_DELIVERY_CODE = "BENCH-DELIVERY"
 MB = 1024 * 1024
+JOURNAL_BURST_SECONDS = 600  # the journal run's new orders were bought over the last 10 minutes
 LOCK_CLASS = 0x41_6C_65  # first key of the advisory lock that keeps two benchmarks apart
 
 
@@ -205,12 +224,15 @@ class Runner:
         self.databases.append(name)
         self.odoo("db", "duplicate", "--force", template, name, log=name)
 
-    def worker(self, mode, db, orders, profile=False, trace=False):
+    def worker(self, mode, db, orders, profile=False, trace=False, latency=None):
         result = os.path.join(self.logs, db + ".json")
         command = [sys.executable, self.script, "--worker", mode, "--db", db,
                    "--orders", str(orders), "--seed", str(self.args.seed), "--days", str(self.args.days),
                    "--addons-path", self.args.addons_path, "--baseline", self.args.baseline,
-                   "--result", result, "--emulator-dir", self.args.emulator_dir]
+                   "--result", result, "--emulator-dir", self.args.emulator_dir,
+                   "--latency", str(self.args.latency)]
+        if latency is not None:
+            command[command.index("--latency") + 1] = str(latency)
         if trace:
             command.append("--tracemalloc")
         if profile:
@@ -234,6 +256,7 @@ class Runner:
     def run(self):
         args = self.args
         results = []
+        journals = []
         try:
             self.lock()
         except BaseException:
@@ -259,6 +282,15 @@ class Runner:
                     baseline = self.worker("baseline", baseline_db, n)
                     print_baseline(baseline)
                 results.append((n, connector, baseline))
+            if args.journal_orders and not args.profile:
+                for latency in (0, args.latency):
+                    journal_db = "%s_journal_%dms" % (args.db_prefix, latency)
+                    self.copy(template, journal_db)
+                    say("Journal path: %d new orders, %d ms per request, on %s"
+                        % (args.journal_orders, latency, journal_db))
+                    journal = self.worker("journal", journal_db, args.journal_orders, latency=latency)
+                    print_connector(journal)
+                    journals.append((latency, journal))
             for n, connector, _baseline in results:
                 if args.profile or args.no_tracemalloc:
                     break
@@ -285,6 +317,7 @@ class Runner:
                 say("Raw profiles (python -m pstats FILE): %s" % os.path.join(self.logs, "*.prof"))
         else:
             print_table(results, args)
+            print_journal(journals, args)
         if not args.keep:
             shutil.rmtree(self.logs, ignore_errors=True)
         else:
@@ -404,6 +437,36 @@ def print_table(results, args):
     print("Sanity checks: %s" % ("FAILED: " + "; ".join(problems) if problems else "passed"))
 
 
+def journal_requests_per_order(r):
+    """Per order of the burst: every one became an Allegro order, not every one a sale order."""
+    return r["requests"] / max(r["allegro_orders"], 1)
+
+
+def print_journal(journals, args):
+    if not journals:
+        return
+    print()
+    print("Journal path - a burst of %d new orders after go-live, read by one import run:" % args.journal_orders)
+    by_latency = dict(journals)
+    for latency, r in journals:
+        print("  %4d ms per request: %.1f sale orders/s, %d requests (%.3f per new order), run %.1f s"
+              % (latency, r["orders_per_s"], r["requests"], journal_requests_per_order(r), r["seconds"]))
+    print("Targets:")
+    for latency, r in journals:
+        per_order = journal_requests_per_order(r)
+        print("  %4d ms: API requests per order %.3f <= %.1f: %s"
+              % (latency, per_order, TARGET_JOURNAL_API_PER_ORDER, met(per_order <= TARGET_JOURNAL_API_PER_ORDER)))
+    slow, fast = by_latency.get(args.latency), by_latency.get(0)
+    if slow and fast and fast["orders_per_s"] and args.latency:
+        ratio = slow["orders_per_s"] / fast["orders_per_s"]
+        print("  speed at %d ms / at 0 ms %.2f >= %.1f: %s"
+              % (args.latency, ratio, TARGET_LATENCY_RATIO, met(ratio >= TARGET_LATENCY_RATIO)))
+    if slow and slow.get("delay_p95") is not None:
+        print("  event -> sale order under a %d s schedule at %d ms: median %.1f s, p95 %.1f s < %.0f s: %s"
+              % (SCHEDULE_SECONDS, args.latency, slow["delay_p50"], slow["delay_p95"], TARGET_DELAY_P95,
+                 met(slow["delay_p95"] < TARGET_DELAY_P95)))
+
+
 def met(ok):
     return "met" if ok else "NOT MET"
 
@@ -492,7 +555,8 @@ def start_emulator(args):
     emu = AllegroEmulator(client_id="bench-client", client_secret="bench-secret", random_seed=args.seed)
     emu.start(host="127.0.0.1", port=0)
     emu.requests = _SlimRequestLog()
-    emu.seed_orders(args.orders, days=args.days)
+    if args.worker != "journal":  # the journal run adds its orders after go-live
+        emu.seed_orders(args.orders, days=args.days)
     return emu
 
 
@@ -545,31 +609,44 @@ def sale_order_checks(env, orders, expected, problems):
             "rate_first_fifth": first, "rate_last_fifth": last}
 
 
+def create_shop(env, emu, args):
+    """A connected shop importing everything the emulator holds."""
+    from odoo import fields
+
+    shop = env["allegro.shop"].create({
+        "name": "Benchmark shop",
+        "environment": "custom",
+        "api_url": emu.url,
+        "auth_url": emu.url + "/auth/oauth",
+        "client_id": emu.client_id,
+        "client_secret": emu.client_secret,
+        "confirm_policy": "always",
+            "import_start_date": fields.Datetime.now() - timedelta(days=args.days + 1),
+    })
+    tokens = emu.issue_tokens()
+    shop.sudo().token_ids.write({
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "expires_at": fields.Datetime.now() + timedelta(hours=5),
+    })
+    shop.state = "connected"
+    return shop
+
+
 def run_connector(args, registry, emu):
     import odoo.api
-    from odoo import fields
 
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})
         create_products(env, emu)
-        shop = env["allegro.shop"].create({
-            "name": "Benchmark shop",
-            "environment": "custom",
-            "api_url": emu.url,
-            "auth_url": emu.url + "/auth/oauth",
-            "client_id": emu.client_id,
-            "client_secret": emu.client_secret,
-            "confirm_policy": "always",
-            "import_start_date": fields.Datetime.now() - timedelta(days=args.days + 1),
-        })
-        tokens = emu.issue_tokens()
-        shop.sudo().token_ids.write({
-            "access_token": tokens["access_token"],
-            "refresh_token": tokens["refresh_token"],
-            "expires_at": fields.Datetime.now() + timedelta(hours=5),
-        })
-        shop.state = "connected"
+        shop = create_shop(env, emu, args)
         cr.commit()
+        if args.worker == "journal":
+            # Go-live on an empty account, then the burst arrives.
+            if shop._run_import()["state"] != "done":
+                raise RuntimeError("the first import of the empty account failed")
+            emu.seed_orders(args.orders, days=JOURNAL_BURST_SECONDS / 86400)
+            emu.latency = args.latency / 1000.0
         expected = len(expected_forms(emu))
         emu.reset_requests()
         profiler = None
@@ -577,6 +654,7 @@ def run_connector(args, registry, emu):
             import cProfile
 
             profiler = cProfile.Profile()
+        started_at = datetime.utcnow()
         with Measure(trace=args.tracemalloc) as measure:
             if profiler:
                 profiler.enable()
@@ -604,6 +682,8 @@ def run_connector(args, registry, emu):
             key = "%s %s" % (method, route)
             by_route[key] = by_route.get(key, 0) + 1
         result.update(measure.figures(result["sale_orders"]))
+        if args.worker == "journal":
+            result.update(schedule_delays(orders, started_at))
         result.update({
             "problems": problems,
             "requests": len(requests),
@@ -620,6 +700,26 @@ def run_connector(args, registry, emu):
         result["profile"] = profile_report(profiler)
         profiler.dump_stats(os.path.splitext(args.result)[0] + ".prof")
     return result
+
+
+def schedule_delays(orders, started_at):
+    """Delay from an order's event to its sale order under an import every
+    SCHEDULE_SECONDS, the burst arriving within the interval before a run:
+    the wait for that run (the events spread evenly over the interval, the
+    earliest waiting longest and imported first, as the run follows the
+    journal's order) plus when the measured run committed the order
+    (create_date is its batch's transaction start, so this is a little early
+    by one batch's time; the run's end bounds it)."""
+    if not orders:
+        return {"delay_p50": None, "delay_p95": None}
+    offsets = sorted((o.create_date - started_at).total_seconds() for o in orders)
+    waits = [SCHEDULE_SECONDS * (i + 0.5) / len(offsets) for i in range(len(offsets))]
+    delays = sorted(w + max(offset, 0.0) for w, offset in zip(waits, reversed(offsets)))
+
+    def pick(q):
+        return delays[min(len(delays) - 1, int(q * len(delays)))]
+
+    return {"delay_p50": pick(0.5), "delay_p95": pick(0.95)}
 
 
 def profile_report(profiler):
@@ -829,7 +929,7 @@ def worker(args):
     registry = start_odoo(args.addons_path, args.db)
     emu = start_emulator(args)
     try:
-        result = (run_connector if args.worker == "connector" else run_baseline)(args, registry, emu)
+        result = (run_baseline if args.worker == "baseline" else run_connector)(args, registry, emu)
     finally:
         emu.stop()
     with open(args.result, "w") as fh:
@@ -861,7 +961,11 @@ def parse_args(argv=None):
     parser.add_argument("--addons-path", required=True,
                         help="Odoo's addons, then this project (make bench passes it)")
     # Internal: one measured run in a child process.
-    parser.add_argument("--worker", choices=("connector", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--journal-orders", type=int, default=300, metavar="N",
+                        help="new orders of the journal path runs (default 300; 0 skips them)")
+    parser.add_argument("--latency", type=int, default=100, metavar="MS",
+                        help="milliseconds the emulator adds to each request in the second journal run (default 100)")
+    parser.add_argument("--worker", choices=("connector", "baseline", "journal"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--tracemalloc", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--emulator-dir", default=TESTS_DIR, help=argparse.SUPPRESS)

@@ -188,6 +188,10 @@ def test_checkout_form_listing_pagination_sort_and_filters(emu, api):
     cut = seen[50]["updatedAt"]
     newer = listed(limit=100, **{"updatedAt.gte": cut})
     assert newer and all(o["updatedAt"] >= cut for o in newer)
+    # The window the journal path lists around a page of events' times.
+    low, high = ascending[10]["updatedAt"], ascending[30]["updatedAt"]
+    between = listed(limit=100, sort="updatedAt", **{"updatedAt.gte": low, "updatedAt.lte": high})
+    assert [o["id"] for o in between] == [o["id"] for o in ascending if low <= o["updatedAt"] <= high]
     window = listed(**{"lineItems.boughtAt.gte": bought[20], "lineItems.boughtAt.lte": bought[10]})
     assert {o["id"] for o in window} == {o["id"] for o, b in zip(seen, bought) if bought[20] <= b <= bought[10]}
 

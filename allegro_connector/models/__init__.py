@@ -1,5 +1,6 @@
 from . import allegro_shop
 from . import allegro_shop_token
+from . import allegro_importer
 from . import allegro_shop_import
 from . import allegro_offer
 from . import allegro_shop_offers

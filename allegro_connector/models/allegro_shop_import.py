@@ -1,42 +1,12 @@
-import json
-import logging
-import time
+"""Import settings, buttons and schedules of a shop; the import itself is
+``allegro.importer``. Also the defaults the import asks the shop for."""
+
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..allegro_api import errors as api_errors
-from .allegro_order import MalformedCheckoutForm
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, check_group
-
-_logger = logging.getLogger(__name__)
-
-# Orders imported between two commits: small enough that a failure loses
-# little work, large enough that commits do not dominate.
-BATCH_SIZE = 50
-EVENT_PAGE_SIZE = 1000
-# Orders in error retried per run (each costs one API call).
-RETRY_LIMIT = 50
-
-
-class ImportTakenOver(Exception):
-    """Another worker holds the shop's import lock: let it go on."""
-
-
-class ImportStats:
-    """Counters of one run, written to allegro.import.run at the end."""
-
-    def __init__(self, kind):
-        self.kind = kind
-        self.new = self.updated = self.unchanged = self.failed = 0
-        self.messages = []
-        self.started = time.monotonic()
-        self.started_at = fields.Datetime.now()
-
-
-def _iso(value):
-    return fields.Datetime.to_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _bookings(tax):
@@ -45,10 +15,6 @@ def _bookings(tax):
         (line.document_type, line.repartition_type, line.account_id.id, tuple(sorted(line.tag_ids.ids)))
         for line in tax.repartition_line_ids
     )
-
-
-def _event_key(event_id):
-    return (0, int(event_id), "") if str(event_id).isdigit() else (1, 0, str(event_id))
 
 
 class AllegroShop(models.Model):
@@ -207,279 +173,13 @@ class AllegroShop(models.Model):
         self.env.flush_all()  # under tests the import cursor shares this transaction
         with self.env.registry.cursor() as cr:
             shop = self.with_env(self.env(cr=cr))
-            summary = shop._import_orders(sweep=sweep)
+            summary = shop.env["allegro.importer"]._import_orders(shop, sweep=sweep)
         self.invalidate_recordset()
         return summary
 
-    # ------------------------------------------------------------------
-    # The import itself
-    # ------------------------------------------------------------------
-
-    def _lock_for_import(self):
-        """Hold the shop row until the next commit; False if another worker does."""
-        locked = self.try_lock_for_update(allow_referencing=True)
-        self.invalidate_recordset(["last_event_id", "initial_import_done", "last_sweep_at"])
-        return bool(locked)
-
-    def _commit_batch(self):
-        self.env.cr.commit()
-        if not self._lock_for_import():
-            raise ImportTakenOver()
-
-    def _import_orders(self, sweep=False):
-        kind = "sweep" if sweep else ("events" if self.initial_import_done else "initial")
-        stats = ImportStats(kind)
-        client = None
-        state = "done"
-        try:
-            if not self._lock_for_import():
-                raise ImportTakenOver()
-            client = self._allegro_client()
-            # Orders that failed in an earlier run first, so that an order
-            # failing now is retried next time, not twice in a row.
-            self._retry_failed_orders(client, stats)
-            if sweep:
-                self._sweep(client, stats)
-            elif not self.initial_import_done:
-                self._import_initial(client, stats)
-            else:
-                self._import_events(client, stats)
-        except ImportTakenOver:
-            self.env.cr.rollback()
-            state = "skipped"
-            stats.messages.append(self.env._("Another import of this shop is running."))
-        except (api_errors.AllegroError, UserError) as error:
-            # The unfinished batch is dropped; the cursor stays where the last
-            # committed batch left it, so the next run starts over from there.
-            self.env.cr.rollback()
-            state = "failed"
-            stats.messages.append(str(error))
-            if isinstance(error, UserError) or not getattr(error, "retryable", False):
-                self._set_error(str(error))
-        summary = self._record_run(stats, state, client.request_count if client else 0)
-        self.env.cr.commit()
-        return summary
-
-    def _record_run(self, stats, state, api_calls):
-        counts = self.env._(
-            "%(new)s new, %(updated)s updated, %(failed)s failed order(s).",
-            new=stats.new, updated=stats.updated, failed=stats.failed,
-        )
-        message = "\n".join([counts] + stats.messages) if state != "skipped" else stats.messages[0]
-        self.env["allegro.import.run"].sudo().create(
-            {
-                "shop_id": self.id,
-                "started_at": stats.started_at,
-                "duration": time.monotonic() - stats.started,
-                "kind": stats.kind,
-                "state": state,
-                "orders_new": stats.new,
-                "orders_updated": stats.updated,
-                "orders_unchanged": stats.unchanged,
-                "orders_failed": stats.failed,
-                "api_calls": api_calls,
-                "message": message,
-            }
-        )
-        _logger.info("Allegro shop %s: %s import %s: %s (%s API calls)",
-                     self.id, stats.kind, state, counts, api_calls)
-        return {"state": state, "message": message, "new": stats.new, "updated": stats.updated,
-                "failed": stats.failed, "api_calls": api_calls}
-
-    def _import_initial(self, client, stats):
-        """First run: list the orders since the start date, then follow events."""
-        latest = (client.get_order_event_stats().get("latestEvent") or {}).get("id")
-        batch = []
-        for form in client.iter_checkout_forms(bought_at_gte=_iso(self.import_start_date)):
-            batch.append(form)
-            if len(batch) >= BATCH_SIZE:
-                self._import_forms(batch, stats)
-                self._commit_batch()
-                batch = []
-        self._import_forms(batch, stats)
-        # Events after ``latest`` are read next time; older ones are covered
-        # by the listing above.
-        # The import's cursors are the connector's bookkeeping: an Allegro
-        # user fetches orders without the right to edit the shop.
-        self.sudo().write({"last_event_id": latest or False, "initial_import_done": True,
-                           "last_sweep_at": fields.Datetime.now()})
-        self._commit_batch()
-
-    def _import_events(self, client, stats):
-        """Follow the order event journal from the stored cursor.
-
-        Events come duplicated and out of order: each changed order is read
-        once per page, as it is now, and its revision decides.
-        """
-        while True:
-            events = client.get_order_events(
-                from_id=self.last_event_id or None, limit=EVENT_PAGE_SIZE
-            ).get("events") or []
-            if not events:
-                return
-            revisions = {}
-            for event in events:
-                form = (event.get("order") or {}).get("checkoutForm") or {}
-                if form.get("id"):
-                    revisions.setdefault(form["id"], set()).add(form.get("revision"))
-            self._import_by_ids(client, revisions, stats)
-            last = max((e["id"] for e in events if e.get("id")), key=_event_key)
-            if self.last_event_id and _event_key(last) <= _event_key(self.last_event_id):
-                return  # a journal that does not move forward must not loop
-            self.sudo().last_event_id = last
-            self._commit_batch()
-            if len(events) < EVENT_PAGE_SIZE:
-                return
-
-    def _sweep(self, client, stats):
-        """Re-read what the journal may have missed, and unpaid orders."""
-        now = fields.Datetime.now()
-        since = (self.last_sweep_at or now) - timedelta(minutes=self.sweep_overlap_minutes)
-        forms = list(client.iter_checkout_forms(updated_at_gte=_iso(since), sort="updatedAt"))
-        seen = {form.get("id") for form in forms}
-        unpaid_since = now - timedelta(days=self.unpaid_recheck_days)
-        for status in ("BOUGHT", "FILLED_IN"):
-            forms += [
-                form for form in client.iter_checkout_forms(status=status, bought_at_gte=_iso(unpaid_since))
-                if form.get("id") not in seen
-            ]
-        for start in range(0, len(forms), BATCH_SIZE):
-            self._import_forms(forms[start:start + BATCH_SIZE], stats)
-            self._commit_batch()
-        self.sudo().last_sweep_at = now
-        self._commit_batch()
-
-    def _retry_failed_orders(self, client, stats):
-        failed = self.env["allegro.order"].search(
-            [("shop_id", "=", self.id), ("sync_state", "=", "error")], limit=RETRY_LIMIT, order="write_date"
-        )
-        if failed:
-            self._import_by_ids(client, dict.fromkeys(failed.mapped("external_id")), stats)
-            self._commit_batch()
-
     def _reimport_orders(self, orders):
         """Read these orders again from Allegro, in the current transaction."""
-        self._import_by_ids(self._allegro_client(), dict.fromkeys(orders.mapped("external_id")), ImportStats("events"))
-
-    def _import_by_ids(self, client, revisions, stats):
-        """Read and import the orders whose revision differs from ours.
-
-        ``revisions`` maps checkout form ids to the set of revisions events
-        announced (None or an empty set: unknown, read it anyway). Out of
-        order, an older revision may come last: only an order whose every
-        announced revision is the one we hold is skipped.
-        """
-        known = {
-            order.external_id: order
-            for order in self.env["allegro.order"].search(
-                [("shop_id", "=", self.id), ("external_id", "in", list(revisions))]
-            )
-        }
-        batch = []
-        for form_id, announced in revisions.items():
-            order = known.get(form_id)
-            if order and announced == {order.revision} and order.sync_state not in ("error", "gone"):
-                stats.unchanged += 1
-                continue
-            try:
-                batch.append(client.get_checkout_form(form_id))
-            except api_errors.AllegroNotFound:
-                # Merged into another order or deleted: stop asking for it.
-                if order and order.sync_state != "gone":
-                    order.write({"sync_state": "gone", "sync_error": self.env._(
-                        "Allegro no longer knows this order (merged or deleted).")})
-                    order._flag(self.env._("The order disappeared from Allegro (merged or deleted)."))
-                continue
-            except api_errors.AllegroError as error:
-                if error.retryable:
-                    raise
-                self._record_failed_form({"id": form_id}, error, stats)
-                continue
-            if len(batch) >= BATCH_SIZE:
-                self._import_forms(batch, stats)
-                batch = []
-        self._import_forms(batch, stats)
-
-    def _import_forms(self, forms, stats):
-        """Import checkout forms; one bad order is recorded on its own record
-        and the others go on.
-
-        The batch is tried whole in one savepoint (one flush, as fast as
-        plain Odoo); only if something in it fails is it done again order by
-        order, each in its own savepoint, to isolate the culprit.
-        """
-        todo, known = self._forms_to_import(forms, stats)
-        if not todo:
-            return
-        Order = self.env["allegro.order"]
-        try:
-            with self.env.cr.savepoint():
-                imported = [self._import_form(form, known.get(form.get("id"), Order), apply_policies=False)
-                            for form in todo]
-                self.env["allegro.order"].concat(*(order for order, _outcome in imported))._apply_policies()
-                outcomes = [outcome for _order, outcome in imported]
-        except Exception:  # noqa: BLE001 - retried one by one just below
-            outcomes = []
-            for form in todo:
-                try:
-                    with self.env.cr.savepoint():
-                        outcomes.append(self._import_form(form, known.get(form.get("id"), Order))[1])
-                except Exception as error:  # noqa: BLE001 - recorded on the order, the batch goes on
-                    _logger.info("Allegro shop %s: order %s not imported: %s", self.id, form.get("id"), error)
-                    self._record_failed_form(form, error, stats)
-        stats.new += outcomes.count("new")
-        stats.updated += outcomes.count("updated")
-
-    def _forms_to_import(self, forms, stats):
-        """The forms whose revision we do not hold yet (or hold in error),
-        and the orders already known for the batch, by Allegro id."""
-        ids = [form.get("id") for form in forms if isinstance(form, dict) and form.get("id")]
-        known = {
-            order.external_id: order
-            for order in self.env["allegro.order"].search([("shop_id", "=", self.id), ("external_id", "in", ids)])
-        }
-        todo = []
-        for form in forms:
-            order = known.get(form.get("id")) if isinstance(form, dict) else None
-            if order and order.sync_state in ("done", "held") and order.revision == form.get("revision"):
-                stats.unchanged += 1
-            else:
-                todo.append(form)
-        return todo, known
-
-    def _import_form(self, form, order, apply_policies=True):
-        """Store one checkout form on ``order`` (empty for a new one) and bring
-        its sale order in line. Returns the Allegro order and "new" or "updated"."""
-        if not isinstance(form, dict):
-            raise MalformedCheckoutForm("not a JSON object")
-        previous = order._snapshot() if order else None
-        order = order._store_checkout_form(self, form)
-        order._sync_sale_order(previous, apply_policies=apply_policies)
-        return order, "new" if previous is None else "updated"
-
-    def _record_failed_form(self, form, error, stats):
-        """Keep the raw data and the error where a person will see them."""
-        stats.failed += 1
-        form_id = form.get("id") if isinstance(form, dict) else None
-        message = self.env._("Could not import this revision: %(error)s", error=error)
-        if not form_id:
-            stats.messages.append(self.env._("An order without id was skipped: %(error)s", error=error))
-            return
-        values = {
-            "sync_state": "error",
-            "sync_error": message,
-            "needs_attention": True,
-            "attention_reason": message,
-        }
-        if len(form) > 1:
-            values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
-        # The raw payload is for managers' eyes; storing it is bookkeeping.
-        Order = self.env["allegro.order"].sudo()
-        order = Order.search([("shop_id", "=", self.id), ("external_id", "=", form_id)], limit=1)
-        if order:
-            order.write(values)
-        else:
-            Order.create(dict(values, shop_id=self.id, external_id=form_id))
+        self.env["allegro.importer"]._reimport_orders(self, orders)
 
     # ------------------------------------------------------------------
     # Defaults used while making sale orders
@@ -489,7 +189,9 @@ class AllegroShop(models.Model):
         """``find()`` once per import transaction: asked for every order.
 
         Only records that existed already are remembered; one made now could
-        vanish with a rolled-back savepoint."""
+        vanish with a rolled-back savepoint. One found now may have been made
+        earlier in the same batch: Odoo empties the cursor's cache at every
+        rollback, savepoints included, so it never outlives a dropped batch."""
         cache = self.env.cr.cache.setdefault("allegro_connector", {})
         if key in cache:
             return self.env[cache[key][0]].browse(cache[key][1])

@@ -1,0 +1,451 @@
+"""The path of an order from Allegro into Odoo, in one place.
+
+Journal, first listing and sweep all end in ``_import_forms``: checkout
+forms → Allegro order records → sale orders, committed 50 orders at a time.
+The shop keeps the settings and the buttons; this unit holds no state of its
+own, every method takes the shop it works for.
+"""
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..allegro_api import errors as api_errors
+from .allegro_order import MalformedCheckoutForm
+
+_logger = logging.getLogger(__name__)
+
+# Orders imported between two commits: small enough that a failure loses
+# little work, large enough that commits do not dominate.
+BATCH_SIZE = 50
+EVENT_PAGE_SIZE = 1000
+# Orders in error retried per run (each costs one API call).
+RETRY_LIMIT = 50
+# Around the events' times when listing the orders they name: Allegro's
+# updatedAt and the event's occurredAt need not be the same millisecond.
+EVENT_TIME_MARGIN = timedelta(seconds=2)
+
+
+class ImportTakenOver(Exception):
+    """Another worker holds the shop's import lock: let it go on."""
+
+
+class ImportStats:
+    """Counters of one run, written to allegro.import.run at the end."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.new = self.updated = self.unchanged = self.failed = 0
+        self.messages = []
+        self.started = time.monotonic()
+        self.started_at = fields.Datetime.now()
+
+
+def _iso(value):
+    return fields.Datetime.to_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _parse_time(text):
+    """An Allegro timestamp as a naive UTC datetime, None if unreadable."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _iso_ms(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
+def _event_key(event_id):
+    return (0, int(event_id), "") if str(event_id).isdigit() else (1, 0, str(event_id))
+
+
+def _event_form(event):
+    return (event.get("order") or {}).get("checkoutForm") or {}
+
+
+class ListedForms:
+    """The checkout forms updated around a page of events' times, listed
+    (sorted by updatedAt, 100 per request) only as far as the slices need.
+
+    An order changed again after the page's last event is outside the
+    window: its slice reads it with a GET."""
+
+    def __init__(self, client, events):
+        moments = [m for m in (_parse_time(e.get("occurredAt")) for e in events) if m]
+        self._forms = iter(client.iter_checkout_forms(
+            updated_at_gte=_iso_ms(min(moments) - EVENT_TIME_MARGIN),
+            updated_at_lte=_iso_ms(max(moments) + EVENT_TIME_MARGIN),
+            sort="updatedAt",
+        )) if moments else iter(())
+        self._seen = {}
+
+    def take(self, wanted):
+        """The listed forms of the ``wanted`` ids, by id."""
+        while not wanted.keys() <= self._seen.keys():
+            form = next(self._forms, None)
+            if form is None:
+                break
+            if isinstance(form, dict) and form.get("id"):
+                self._seen[form["id"]] = form
+        return {form_id: self._seen[form_id] for form_id in wanted if form_id in self._seen}
+
+
+class AllegroImporter(models.AbstractModel):
+    _name = "allegro.importer"
+    _description = "Allegro order import"
+
+    # ------------------------------------------------------------------
+    # A run
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _lock(self, shop):
+        """Hold the shop row until the next commit; False if another worker does."""
+        locked = shop.try_lock_for_update(allow_referencing=True)
+        shop.invalidate_recordset(["last_event_id", "initial_import_done", "last_sweep_at"])
+        return bool(locked)
+
+    @api.model
+    def _commit_batch(self, shop):
+        shop.env.cr.commit()
+        if not self._lock(shop):
+            raise ImportTakenOver()
+
+    @api.model
+    def _import_orders(self, shop, sweep=False):
+        kind = "sweep" if sweep else ("events" if shop.initial_import_done else "initial")
+        stats = ImportStats(kind)
+        client = None
+        state = "done"
+        try:
+            if not self._lock(shop):
+                raise ImportTakenOver()
+            client = shop._allegro_client()
+            # Orders that failed in an earlier run first, so that an order
+            # failing now is retried next time, not twice in a row.
+            self._retry_failed_orders(shop, client, stats)
+            if sweep:
+                self._sweep(shop, client, stats)
+            elif not shop.initial_import_done:
+                self._import_initial(shop, client, stats)
+            else:
+                self._import_events(shop, client, stats)
+        except ImportTakenOver:
+            shop.env.cr.rollback()
+            state = "skipped"
+            stats.messages.append(shop.env._("Another import of this shop is running."))
+        except (api_errors.AllegroError, UserError) as error:
+            # The unfinished batch is dropped; the cursor stays where the last
+            # committed batch left it, so the next run starts over from there.
+            shop.env.cr.rollback()
+            state = "failed"
+            stats.messages.append(str(error))
+            if isinstance(error, UserError) or not getattr(error, "retryable", False):
+                shop._set_error(str(error))
+        summary = self._record_run(shop, stats, state, client.request_count if client else 0)
+        shop.env.cr.commit()
+        return summary
+
+    @api.model
+    def _record_run(self, shop, stats, state, api_calls):
+        counts = shop.env._(
+            "%(new)s new, %(updated)s updated, %(failed)s failed order(s).",
+            new=stats.new, updated=stats.updated, failed=stats.failed,
+        )
+        message = "\n".join([counts] + stats.messages) if state != "skipped" else stats.messages[0]
+        shop.env["allegro.import.run"].sudo().create(
+            {
+                "shop_id": shop.id,
+                "started_at": stats.started_at,
+                "duration": time.monotonic() - stats.started,
+                "kind": stats.kind,
+                "state": state,
+                "orders_new": stats.new,
+                "orders_updated": stats.updated,
+                "orders_unchanged": stats.unchanged,
+                "orders_failed": stats.failed,
+                "api_calls": api_calls,
+                "message": message,
+            }
+        )
+        _logger.info("Allegro shop %s: %s import %s: %s (%s API calls)",
+                     shop.id, stats.kind, state, counts, api_calls)
+        return {"state": state, "message": message, "new": stats.new, "updated": stats.updated,
+                "failed": stats.failed, "api_calls": api_calls}
+
+    # ------------------------------------------------------------------
+    # The three paths
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _import_initial(self, shop, client, stats):
+        """First run: list the orders since the start date, then follow events."""
+        latest = (client.get_order_event_stats().get("latestEvent") or {}).get("id")
+        batch = []
+        for form in client.iter_checkout_forms(bought_at_gte=_iso(shop.import_start_date)):
+            batch.append(form)
+            if len(batch) >= BATCH_SIZE:
+                self._import_forms(shop, batch, stats)
+                self._commit_batch(shop)
+                batch = []
+        self._import_forms(shop, batch, stats)
+        # Events after ``latest`` are read next time; older ones are covered
+        # by the listing above.
+        # The import's cursors are the connector's bookkeeping: an Allegro
+        # user fetches orders without the right to edit the shop.
+        shop.sudo().write({"last_event_id": latest or False, "initial_import_done": True,
+                           "last_sweep_at": fields.Datetime.now()})
+        self._commit_batch(shop)
+
+    @api.model
+    def _import_events(self, shop, client, stats):
+        """Follow the order event journal from the stored cursor.
+
+        The orders a page of events names are read with one checkout-forms
+        listing around the page's times, 100 per request. The page is cut
+        into slices naming at most BATCH_SIZE orders; each slice is imported
+        and committed with the cursor at its last event, so a failure late in
+        a page keeps the slices before it. Events come duplicated and out of
+        order: each changed order is read as it is now, and its revision decides.
+        """
+        while True:
+            events = client.get_order_events(
+                from_id=shop.last_event_id or None, limit=EVENT_PAGE_SIZE
+            ).get("events") or []
+            page_full = len(events) >= EVENT_PAGE_SIZE
+            # Only what lies past the cursor, so that it never moves back; a
+            # journal that does not move forward must not loop.
+            cursor = _event_key(shop.last_event_id) if shop.last_event_id else None
+            events = sorted((e for e in events if e.get("id") and (cursor is None or _event_key(e["id"]) > cursor)),
+                            key=lambda e: _event_key(e["id"]))
+            if not events:
+                return
+            listed = ListedForms(client, events)
+            for chunk in self._event_slices(events):
+                self._import_event_slice(shop, client, chunk, listed, stats)
+                shop.sudo().last_event_id = chunk[-1]["id"]
+                self._commit_batch(shop)
+            if not page_full:
+                return
+
+    @api.model
+    def _event_slices(self, events):
+        """Consecutive runs of events naming at most BATCH_SIZE orders each."""
+        chunk, orders = [], set()
+        for event in events:
+            form_id = _event_form(event).get("id")
+            if form_id and form_id not in orders and len(orders) >= BATCH_SIZE:
+                yield chunk
+                chunk, orders = [], set()
+            chunk.append(event)
+            if form_id:
+                orders.add(form_id)
+        if chunk:
+            yield chunk
+
+    @api.model
+    def _import_event_slice(self, shop, client, events, listed, stats):
+        """Import the orders these events name whose revision we lack: from
+        the listing, one GET only for what it misses."""
+        revisions = {}
+        for event in events:
+            form = _event_form(event)
+            if form.get("id"):
+                revisions.setdefault(form["id"], set()).add(form.get("revision"))
+        known = self._known_orders(shop, revisions)
+        wanted = {}
+        for form_id, announced in revisions.items():
+            order = known.get(form_id)
+            if order and announced == {order.revision} and order.sync_state not in ("error", "gone"):
+                stats.unchanged += 1
+            else:
+                wanted[form_id] = announced
+        if not wanted:
+            return
+        forms = listed.take(wanted)
+        self._import_forms(shop, list(forms.values()), stats)
+        missed = {form_id: announced for form_id, announced in wanted.items() if form_id not in forms}
+        if missed:
+            self._import_by_ids(shop, client, missed, stats)
+
+    @api.model
+    def _sweep(self, shop, client, stats):
+        """Re-read what the journal may have missed, and unpaid orders."""
+        now = fields.Datetime.now()
+        since = (shop.last_sweep_at or now) - timedelta(minutes=shop.sweep_overlap_minutes)
+        forms = list(client.iter_checkout_forms(updated_at_gte=_iso(since), sort="updatedAt"))
+        seen = {form.get("id") for form in forms}
+        unpaid_since = now - timedelta(days=shop.unpaid_recheck_days)
+        for status in ("BOUGHT", "FILLED_IN"):
+            forms += [
+                form for form in client.iter_checkout_forms(status=status, bought_at_gte=_iso(unpaid_since))
+                if form.get("id") not in seen
+            ]
+        for start in range(0, len(forms), BATCH_SIZE):
+            self._import_forms(shop, forms[start:start + BATCH_SIZE], stats)
+            self._commit_batch(shop)
+        shop.sudo().last_sweep_at = now
+        self._commit_batch(shop)
+
+    @api.model
+    def _retry_failed_orders(self, shop, client, stats):
+        failed = shop.env["allegro.order"].search(
+            [("shop_id", "=", shop.id), ("sync_state", "=", "error")], limit=RETRY_LIMIT, order="write_date"
+        )
+        if failed:
+            self._import_by_ids(shop, client, dict.fromkeys(failed.mapped("external_id")), stats)
+            self._commit_batch(shop)
+
+    @api.model
+    def _reimport_orders(self, shop, orders):
+        """Read these orders again from Allegro, in the current transaction."""
+        self._import_by_ids(shop, shop._allegro_client(), dict.fromkeys(orders.mapped("external_id")),
+                            ImportStats("events"))
+
+    # ------------------------------------------------------------------
+    # Forms into orders
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _known_orders(self, shop, form_ids):
+        return {
+            order.external_id: order
+            for order in shop.env["allegro.order"].search(
+                [("shop_id", "=", shop.id), ("external_id", "in", list(form_ids))]
+            )
+        }
+
+    @api.model
+    def _import_by_ids(self, shop, client, revisions, stats):
+        """Read one by one and import the orders whose revision differs from ours.
+
+        ``revisions`` maps checkout form ids to the set of revisions events
+        announced (None or an empty set: unknown, read it anyway). Out of
+        order, an older revision may come last: only an order whose every
+        announced revision is the one we hold is skipped.
+        """
+        known = self._known_orders(shop, revisions)
+        batch = []
+        for form_id, announced in revisions.items():
+            order = known.get(form_id)
+            if order and announced == {order.revision} and order.sync_state not in ("error", "gone"):
+                stats.unchanged += 1
+                continue
+            try:
+                batch.append(client.get_checkout_form(form_id))
+            except api_errors.AllegroNotFound:
+                # Merged into another order or deleted: stop asking for it.
+                if order and order.sync_state != "gone":
+                    order.write({"sync_state": "gone", "sync_error": shop.env._(
+                        "Allegro no longer knows this order (merged or deleted).")})
+                    order._flag(shop.env._("The order disappeared from Allegro (merged or deleted)."))
+                continue
+            except api_errors.AllegroError as error:
+                if error.retryable:
+                    raise
+                self._record_failed_form(shop, {"id": form_id}, error, stats)
+                continue
+            if len(batch) >= BATCH_SIZE:
+                self._import_forms(shop, batch, stats)
+                batch = []
+        self._import_forms(shop, batch, stats)
+
+    @api.model
+    def _import_forms(self, shop, forms, stats):
+        """Import checkout forms; one bad order is recorded on its own record
+        and the others go on.
+
+        The batch is tried whole in one savepoint (one flush, as fast as
+        plain Odoo); only if something in it fails is it done again order by
+        order, each in its own savepoint, to isolate the culprit.
+        """
+        todo, known = self._forms_to_import(shop, forms, stats)
+        if not todo:
+            return
+        Order = shop.env["allegro.order"]
+        try:
+            with shop.env.cr.savepoint():
+                imported = [self._import_form(shop, form, known.get(form.get("id"), Order), apply_policies=False)
+                            for form in todo]
+                Order.concat(*(order for order, _outcome in imported))._apply_policies()
+                outcomes = [outcome for _order, outcome in imported]
+        except Exception:  # noqa: BLE001 - retried one by one just below
+            outcomes = []
+            for form in todo:
+                try:
+                    with shop.env.cr.savepoint():
+                        outcomes.append(self._import_form(shop, form, known.get(form.get("id"), Order))[1])
+                except Exception as error:  # noqa: BLE001 - recorded on the order, the batch goes on
+                    _logger.info("Allegro shop %s: order %s not imported: %s", shop.id, form.get("id"), error)
+                    self._record_failed_form(shop, form, error, stats)
+        stats.new += outcomes.count("new")
+        stats.updated += outcomes.count("updated")
+
+    @api.model
+    def _forms_to_import(self, shop, forms, stats):
+        """The forms whose revision we do not hold yet (or hold in error),
+        and the orders already known for the batch, by Allegro id.
+
+        A form listed twice (a listing shifting while it is paged) is
+        imported once, as last seen."""
+        unique = {}
+        for form in forms:
+            key = form.get("id") if isinstance(form, dict) and form.get("id") else ("no id", len(unique))
+            unique.pop(key, None)
+            unique[key] = form
+        forms = list(unique.values())
+        ids = [form.get("id") for form in forms if isinstance(form, dict) and form.get("id")]
+        known = self._known_orders(shop, ids)
+        todo = []
+        for form in forms:
+            order = known.get(form.get("id")) if isinstance(form, dict) else None
+            if order and order.sync_state in ("done", "held") and order.revision == form.get("revision"):
+                stats.unchanged += 1
+            else:
+                todo.append(form)
+        return todo, known
+
+    @api.model
+    def _import_form(self, shop, form, order, apply_policies=True):
+        """Store one checkout form on ``order`` (empty for a new one) and bring
+        its sale order in line. Returns the Allegro order and "new" or "updated"."""
+        if not isinstance(form, dict):
+            raise MalformedCheckoutForm("not a JSON object")
+        previous = order._snapshot() if order else None
+        order = order._store_checkout_form(shop, form)
+        order._sync_sale_order(previous, apply_policies=apply_policies)
+        return order, "new" if previous is None else "updated"
+
+    @api.model
+    def _record_failed_form(self, shop, form, error, stats):
+        """Keep the raw data and the error where a person will see them."""
+        stats.failed += 1
+        form_id = form.get("id") if isinstance(form, dict) else None
+        message = shop.env._("Could not import this revision: %(error)s", error=error)
+        if not form_id:
+            stats.messages.append(shop.env._("An order without id was skipped: %(error)s", error=error))
+            return
+        values = {
+            "sync_state": "error",
+            "sync_error": message,
+            "needs_attention": True,
+            "attention_reason": message,
+        }
+        if len(form) > 1:
+            values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
+        # The raw payload is for managers' eyes; storing it is bookkeeping.
+        Order = shop.env["allegro.order"].sudo()
+        order = Order.search([("shop_id", "=", shop.id), ("external_id", "=", form_id)], limit=1)
+        if order:
+            order.write(values)
+        else:
+            Order.create(dict(values, shop_id=shop.id, external_id=form_id))

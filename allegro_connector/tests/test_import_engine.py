@@ -1,0 +1,98 @@
+from odoo.tests import tagged
+
+from odoo.addons.allegro_connector.models.allegro_importer import ImportStats
+
+from .common import AllegroEmulatorCase
+from .test_order_import import PAID, items
+
+FORM_LIST = "/order/checkout-forms"
+FORM_READ = "/order/checkout-forms/{id}"
+
+
+@tagged("post_install", "-at_install")
+class TestImportEngine(AllegroEmulatorCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.create_catalogue_products()
+
+    def setUp(self):
+        super().setUp()
+        self.shop = self.create_connected_shop()
+        self.import_orders(self.shop)  # first run: nothing yet, the cursor is set
+
+    def requests(self, route):
+        return [r for r in self.emulator.requests if r.route == route]
+
+    def add_orders(self, n):
+        return [self.emulator.add_order(**PAID, lineItems=items((i % 5, 1))) for i in range(n)]
+
+    def test_burst_of_new_orders_is_read_with_the_listing(self):
+        forms = self.add_orders(120)
+        self.emulator.reset_requests()
+        summary = self.import_orders(self.shop)
+        self.assertEqual((summary["state"], summary["new"]), ("done", 120), summary["message"])
+        # One journal page, one listing of its 120 orders: no order read on its own.
+        self.assertFalse(self.requests(FORM_READ))
+        self.assertLessEqual(summary["api_calls"], 0.1 * len(forms))
+        self.assertEqual(len(self.requests(FORM_LIST)), 2, "120 forms, 100 a page")
+        for form in (forms[0], forms[77], forms[-1]):
+            self.assertTrue(self.allegro_order(self.shop, form["id"]).sale_order_id)
+        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+
+    def test_order_the_listing_misses_is_read_on_its_own(self):
+        listed, changed = self.add_orders(2)
+        # Changed again on Allegro after its event, the next event not in the journal yet.
+        self.emulator.store.orders[changed["id"]]["updatedAt"] = "2099-01-01T00:00:00.000Z"
+        self.emulator.reset_requests()
+        summary = self.import_orders(self.shop)
+        self.assertEqual((summary["state"], summary["new"]), ("done", 2), summary["message"])
+        self.assertEqual([r.path for r in self.requests(FORM_READ)], [FORM_LIST + "/" + changed["id"]])
+        self.assertTrue(self.allegro_order(self.shop, listed["id"]).sale_order_id)
+        self.assertTrue(self.allegro_order(self.shop, changed["id"]).sale_order_id)
+
+    def test_failure_late_in_a_journal_page_keeps_the_committed_slices(self):
+        forms = self.add_orders(110)
+        late = forms[105]  # in the third slice of 50 orders
+        self.emulator.store.orders[late["id"]]["updatedAt"] = "2099-01-01T00:00:00.000Z"
+        self.emulator.faults.add(status=503, count=None, path_prefix=FORM_LIST + "/" + late["id"], retry_after=0)
+        summary = self.import_orders(self.shop)
+        self.assertEqual(summary["state"], "failed")
+        orders = self.env["allegro.order"].search([("shop_id", "=", self.shop.id)])
+        self.assertEqual(len(orders), 100, "the first two slices are kept")
+        self.assertTrue(all(orders.mapped("sale_order_id")))
+        self.assertFalse(self.allegro_order(self.shop, forms[100]["id"]), "the failed slice is dropped whole")
+        # The cursor stands at the last event of what was committed.
+        last_event_of = {e["order"]["checkoutForm"]["id"]: e["id"] for e in self.emulator.events}
+        self.assertEqual(self.shop.last_event_id, last_event_of[forms[99]["id"]])
+        # Allegro is back: the next run reads only the rest.
+        self.emulator.faults.clear()
+        self.emulator.reset_requests()
+        summary = self.import_orders(self.shop)
+        self.assertEqual((summary["state"], summary["new"], summary["updated"]), ("done", 10, 0), summary["message"])
+        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.env["allegro.order"].search_count([("shop_id", "=", self.shop.id)]), 110)
+
+    def test_lookup_made_in_a_rolled_back_batch_is_not_reused(self):
+        # Two orders in a currency with no pricelist yet: the first makes one,
+        # the second finds it; a broken third order rolls the batch back.
+        first = self.emulator.add_order(**PAID, marketplace={"id": "allegro-cz"}, lineItems=items((1, 1)))
+        second = self.emulator.add_order(**PAID, marketplace={"id": "allegro-cz"}, lineItems=items((2, 1)))
+        bad = self.emulator.add_order(**PAID, lineItems=items((3, 1)))
+        self.emulator.store.orders[bad["id"]]["buyer"]["id"] = None
+        summary = self.import_orders(self.shop)
+        self.assertEqual((summary["new"], summary["failed"]), (2, 1), summary["message"])
+        for form in (first, second):
+            sale = self.allegro_order(self.shop, form["id"]).sale_order_id
+            self.assertEqual(sale.pricelist_id.currency_id.name, "CZK")
+        self.assertEqual(self.allegro_order(self.shop, bad["id"]).sync_state, "error")
+
+    def test_form_listed_twice_in_one_batch_is_imported_once(self):
+        form = self.emulator.add_order(**PAID, lineItems=items((0, 1)))
+        stats = ImportStats("events")
+        listed = self.emulator.get_order(form["id"])
+        self.env["allegro.importer"]._import_forms(self.shop, [listed, dict(listed)], stats)
+        self.assertEqual((stats.new, stats.failed), (1, 0), stats.messages)
+        order = self.allegro_order(self.shop, form["id"])
+        self.assertEqual(order.sync_state, "done")
+        self.assertEqual(len(self.env["sale.order"].search([("allegro_order_id", "=", order.id)])), 1)
