@@ -6,7 +6,7 @@ from odoo.tests import TransactionCase, tagged
 
 from allegro_emulator import AllegroEmulator
 
-from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop
+from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop, delete_records_created_since
 
 # Models whose records the imports create, cleaned up after the test.
 CREATED_MODELS = [
@@ -45,13 +45,7 @@ class TestConcurrentImport(TransactionCase):
         )
 
     def _delete_created_records(self):
-        with self.registry.cursor() as cr:
-            env = self.env(cr=cr, su=True, context={"active_test": False})
-            for model in CREATED_MODELS:
-                records = env[model].search([("id", ">", self.max_ids[model])], order="id desc")
-                if model == "res.partner":
-                    records = records.sorted(lambda p: not p.parent_id)  # children first
-                records.unlink()
+        delete_records_created_since(self.registry, self.env, CREATED_MODELS, self.max_ids)
 
     def _import(self, barrier, summaries):
         with self.registry.cursor() as cr:

@@ -19,7 +19,7 @@ from odoo.tools import SQL, config
 
 from allegro_emulator import AllegroEmulator
 
-from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop
+from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop, delete_records_created_since
 
 ORDERS = 6
 # Models whose records the test creates, removed afterwards (children first).
@@ -74,13 +74,7 @@ class TestJobRunner(TransactionCase):
         )
 
     def _delete_created_records(self):
-        with self.registry.cursor() as cr:
-            env = self.env(cr=cr, su=True, context={"active_test": False})
-            for model in CREATED_MODELS:
-                records = env[model].search([("id", ">", self.max_ids[model])], order="id desc")
-                if model == "res.partner":
-                    records = records.sorted(lambda p: not p.parent_id)
-                records.unlink()
+        delete_records_created_since(self.registry, self.env, CREATED_MODELS, self.max_ids)
 
     def _queue_updates(self):
         """Import the orders, then queue a status and a tracking number for each."""
