@@ -56,11 +56,11 @@ class AllegroOffer(models.Model):
         [("synced", "In sync"), ("pending", "To send"), ("refused", "Refused"), ("off", "Not synced")],
         compute="_compute_stock_state",
     )
-    stock_dirty = fields.Boolean(readonly=True, copy=False, index=True,
+    stock_dirty = fields.Boolean("Stock to send", readonly=True, copy=False, index=True,
                                  help="Odoo's stock of the product changed since it was last sent.")
     sync_error = fields.Text("Refused by Allegro", readonly=True, copy=False)
     ended_by_sync = fields.Boolean(
-        readonly=True, copy=False,
+        "Ended for lack of stock", readonly=True, copy=False,
         help="Ended because Odoo had no stock left (or Allegro ended it when sold out): activated again on restock.",
     )
     read_at = fields.Datetime("Last change read", readonly=True, help="When a change of this offer was last read.")

@@ -148,11 +148,11 @@ class AllegroOrder(models.Model):
     invoice_country_code = fields.Char("Invoice country", readonly=True)
 
     line_ids = fields.One2many("allegro.order.line", "order_id", readonly=True)
-    charge_ids = fields.One2many("allegro.order.charge", "order_id", readonly=True)
+    charge_ids = fields.One2many("allegro.order.charge", "order_id", "Extra charges", readonly=True)
     no_sale_reason = fields.Selection(
         NO_SALE_REASONS, "Recorded only", readonly=True, copy=False, index=True,
         help="Why no sale order was made: use Create sale order to make one anyway.")
-    sale_requested = fields.Boolean(readonly=True, copy=False,
+    sale_requested = fields.Boolean("Sale order requested", readonly=True, copy=False,
                                     help="The seller asked for a sale order of an order recorded only.")
     # The buyer's personal data in full (addresses, phone, PESEL on some invoices).
     raw_payload = fields.Text("Allegro data", readonly=True, groups="allegro_connector.group_allegro_manager",
