@@ -15,6 +15,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..allegro_api import errors as api_errors
+from ..allegro_api.pagination import id_sort_key
 from .allegro_order import MalformedCheckoutForm
 
 _logger = logging.getLogger(__name__)
@@ -62,10 +63,6 @@ def _parse_time(text):
 
 def _iso_ms(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
-
-
-def _event_key(event_id):
-    return (0, int(event_id), "") if str(event_id).isdigit() else (1, 0, str(event_id))
 
 
 def _event_form(event):
@@ -224,9 +221,9 @@ class AllegroImporter(models.AbstractModel):
             page_full = len(events) >= EVENT_PAGE_SIZE
             # Only what lies past the cursor, so that it never moves back; a
             # journal that does not move forward must not loop.
-            cursor = _event_key(shop.last_event_id) if shop.last_event_id else None
-            events = sorted((e for e in events if e.get("id") and (cursor is None or _event_key(e["id"]) > cursor)),
-                            key=lambda e: _event_key(e["id"]))
+            cursor = id_sort_key(shop.last_event_id) if shop.last_event_id else None
+            events = sorted((e for e in events if e.get("id") and (cursor is None or id_sort_key(e["id"]) > cursor)),
+                            key=lambda e: id_sort_key(e["id"]))
             if not events:
                 return
             listed = ListedForms(client, events)

@@ -62,7 +62,7 @@ class AllegroShop(models.Model):
     )
     stock_buffer = fields.Integer(
         "Safety buffer",
-        help="Units kept back from Allegro: it shows the free quantity minus this, never below zero.",
+        help="Units kept back from Allegro: offers show the free quantity minus this number, never below zero.",
     )
     stock_reactivate = fields.Boolean(
         "Re-activate on restock",
