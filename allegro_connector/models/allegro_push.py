@@ -93,18 +93,20 @@ class AllegroPush(models.Model):
         pending_by_order = self.search(
             [("order_id", "in", orders.ids), ("kind", "=", "status"), ("state", "=", "pending")]
         ).grouped("order_id")
-        new = self
+        to_create = []
         for order in orders:
             pending = pending_by_order.get(order, self)
             same = pending.filtered(lambda p: p.fulfillment_status == status)
             (pending - same)._cancel(self.env._("Replaced by a newer status."))
-            if not same:
-                same = self.create({"order_id": order.id, "kind": "status", "fulfillment_status": status})
-                new |= same
-            pushes |= same
+            if same:
+                pushes |= same
+            else:
+                to_create.append({"order_id": order.id, "kind": "status", "fulfillment_status": status})
+        # One create for a whole import batch.
+        new = self.create(to_create)
         if enqueue:
             new._enqueue()
-        return pushes
+        return pushes | new
 
     @api.model
     def _queue_shipment(self, order, waybill, carrier_code, carrier_name=None, line_item_ids=None, picking=None,
