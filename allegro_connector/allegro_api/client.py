@@ -95,11 +95,12 @@ class AllegroClient:
     :param sleep: sleep callable (injectable for tests).
     :param accept_language: optional ``Accept-Language`` (e.g. ``"pl-PL"``);
         note that some operations accept ``en-US`` only.
+    :param before_request: called before each request (see Transport).
     """
 
     def __init__(self, api_url, token_provider, session=None, timeout=DEFAULT_TIMEOUT, max_retries=3,
                  max_wait=30, sleep=time.sleep, accept_language=None, *, backoff_factor=0.5,
-                 backoff_max=8.0, user_agent=USER_AGENT):
+                 backoff_max=8.0, user_agent=USER_AGENT, before_request=None):
         if not callable(token_provider):
             raise TypeError("token_provider must be callable")
         self.api_url = api_url.rstrip("/")
@@ -108,7 +109,7 @@ class AllegroClient:
         self._transport = Transport(
             self.api_url, session=session, timeout=timeout, max_retries=max_retries,
             max_wait=max_wait, sleep=sleep, backoff_factor=backoff_factor,
-            backoff_max=backoff_max, user_agent=user_agent,
+            backoff_max=backoff_max, user_agent=user_agent, before_request=before_request,
         )
 
     def __repr__(self):

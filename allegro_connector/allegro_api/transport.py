@@ -103,11 +103,14 @@ class Transport:
     :param sleep: ``sleep(seconds)`` callable (inject a fake in tests).
     :param secrets: literal values masked in logs and errors (e.g. client
         secret); per call secrets are passed to :meth:`request`.
+    :param before_request: called with no argument before each attempt; may
+        wait (a request budget shared with other processes) or raise an
+        :class:`AllegroError` to send nothing.
     """
 
     def __init__(self, base_url, session=None, timeout=DEFAULT_TIMEOUT, max_retries=3, max_wait=30.0,
                  sleep=time.sleep, backoff_factor=0.5, backoff_max=8.0, user_agent=USER_AGENT,
-                 secrets=(), clock=time.time):
+                 secrets=(), clock=time.time, before_request=None):
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.base_url = base_url.rstrip("/")
@@ -122,6 +125,7 @@ class Transport:
         self.user_agent = user_agent
         self.secrets = tuple(s for s in secrets if s)
         self.clock = clock
+        self.before_request = before_request
         self.request_count = 0
 
     def close(self):
@@ -163,6 +167,8 @@ class Transport:
                 _logger.log(level, "%s", masked(fmt % args))
 
         while True:
+            if self.before_request:
+                self.before_request()
             self.request_count += 1
             started = time.monotonic()
             try:

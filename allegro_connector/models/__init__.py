@@ -1,3 +1,4 @@
+from . import allegro_request_budget
 from . import allegro_shop
 from . import allegro_shop_token
 from . import allegro_importer

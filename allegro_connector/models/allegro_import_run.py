@@ -19,7 +19,10 @@ class AllegroImportRun(models.Model):
         [("initial", "First import"), ("events", "New events"), ("sweep", "Sweep")], required=True
     )
     state = fields.Selection(
-        [("done", "Done"), ("failed", "Failed"), ("skipped", "Skipped")], required=True, default="done"
+        [("done", "Done"), ("continues", "Continues"), ("failed", "Failed"), ("skipped", "Skipped")],
+        required=True, default="done",
+        help="Continues: the run stopped at its time limit, with what it did committed; "
+        "the next run goes on from there at once.",
     )
     orders_new = fields.Integer("New")
     orders_updated = fields.Integer("Updated")

@@ -29,17 +29,29 @@ RETRY_LIMIT = 50
 # Around the events' times when listing the orders they name: Allegro's
 # updatedAt and the event's occurredAt need not be the same millisecond.
 EVENT_TIME_MARGIN = timedelta(seconds=2)
+# A run stops at the first commit after this many seconds and the next goes
+# on from there: well within the time a worker is given for one request or
+# job (Odoo's limit_time_real, 120 s by default), so none is killed half-way.
+SLICE_SECONDS = 60
+# A first import resumed goes back this far before the last order it
+# committed: the items of one order need not share their time of purchase.
+RESUME_MARGIN = timedelta(hours=1)
 
 
 class ImportTakenOver(Exception):
     """Another worker holds the shop's import lock: let it go on."""
 
 
+class SliceEnded(Exception):
+    """The run's time is up; what it did is committed, the next run goes on."""
+
+
 class ImportStats:
     """Counters of one run, written to allegro.import.run at the end."""
 
-    def __init__(self, kind):
+    def __init__(self, kind, slice_seconds=None):
         self.kind = kind
+        self.slice_seconds = slice_seconds
         self.new = self.updated = self.unchanged = self.failed = 0
         self.messages = []
         self.started = time.monotonic()
@@ -112,15 +124,20 @@ class AllegroImporter(models.AbstractModel):
         return bool(locked)
 
     @api.model
-    def _commit_batch(self, shop):
+    def _commit_batch(self, shop, stats=None):
+        """Commit what is done; with ``stats``, end the run here if its time is up."""
         shop.env.cr.commit()
+        if stats and stats.slice_seconds and time.monotonic() - stats.started > stats.slice_seconds:
+            raise SliceEnded()
         if not self._lock(shop):
             raise ImportTakenOver()
 
     @api.model
-    def _import_orders(self, shop, sweep=False):
+    def _import_orders(self, shop, sweep=False, slice_seconds=None):
+        """One run; it stops at the first commit after ``slice_seconds``
+        (default SLICE_SECONDS; state "continues") for the caller to queue the next."""
         kind = "sweep" if sweep else ("events" if shop.initial_import_done else "initial")
-        stats = ImportStats(kind)
+        stats = ImportStats(kind, SLICE_SECONDS if slice_seconds is None else slice_seconds)
         client = None
         state = "done"
         try:
@@ -140,6 +157,11 @@ class AllegroImporter(models.AbstractModel):
             shop.env.cr.rollback()
             state = "skipped"
             stats.messages.append(shop.env._("Another import of this shop is running."))
+        except SliceEnded:
+            state = "continues"
+            stats.messages.append(shop.env._(
+                "Stopped after %(seconds)s s with all it did saved; the import goes on in the background.",
+                seconds=stats.slice_seconds))
         except (api_errors.AllegroError, UserError) as error:
             # The unfinished batch is dropped; the cursor stays where the last
             # committed batch left it, so the next run starts over from there.
@@ -185,23 +207,41 @@ class AllegroImporter(models.AbstractModel):
 
     @api.model
     def _import_initial(self, shop, client, stats):
-        """First run: list the orders since the start date, then follow events."""
-        latest = (client.get_order_event_stats().get("latestEvent") or {}).get("id")
+        """First run: list the orders since the start date, oldest first,
+        then follow events.
+
+        Oldest first, orders bought meanwhile come last instead of shifting
+        the pages; and the run can stop after any batch: the next one lists
+        again from the last order committed (``initial_import_mark``)."""
+        resume = shop.initial_import_mark
+        if not resume:
+            # Events after ``latest`` are read once the listing is done; older
+            # ones are covered by it. The import's cursors are the connector's
+            # bookkeeping: an Allegro user fetches orders without the right to
+            # edit the shop.
+            latest = (client.get_order_event_stats().get("latestEvent") or {}).get("id")
+            shop.sudo().last_event_id = latest or False
+        since = resume - RESUME_MARGIN if resume else shop.import_start_date
         batch = []
-        for form in client.iter_checkout_forms(bought_at_gte=_iso(shop.import_start_date)):
+        for form in client.iter_checkout_forms(bought_at_gte=_iso(since), sort="lineItems.boughtAt"):
             batch.append(form)
             if len(batch) >= BATCH_SIZE:
-                self._import_forms(shop, batch, stats)
-                self._commit_batch(shop)
+                self._import_initial_batch(shop, batch, stats)
                 batch = []
         self._import_forms(shop, batch, stats)
-        # Events after ``latest`` are read next time; older ones are covered
-        # by the listing above.
-        # The import's cursors are the connector's bookkeeping: an Allegro
-        # user fetches orders without the right to edit the shop.
-        shop.sudo().write({"last_event_id": latest or False, "initial_import_done": True,
+        shop.sudo().write({"initial_import_done": True, "initial_import_mark": False,
                            "last_sweep_at": fields.Datetime.now()})
         self._commit_batch(shop)
+
+    @api.model
+    def _import_initial_batch(self, shop, batch, stats):
+        self._import_forms(shop, batch, stats)
+        bought = [_parse_time(item.get("boughtAt")) for form in batch if isinstance(form, dict)
+                  for item in form.get("lineItems") or [] if isinstance(item, dict)]
+        bought = [moment for moment in bought if moment]
+        if bought:
+            shop.sudo().initial_import_mark = max(bought)
+        self._commit_batch(shop, stats)
 
     @api.model
     def _import_events(self, shop, client, stats):
@@ -230,7 +270,7 @@ class AllegroImporter(models.AbstractModel):
             for chunk in self._event_slices(events):
                 self._import_event_slice(shop, client, chunk, listed, stats)
                 shop.sudo().last_event_id = chunk[-1]["id"]
-                self._commit_batch(shop)
+                self._commit_batch(shop, stats)
             if not page_full:
                 return
 
@@ -308,6 +348,11 @@ class AllegroImporter(models.AbstractModel):
         self._import_by_ids(shop, shop._allegro_client(), dict.fromkeys(orders.mapped("external_id")),
                             ImportStats("events"))
 
+    @api.model
+    def _take_forms(self, shop, forms):
+        """Import forms already read (e.g. by an update job), in the current transaction."""
+        self._import_forms(shop, forms, ImportStats("events"))
+
     # ------------------------------------------------------------------
     # Forms into orders
     # ------------------------------------------------------------------
@@ -371,8 +416,11 @@ class AllegroImporter(models.AbstractModel):
         Order = shop.env["allegro.order"]
         try:
             with shop.env.cr.savepoint():
-                imported = [self._import_form(shop, form, known.get(form.get("id"), Order), apply_policies=False)
+                to_create = []
+                imported = [self._import_form(shop, form, known.get(form.get("id"), Order), apply_policies=False,
+                                              to_create=to_create)
                             for form in todo]
+                Order.concat(*to_create)._create_sale_orders()
                 Order.concat(*(order for order, _outcome in imported))._apply_policies()
                 outcomes = [outcome for _order, outcome in imported]
         except Exception:  # noqa: BLE001 - retried one by one just below
@@ -412,14 +460,15 @@ class AllegroImporter(models.AbstractModel):
         return todo, known
 
     @api.model
-    def _import_form(self, shop, form, order, apply_policies=True):
+    def _import_form(self, shop, form, order, apply_policies=True, to_create=None):
         """Store one checkout form on ``order`` (empty for a new one) and bring
-        its sale order in line. Returns the Allegro order and "new" or "updated"."""
+        its sale order in line. Returns the Allegro order and "new" or "updated".
+        ``to_create``: see ``_sync_sale_order``."""
         if not isinstance(form, dict):
             raise MalformedCheckoutForm("not a JSON object")
         previous = order._snapshot() if order else None
         order = order._store_checkout_form(shop, form)
-        order._sync_sale_order(previous, apply_policies=apply_policies)
+        order._sync_sale_order(previous, apply_policies=apply_policies, to_create=to_create)
         return order, "new" if previous is None else "updated"
 
     @api.model

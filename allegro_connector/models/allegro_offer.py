@@ -179,32 +179,40 @@ class AllegroOffer(models.Model):
         self.shop_id._schedule_stock_send()
 
     @api.model
-    def _find_product(self, shop, line):
-        """The product an order line sells, or an empty recordset.
+    def _find_products(self, shop, lines):
+        """The products these order lines sell, by line (lines matching none left out).
 
         Order of precedence: (1) this list, (2) seller SKU = internal
-        reference, (3) EAN = barcode, (4) exact product name.
+        reference, (3) EAN = barcode, (4) exact product name. Offers first
+        seen are listed here, all looked up and made at once for a batch.
         """
-        offer = self.search([("shop_id", "=", shop.id), ("offer_id", "=", line.offer_id)], limit=1)
-        if not offer:
+        offers = {offer.offer_id: offer for offer in self.search(
+            [("shop_id", "=", shop.id), ("offer_id", "in", list(set(lines.mapped("offer_id"))))])}
+        new = {}
+        for line in lines:
+            if line.offer_id not in offers and line.offer_id not in new:
+                new[line.offer_id] = {"shop_id": shop.id, "offer_id": line.offer_id, "name": line.offer_name,
+                                      "external_id": line.offer_external_id}
+        if new:
             # Listing the offer is bookkeeping; choosing its product stays a manager's step.
-            offer = self.sudo().create(
-                {
-                    "shop_id": shop.id,
-                    "offer_id": line.offer_id,
-                    "name": line.offer_name,
-                    "external_id": line.offer_external_id,
-                }
-            ).sudo(False)
-        if offer.product_id:
-            return offer.product_id
-        sku = offer.external_id or line.offer_external_id
-        ean = offer.ean or (sku if looks_like_ean(sku) else None)
-        by_sku, by_ean = self._match_products(shop.company_id, [sku], [ean])
-        product = by_sku.get(sku) or by_ean.get(ean)
-        if product:
-            return product
+            for offer in self.sudo().create(list(new.values())).sudo(False):
+                offers[offer.offer_id] = offer
+        codes = {}
+        for line in lines:
+            offer = offers[line.offer_id]
+            sku = offer.external_id or line.offer_external_id
+            codes[line] = (sku, offer.ean or (sku if looks_like_ean(sku) else None))
+        by_sku, by_ean = self._match_products(shop.company_id, [c[0] for c in codes.values()],
+                                              [c[1] for c in codes.values()])
         Product = self.env["product.product"].with_company(shop.company_id)
         company_domain = [("company_id", "in", [shop.company_id.id, False]), ("sale_ok", "=", True)]
-        product = Product.search([("name", "=", line.offer_name)] + company_domain, limit=2)
-        return product if len(product) == 1 else Product
+        found = {}
+        for line in lines:
+            sku, ean = codes[line]
+            product = offers[line.offer_id].product_id or by_sku.get(sku) or by_ean.get(ean)
+            if not product:
+                product = Product.search([("name", "=", line.offer_name)] + company_domain, limit=2)
+                product = product if len(product) == 1 else Product
+            if product:
+                found[line] = product
+        return found

@@ -58,6 +58,7 @@ class AllegroOrder(models.Model):
     def _push_event_status(self, odoo_event, fallback=None):
         """Queue the status the mapping gives for an Odoo event."""
         Map = self.env["allegro.status.map"]
+        by_status = {}
         for order in self.filtered(lambda o: o.status != "CANCELLED"):
             status = Map._outgoing_status(order.shop_id, odoo_event)
             if not status and fallback:
@@ -69,7 +70,10 @@ class AllegroOrder(models.Model):
                 continue  # a status Allegro added since: whether this is a step forward is unknown
             if status != "CANCELLED" and STATUS_RANK[current] >= STATUS_RANK[status]:
                 continue
-            self.env["allegro.push"]._queue_status(order, status)
+            by_status.setdefault(status, []).append(order.id)
+        # One call per status: a confirmed import batch queues its updates at once.
+        for status, order_ids in by_status.items():
+            self.env["allegro.push"]._queue_status(self.browse(order_ids), status)
 
     # ------------------------------------------------------------------
     # Buttons (one order or many): sent at once, the result shown

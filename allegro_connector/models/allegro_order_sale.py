@@ -21,6 +21,17 @@ REVISION_FIELDS = {
 CHANGES_FLAGGED_AFTER_CONFIRMATION = ("money", "items", "delivery_method")
 
 
+class BatchContacts:
+    """The buyers of a batch of orders, looked up at once, and the contacts
+    made for them. A buyer made in this batch has no contacts but those made
+    here: finding them needs no search."""
+
+    def __init__(self, buyers):
+        self.buyers = buyers  # (company id, Allegro buyer id) -> res.partner
+        self.new_buyer_ids = set()
+        self.made = {}  # (parent id, type, address) -> res.partner
+
+
 class AllegroOrder(models.Model):
     """From Allegro order to sale order, and later revisions."""
 
@@ -40,11 +51,13 @@ class AllegroOrder(models.Model):
         )
         return values
 
-    def _sync_sale_order(self, previous=None, apply_policies=True):
+    def _sync_sale_order(self, previous=None, apply_policies=True, to_create=None):
         """Bring the sale order in line with this revision of the order.
 
         ``apply_policies=False`` leaves confirmation and invoicing to the
         caller, who applies them to a whole batch at once (``_apply_policies``).
+        With a list as ``to_create``, a sale order to make is left to the
+        caller too: the order is added to the list for ``_create_sale_orders``.
         """
         self.ensure_one()
         changes = []
@@ -77,8 +90,10 @@ class AllegroOrder(models.Model):
             reason = not self.sale_requested and self._no_sale_reason()
             if (self.no_sale_reason or False) != reason:
                 self.no_sale_reason = reason
-            if not reason:
-                self._create_sale_order()
+            if not reason and to_create is not None:
+                to_create.append(self)
+            elif not reason:
+                self._create_sale_orders()
         if changes:
             self._record_revision(previous, changes, outcome)
         if self.sync_state not in ("held", "done") or self.sync_error:
@@ -109,15 +124,47 @@ class AllegroOrder(models.Model):
     # ------------------------------------------------------------------
 
     def _match_products(self):
-        Offer = self.env["allegro.offer"]
-        for line in self.line_ids.filtered("unmanaged"):
-            product = Offer._find_product(self.shop_id, line)
-            if product:
-                line.product_id = product
+        """Products of the lines Allegro's offers sell, looked up for all these orders at once."""
+        lines = self.line_ids.filtered("unmanaged")
+        for shop, shop_lines in lines.grouped(lambda line: line.order_id.shop_id).items():
+            products = self.env["allegro.offer"]._find_products(shop, shop_lines)
+            for line in shop_lines:
+                if products.get(line):
+                    line.product_id = products[line]
 
-    def _create_sale_order(self):
-        shop = self.shop_id
+    def _known_buyers(self):
+        """The contacts of these orders' buyers already in Odoo (BatchContacts)."""
+        Partner = self.env["res.partner"]
+        buyers = {}
+        for company, orders in self.grouped(lambda o: o.shop_id.company_id).items():
+            for partner in Partner.search([
+                ("allegro_buyer_id", "in", list(set(orders.mapped("buyer_id")))),
+                ("company_id", "in", [company.id, False]),
+                ("parent_id", "=", False),
+            ], order="id"):
+                buyers.setdefault((company.id, partner.allegro_buyer_id), partner)
+        return BatchContacts(buyers)
+
+    def _create_sale_orders(self):
+        """Make the sale orders of these orders, created in one call (Odoo
+        computes a batch of new sale orders and lines far faster than one by one)."""
         self._match_products()
+        contacts = self._known_buyers()
+        prepared = [(order, values) for order in self for values in [order._prepare_sale_order(contacts)] if values]
+        by_shop = {}
+        for order, values in prepared:
+            by_shop.setdefault(order.shop_id, []).append((order, values))
+        for shop, pairs in by_shop.items():
+            sale_orders = self.env["sale.order"].with_company(shop.company_id).with_context(
+                mail_create_nolog=True, mail_create_nosubscribe=True
+            ).create([values for _order, values in pairs])
+            for (order, _values), sale_order in zip(pairs, sale_orders):
+                order._sale_order_created(sale_order)
+
+    def _prepare_sale_order(self, contacts):
+        """The values of this order's sale order, or None when it is held
+        (products matched already; ``contacts``: see ``_known_buyers``)."""
+        shop = self.shop_id
         unmanaged = self.line_ids.filtered("unmanaged")
         if self.sync_state == "held" and not (unmanaged and shop.unmanaged_policy == "hold"):
             # Its products are known now: the reason it was held is gone.
@@ -132,7 +179,7 @@ class AllegroOrder(models.Model):
                     items=", ".join(unmanaged.mapped("offer_name")),
                 )
             )
-            return
+            return None
         if unmanaged:
             self._flag(
                 self.env._(
@@ -140,34 +187,31 @@ class AllegroOrder(models.Model):
                     items=", ".join(unmanaged.mapped("offer_name")),
                 )
             )
-        sale_order = self.env["sale.order"].with_company(shop.company_id).with_context(
-            mail_create_nolog=True, mail_create_nosubscribe=True
-        ).create(
-            {
-                **self._sale_order_values(),
-                "company_id": shop.company_id.id,
-                "warehouse_id": shop._warehouse().id,
-                "team_id": shop.team_id.id,
-                "user_id": shop.user_id.id,
-                "date_order": self.bought_at or fields.Datetime.now(),
-                "client_order_ref": self.external_id,
-                "origin": "Allegro %s" % (self.buyer_login or ""),
-                "allegro_shop_id": shop.id,
-                "allegro_order_id": self.id,
-            }
-        )
+        return {
+            **self._sale_order_values(contacts),
+            "company_id": shop.company_id.id,
+            "warehouse_id": shop._warehouse().id,
+            "team_id": shop.team_id.id,
+            "user_id": shop.user_id.id,
+            "date_order": self.bought_at or fields.Datetime.now(),
+            "client_order_ref": self.external_id,
+            "origin": "Allegro %s" % (self.buyer_login or ""),
+            "allegro_shop_id": shop.id,
+            "allegro_order_id": self.id,
+        }
+
+    def _sale_order_created(self, sale_order):
         self._link_sale_lines(sale_order)
-        self.sale_order_id = sale_order
-        self.sync_state = "done"
+        self.write({"sale_order_id": sale_order.id, "sync_state": "done"})
         self._check_money()
         if self.buyer_message:
             sale_order.message_post(
                 body=Markup("<b>%s</b><br/>%s") % (self.env._("Message from the buyer:"), self.buyer_message),
                 subtype_xmlid="mail.mt_note",
             )
-        shop._notify_new_order(self)
+        self.shop_id._notify_new_order(self)
 
-    def _sale_order_values(self):
+    def _sale_order_values(self, contacts=None):
         """Partners, fiscal position, carrier and lines of this revision.
 
         The fiscal position is the one Odoo itself picks for the buyer and the
@@ -176,7 +220,7 @@ class AllegroOrder(models.Model):
         by it, in their price-included variant since Allegro prices are gross.
         """
         shop = self.shop_id
-        partner, invoice_partner, shipping_partner = self._find_or_create_partners()
+        partner, invoice_partner, shipping_partner = self._find_or_create_partners(contacts)
         fiscal_position = self.env["account.fiscal.position"].with_company(shop.company_id)._get_fiscal_position(
             partner, shipping_partner
         )
@@ -292,18 +336,17 @@ class AllegroOrder(models.Model):
                     )
                 )
 
-    def _find_or_create_partners(self):
-        """Buyer (found again by Allegro buyer id), delivery and invoice contacts."""
+    def _find_or_create_partners(self, contacts=None):
+        """Buyer (found again by Allegro buyer id), delivery and invoice contacts.
+
+        ``contacts``: the BatchContacts of the batch this order is made in
+        (``_known_buyers``); without it, the buyer is looked up alone."""
         shop = self.shop_id
         Partner = self.env["res.partner"].with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
-        buyer = Partner.search(
-            [
-                ("allegro_buyer_id", "=", self.buyer_id),
-                ("company_id", "in", [shop.company_id.id, False]),
-                ("parent_id", "=", False),
-            ],
-            limit=1,
-        )
+        if contacts is None:
+            contacts = self._known_buyers()
+        key = (shop.company_id.id, self.buyer_id)
+        buyer = contacts.buyers.get(key, Partner)
         buyer_values = {
             "name": self.buyer_company or self.buyer_name or self.buyer_login or self.buyer_email,
             "is_company": bool(self.buyer_company),
@@ -322,8 +365,9 @@ class AllegroOrder(models.Model):
             ) if self.buyer_street else self._address_values(
                 self.delivery_street, self.delivery_zip, self.delivery_city, self.delivery_country_code
             )
-            buyer = Partner.create(dict(buyer_values, **address))
-        shipping = self._child_contact(buyer, "delivery", {
+            buyer = contacts.buyers[key] = Partner.create(dict(buyer_values, **address))
+            contacts.new_buyer_ids.add(buyer.id)
+        shipping = self._child_contact(contacts, buyer, "delivery", {
             "name": self.delivery_company and self.delivery_name
             and f"{self.delivery_company}, {self.delivery_name}"
             or self.delivery_company or self.delivery_name or buyer.name,
@@ -356,7 +400,7 @@ class AllegroOrder(models.Model):
                 ))
             elif self.invoice_vat_unchecked:
                 self.invoice_vat_unchecked = False
-            invoice = contact._child_contact(buyer, "invoice", values)
+            invoice = contact._child_contact(contacts, buyer, "invoice", values)
         return buyer, invoice, shipping
 
     def _vat_passes_check(self, country_id):
@@ -371,26 +415,31 @@ class AllegroOrder(models.Model):
             "street": street,
             "zip": zip_code,
             "city": city,
-            "country_id": country_code
-            and self.env["res.country"].search([("code", "=", country_code.upper())], limit=1).id,
+            "country_id": country_code and self.shop_id._lookup(("country", country_code.upper()), lambda: (
+                self.env["res.country"].search([("code", "=", country_code.upper())], limit=1), True)).id,
         }
 
-    def _child_contact(self, parent, contact_type, values):
+    def _child_contact(self, contacts, parent, contact_type, values):
         """The parent's contact of that type and address, made if missing."""
         values = {k: v or False for k, v in values.items()}
-        same = [(name, "=", values[name]) for name in ("name", "street", "zip", "city", "country_id")]
-        contact = self.env["res.partner"].search(
-            [("parent_id", "=", parent.id), ("type", "=", contact_type), *same], limit=1
-        )
+        names = ("name", "street", "zip", "city", "country_id")
+        key = (parent.id, contact_type, tuple(values[name] for name in names))
+        if parent.id in contacts.new_buyer_ids:
+            contact = contacts.made.get(key, self.env["res.partner"])
+        else:
+            contact = self.env["res.partner"].search(
+                [("parent_id", "=", parent.id), ("type", "=", contact_type),
+                 *[(name, "=", values[name]) for name in names]], limit=1)
         if contact:
             if values.get("vat") and contact.vat != values["vat"]:
                 contact.vat = values["vat"]
             return contact
-        return self.env["res.partner"].with_context(
+        contact = contacts.made[key] = self.env["res.partner"].with_context(
             mail_create_nolog=True, mail_create_nosubscribe=True
         ).create(
             dict(values, parent_id=parent.id, type=contact_type, company_id=parent.company_id.id)
         )
+        return contact
 
     # ------------------------------------------------------------------
     # Later revisions
@@ -567,8 +616,7 @@ class AllegroOrder(models.Model):
     def _complete_held_orders(self):
         """Make the sale orders of held orders whose products are now known."""
         held = self.filtered(lambda o: o.sync_state == "held" and not o.sale_order_id)
-        for order in held:
-            order._create_sale_order()
+        held._create_sale_orders()
         held._apply_policies()
 
     def _apply_policies(self):

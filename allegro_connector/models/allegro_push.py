@@ -72,6 +72,9 @@ class AllegroPush(models.Model):
     job_message = fields.Text(related="job_id.result", string="Last attempt",
                               help="Why the last attempt has to be repeated (Allegro busy or down).")
     last_error = fields.Text(readonly=True)
+    maybe_sent = fields.Boolean(
+        "May have reached Allegro", readonly=True, copy=False,
+        help="An attempt ended without Allegro's answer: what Allegro holds is read before sending again.")
     done_at = fields.Datetime(readonly=True)
 
     @api.depends("kind", "fulfillment_status", "waybill", "move_id", "order_id")
@@ -174,8 +177,13 @@ class AllegroPush(models.Model):
         push = self.sudo()
         if push.state != "pending":
             return "Nothing to send: the update is %s." % push.state
+        # A first attempt sends at once. A later one (after a timeout, a 5xx
+        # or a worker that died) may follow an attempt Allegro processed
+        # without our knowing: it looks at what Allegro holds first.
+        uuid = self.env.context.get("job_uuid")
+        job = uuid and self.env["queue.job"].sudo().search([("uuid", "=", uuid)], limit=1)
         try:
-            push._deliver()
+            push._deliver(repeat=push.maybe_sent or bool(job and job.retry))
         except (api_errors.AllegroError, UserError) as error:
             if not getattr(error, "retryable", False):
                 raise
@@ -199,9 +207,11 @@ class AllegroPush(models.Model):
         for push in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
             try:
                 with self.env.cr.savepoint():
-                    push._deliver()
+                    push._deliver(repeat=True)
             except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
                 if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
+                    # Its job, if it sends it later, looks on Allegro first.
+                    push.maybe_sent = getattr(error, "status", None) != 429
                     if not retry_later:
                         push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
                                                 error=error))
@@ -215,7 +225,8 @@ class AllegroPush(models.Model):
             push._mark_done()
             push.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()
 
-    def _deliver(self):
+    def _deliver(self, repeat=False):
+        """Send the update; ``repeat``: an earlier attempt may have got through."""
         order = self.order_id
         # Updates of one order one at a time: a status needs the revision the
         # previous update produced. Another job holding the order tries later.
@@ -224,38 +235,68 @@ class AllegroPush(models.Model):
                                     seconds=ORDER_BUSY_RETRY)
         client = self.shop_id._allegro_client()
         if self.kind == "invoice":
-            self._deliver_invoice(client)
+            self._deliver_invoice(client, repeat)
         elif self.kind == "shipment":
-            self._deliver_shipment(client)
+            self._deliver_shipment(client, repeat)
         else:
             self._deliver_status(client)
 
     def _deliver_status(self, client):
+        """Set the status at the revision we hold. Our change gives the order
+        a new revision, which the journal brings with its next import: no
+        read here. Only when Allegro refuses our revision as outdated is the
+        order read, to tell our own earlier changes from somebody else's."""
         order = self.order_id
         try:
             client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=order.revision)
+            self._note_status_set()
+            return
         except api_errors.AllegroConflict:
-            # Either our own earlier attempt got through (its answer was lost,
-            # or the worker died before committing), or someone else changed
-            # the order on Allegro: read it to know which.
             form = client.get_checkout_form(order.external_id)
-            if (form.get("fulfillment") or {}).get("status") != self.fulfillment_status:
-                raise StaleRevision(self.env._(
-                    "Allegro has a newer version of this order (status now: %(status)s). It was read "
-                    "again; retry to send %(wanted)s anyway.",
-                    status=self._status_label((form.get("fulfillment") or {}).get("status")),
-                    wanted=self._status_label(self.fulfillment_status),
-                )) from None
-        # Our change gave the order a new revision: take it, so that the next
-        # update is not refused as outdated.
-        self._refresh_order()
+        status = (form.get("fulfillment") or {}).get("status")
+        ours = self._changed_only_by_us(form)
+        # What Allegro holds is taken in any case, so the seller sees it.
+        self.env["allegro.importer"]._take_forms(order.shop_id, [form])
+        if status == self.fulfillment_status:
+            return  # an earlier attempt of ours got through: the import took it
+        if not ours:
+            raise StaleRevision(self.env._(
+                "Allegro has a newer version of this order (status now: %(status)s). It was read "
+                "again; retry to send %(wanted)s anyway.",
+                status=self._status_label(status), wanted=self._status_label(self.fulfillment_status),
+            ))
+        client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=form.get("revision"))
+        self._note_status_set()
 
-    def _deliver_shipment(self, client):
+    def _note_status_set(self):
+        """Show the status Allegro now holds; its new revision comes with the journal."""
+        self.order_id.sudo().fulfillment_status = self.fulfillment_status
+
+    def _changed_only_by_us(self, form):
+        """True when ``form`` differs from the copy we hold only by the
+        fulfillment status we set ourselves (and its revision and time)."""
+        order = self.order_id.sudo()
+        try:
+            held = json.loads(order.raw_payload or "{}")
+        except ValueError:
+            return False
+        ignored = ("revision", "updatedAt", "fulfillment")
+
+        def content(payload):
+            return {key: value for key, value in payload.items() if key not in ignored}
+
+        sent = self.search([("order_id", "=", order.id), ("kind", "=", "status"), ("state", "=", "done")],
+                           order="done_at desc, id desc", limit=1)
+        status = (form.get("fulfillment") or {}).get("status")
+        return content(form) == content(held) and status in (order.fulfillment_status, sent.fulfillment_status)
+
+    def _deliver_shipment(self, client, repeat):
         """Allegro has no idempotency key for shipments, and an attempt that
         timed out, got a 5xx or died with its worker may have been processed:
-        what Allegro holds is read first, so a tracking number goes once."""
+        a repeat reads what Allegro holds first, so a tracking number goes once."""
         form_id = self.order_id.external_id
-        for shipment in (client.get_shipments(form_id) or {}).get("shipments") or []:
+        held = (client.get_shipments(form_id) or {}).get("shipments") or [] if repeat else []
+        for shipment in held:
             if shipment.get("waybill") == self.waybill and shipment.get("carrierId") == self.carrier_code:
                 self.remote_id = shipment.get("id")
                 return
@@ -263,17 +304,18 @@ class AllegroPush(models.Model):
                                       line_item_ids=json.loads(self.line_item_ids or "[]") or None)
         self.remote_id = (created or {}).get("id")
 
-    def _deliver_invoice(self, client):
+    def _deliver_invoice(self, client, repeat):
         """Allegro takes an invoice in two steps: its entry, then the PDF.
 
-        An entry made by an attempt whose answer was lost is found on Allegro
-        (by its number) and used, never made a second time."""
+        On a repeat, an entry made by an attempt whose answer was lost is
+        found on Allegro (by its number) and used, never made a second time."""
         invoice = self.move_id
         if not invoice:
             raise UserError(self.env._("The invoice of this update was deleted in Odoo."))
         form_id = self.order_id.external_id
         entry = None
-        for existing in (client.get_invoices(form_id) or {}).get("invoices") or []:
+        held = (client.get_invoices(form_id) or {}).get("invoices") or [] if repeat else []
+        for existing in held:
             if existing.get("id") == invoice.allegro_invoice_id or existing.get("invoiceNumber") == invoice.name:
                 entry = existing
                 break

@@ -17,6 +17,7 @@ from ..allegro_api import (
     AllegroOAuth,
 )
 from ..allegro_api import errors as api_errors
+from .allegro_request_budget import RequestBudget, application_key
 from .allegro_rights import ALLEGRO_USER, SYSTEM, check_group
 
 _logger = logging.getLogger(__name__)
@@ -232,9 +233,11 @@ class AllegroShop(models.Model):
     def _allegro_client(self):
         """An API client for this shop; tokens are refreshed as needed."""
         self.ensure_one()
-        return AllegroClient(
-            self.sudo().api_url, self._allegro_token_provider(), timeout=REQUEST_TIMEOUT
-        )
+        shop = self.sudo()
+        # Every shop of one Allegro application shares its request budget.
+        budget = RequestBudget(self.env, application_key(shop.api_url, shop.client_id))
+        return AllegroClient(shop.api_url, self._allegro_token_provider(), timeout=REQUEST_TIMEOUT,
+                             before_request=budget)
 
     def _allegro_token_provider(self):
         """A callable giving a valid access token, refreshing it when due.

@@ -28,6 +28,9 @@ class AllegroShop(models.Model):
     last_event_id = fields.Char("Last order event", readonly=True, copy=False,
                                 help="Cursor in Allegro's order event journal.")
     initial_import_done = fields.Boolean(readonly=True, copy=False)
+    initial_import_mark = fields.Datetime(
+        "First import read up to", readonly=True, copy=False,
+        help="While the first import runs in several parts: orders bought until then are in Odoo.")
     last_sweep_at = fields.Datetime("Last sweep", readonly=True, copy=False)
     sweep_overlap_minutes = fields.Integer(
         "Sweep overlap (minutes)", default=60,
@@ -162,7 +165,14 @@ class AllegroShop(models.Model):
         self.ensure_one()
         return self._run_import(sweep=sweep)["message"]
 
-    def _run_import(self, sweep=False):
+    def _run_import(self, sweep=False, slice_seconds=None):
+        """One run of the import; one that stopped at its time limit goes on in a job."""
+        summary = self._run_import_slice(sweep=sweep, slice_seconds=slice_seconds)
+        if summary["state"] == "continues":
+            self._enqueue_imports(sweep=sweep)
+        return summary
+
+    def _run_import_slice(self, sweep=False, slice_seconds=None):
         """Import on a cursor of its own, committing batch by batch.
 
         A batch commit is what lets the event cursor move: the orders it
@@ -173,7 +183,7 @@ class AllegroShop(models.Model):
         self.env.flush_all()  # under tests the import cursor shares this transaction
         with self.env.registry.cursor() as cr:
             shop = self.with_env(self.env(cr=cr))
-            summary = shop.env["allegro.importer"]._import_orders(shop, sweep=sweep)
+            summary = shop.env["allegro.importer"]._import_orders(shop, sweep=sweep, slice_seconds=slice_seconds)
         self.invalidate_recordset()
         return summary
 

@@ -50,11 +50,43 @@ class TestFulfilment(AllegroEmulatorCase):
         self.send_pushes()
         self.assertEqual(push.state, "done", push.last_error)
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
-        # The order was read again: its new revision is known, its status shown.
-        self.assertEqual(order.revision, self.on_allegro(order)["revision"])
         self.assertEqual(order.seller_status, "in_progress")
         fulfillment_calls = [r for r in self.emulator.requests if r.path.endswith("/fulfillment")]
         self.assertEqual(fulfillment_calls[-1].json, {"status": "PROCESSING"})
+        # Not read again after our own change: its new revision comes with
+        # the journal, in the next import's listing.
+        form_path = "/order/checkout-forms/%s" % order.external_id
+        self.assertFalse([r for r in self.emulator.requests if r.method == "GET" and r.path == form_path])
+        self.import_orders(self.shop)
+        self.assertEqual(order.revision, self.on_allegro(order)["revision"])
+        self.assertEqual(order.seller_status, "in_progress")
+
+    def test_second_status_before_the_journal_brought_our_first(self):
+        order = self.imported(**PAID, lineItems=items((0, 1)))
+        self.send_pushes()  # PROCESSING: Allegro's revision moved, ours not yet
+        push = self.env["allegro.push"]._queue_status(order, "READY_FOR_SHIPMENT")
+        self.send_pushes()
+        # Refused as outdated, read, recognised as our own change, sent again.
+        self.assertEqual(push.state, "done", push.last_error)
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
+        self.assertEqual(order.seller_status, "to_ship")
+        self.assertFalse(order.needs_attention)
+        puts = [r for r in self.emulator.requests if r.path.endswith("/fulfillment")]
+        self.assertEqual([r.status for r in puts], [204, 409, 204])
+        self.import_orders(self.shop)
+        self.assertEqual(order.revision, self.on_allegro(order)["revision"])
+        self.assertFalse(order.needs_attention)
+
+    def test_a_buyer_change_meanwhile_stops_a_second_status(self):
+        order = self.imported(**PAID, lineItems=items((0, 1)))
+        self.send_pushes()
+        self.emulator.edit_delivery_address(order.external_id, street="Nowa 2")
+        push = self.env["allegro.push"]._queue_status(order, "READY_FOR_SHIPMENT")
+        self.send_pushes()
+        self.assertEqual(push.state, "failed")
+        self.assertIn("newer version", push.last_error)
+        self.assertEqual(order.delivery_street, "Nowa 2", "what Allegro holds is shown")
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
 
     def test_validated_delivery_sends_tracking_number_and_sent(self):
         order = self.imported(**PAID, lineItems=items((0, 2), (1, 1)))

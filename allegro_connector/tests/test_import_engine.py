@@ -96,3 +96,45 @@ class TestImportEngine(AllegroEmulatorCase):
         order = self.allegro_order(self.shop, form["id"])
         self.assertEqual(order.sync_state, "done")
         self.assertEqual(len(self.env["sale.order"].search([("allegro_order_id", "=", order.id)])), 1)
+
+    def test_a_long_first_import_goes_on_in_parts_without_redoing_work(self):
+        forms = self.add_orders(110)
+        shop = self.create_connected_shop(name="Second shop")
+        # A run stops at its first commit once its time is up (here at once).
+        summary = shop._run_import(slice_seconds=1e-6)
+        self.env.invalidate_all()
+        self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
+        self.assertFalse(shop.initial_import_done)
+        self.assertTrue(shop.initial_import_mark)
+        run = shop.import_run_ids[:1]
+        self.assertEqual(run.state, "continues")
+        self.assertIn("goes on in the background", run.message)
+        job = self.env["queue.job"].sudo().search(
+            [("identity_key", "=", "allegro.import:fetch:%d" % shop.id), ("state", "=", "pending")])
+        self.assertEqual(len(job), 1, "the rest is queued at once")
+        self.emulator.reset_requests()
+        self.run_jobs("root.allegro.import")
+        self.env.invalidate_all()
+        self.assertTrue(shop.initial_import_done)
+        self.assertFalse(shop.initial_import_mark)
+        orders = self.env["allegro.order"].search([("shop_id", "=", shop.id)])
+        self.assertEqual(sorted(orders.mapped("external_id")), sorted(f["id"] for f in forms))
+        self.assertEqual(len(orders.sale_order_id), 110, "each order once")
+        second = shop.import_run_ids[:1]
+        # Listed again from the last committed order (less a margin), not from the start.
+        self.assertEqual(second.orders_new, 60)
+        self.assertLess(second.orders_unchanged, 60)
+        self.assertEqual(shop.last_event_id, self.emulator.events[-1]["id"],
+                         "the journal cursor taken by the first part")
+
+    def test_a_long_journal_run_goes_on_from_its_last_committed_slice(self):
+        self.add_orders(110)
+        summary = self.shop._run_import(slice_seconds=1e-6)
+        self.env.invalidate_all()
+        self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
+        cursor = self.shop.last_event_id
+        self.assertLess(int(cursor), int(self.emulator.events[-1]["id"]))
+        self.run_jobs("root.allegro.import")
+        self.env.invalidate_all()
+        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.env["allegro.order"].search_count([("shop_id", "=", self.shop.id)]), 110)

@@ -1,6 +1,9 @@
 """Injected failures: error statuses, slow responses and lost answers for the next N matching requests."""
 
+import math
 import threading
+import time
+from collections import deque
 
 from .routing import ApiError, Reply
 
@@ -21,6 +24,9 @@ class Faults:
         self._errors = []
         self._delays = []
         self._lost = []
+        self._rate = None  # (requests, seconds) of the REST API's limit, None: no limit
+        self._recent = deque()
+        self.rate_limited = 0
 
     def add(self, status=429, count=1, path_prefix="/order", retry_after=1, method=None):
         with self._lock:
@@ -41,11 +47,22 @@ class Faults:
             self._lost.append({"status": status, "count": count, "path_prefix": path_prefix or "",
                                "method": method and method.upper()})
 
+    def limit_rate(self, requests, seconds=60.0):
+        """Allegro's limit per client id: past ``requests`` REST API requests
+        in any ``seconds``, a 429 whose Retry-After says when there is room
+        again (``requests`` None lifts the limit)."""
+        with self._lock:
+            self._rate = (int(requests), float(seconds)) if requests else None
+            self._recent.clear()
+            self.rate_limited = 0
+
     def clear(self):
         with self._lock:
             self._errors.clear()
             self._delays.clear()
             self._lost.clear()
+            self._rate = None
+            self._recent.clear()
 
     def pending(self):
         with self._lock:
@@ -72,6 +89,21 @@ class Faults:
     def take_lost_answer(self, method, path):
         """The rule losing this request's answer (processed first), or None."""
         return self._take(self._lost, method, path)
+
+    def take_rate_limit(self):
+        """The 429 Reply of a REST API request over the rate limit, or None (the request counts)."""
+        with self._lock:
+            if not self._rate:
+                return None
+            requests, seconds = self._rate
+            now = time.monotonic()
+            while self._recent and self._recent[0] <= now - seconds:
+                self._recent.popleft()
+            if len(self._recent) >= requests:
+                self.rate_limited += 1
+                return error_reply(429, max(1, math.ceil(self._recent[0] + seconds - now)))
+            self._recent.append(now)
+            return None
 
     def take_error(self, method, path):
         """The Reply that replaces this request's real answer, or None."""

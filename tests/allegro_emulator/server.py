@@ -130,6 +130,8 @@ class Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay)
         reply = emu.faults.take_error(req.method, req.path)
+        if reply is None and router is API:
+            reply = emu.faults.take_rate_limit()
         if reply is not None:
             payload = reply.encode()
         else:

@@ -1,0 +1,80 @@
+from odoo.tests import tagged
+
+from ..allegro_api.errors import AllegroRateLimited
+from ..models.allegro_request_budget import RATE_PARAMETER, application_key
+from .common import AllegroEmulatorCase
+from .test_order_import import PAID, items
+
+# Allegro's limit per client id, scaled down for a test: 20 requests in any 2 s.
+ALLEGRO_LIMIT, WINDOW = 20, 2
+# The connector's budget below it: 3 requests a second with a burst of 11,
+# at most 17 in any 2 s.
+BUDGET_PER_MINUTE = 180
+
+
+@tagged("post_install", "-at_install")
+class TestRequestBudget(AllegroEmulatorCase):
+    """Every shop of one Allegro application draws on one request budget:
+    when it is spent, work waits instead of collecting 429s."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.create_stocked_catalogue(50)
+
+    def setUp(self):
+        super().setUp()
+        self.shops = self.create_connected_shop(name="Shop A") | self.create_connected_shop(name="Shop B")
+        self.emulator.faults.limit_rate(ALLEGRO_LIMIT, WINDOW)
+
+    def budget(self, per_minute):
+        self.env["ir.config_parameter"].sudo().set_param(RATE_PARAMETER, str(per_minute))
+
+    def a_busy_minute(self):
+        """Both shops import the same account's 12 paid orders and set them
+        PROCESSING: about 30 requests, more than Allegro takes in 2 s."""
+        forms = [self.emulator.add_order(**PAID, lineItems=items((n % 5, 1))) for n in range(12)]
+        self.shops[1].confirm_policy = "never"
+        for shop in self.shops:
+            self.import_orders(shop)
+        self.send_pushes()
+        pushes = self.env["allegro.push"].search([("shop_id", "in", self.shops.ids)])
+        self.assertEqual(len(pushes), 12)
+        return forms, pushes, [r for r in self.emulator.requests if r.status == 429]
+
+    def test_work_of_two_shops_gets_done_under_a_tight_budget(self):
+        self.budget(BUDGET_PER_MINUTE)
+        forms, pushes, refused = self.a_busy_minute()
+        self.assertEqual(set(pushes.mapped("state")), {"done"}, pushes.mapped("last_error"))
+        for form in forms:
+            self.assertEqual(self.emulator.get_order(form["id"])["fulfillment"]["status"], "PROCESSING")
+        self.assertEqual(refused, [], "no request went over Allegro's limit")
+        self.assertEqual(self.emulator.faults.rate_limited, 0)
+        keys = {application_key(shop.sudo().api_url, shop.sudo().client_id) for shop in self.shops}
+        self.assertEqual(len(keys), 1, "one application, one budget")
+        other = application_key(self.shops[0].sudo().api_url, "another-application")
+        self.assertNotIn(other, keys)
+
+    def test_two_shops_reading_at_once_stay_under_allegros_limit(self):
+        def read_at_once():
+            """30 reads by two shops, interleaved; the 429s they met."""
+            clients = [shop._allegro_client() for shop in self.shops]
+            for client in clients:
+                client._transport.max_retries = 0  # a 429 is counted, not waited out
+            refused = 0
+            for _n in range(15):
+                for client in clients:
+                    try:
+                        client.get_order_event_stats()
+                    except AllegroRateLimited:
+                        refused += 1
+            return refused
+
+        # Set above Allegro's limit, the budget lets the reads meet 429s...
+        self.budget(100000)
+        self.assertGreater(read_at_once(), 0)
+        # ... below it, the same reads wait their turn and meet none.
+        self.emulator.faults.limit_rate(ALLEGRO_LIMIT, WINDOW)
+        self.budget(BUDGET_PER_MINUTE)
+        self.assertEqual(read_at_once(), 0)
+        self.assertEqual(self.emulator.faults.rate_limited, 0)
