@@ -133,6 +133,19 @@ class TestUpdateJobs(AllegroEmulatorCase):
         posts = [r for r in self.emulator.requests if r.path == path and r.method == "POST"]
         self.assertEqual(len(posts), 2, "read, not sent again")
 
+    def test_first_attempts_send_without_reading_first(self):
+        self.shop.write({"invoice_policy": "paid", "invoice_post": True})
+        order = self.imported(**PAID, lineItems=items((1, 1)), buyer={"companyName": COMPANY},
+                              invoice=COMPANY_INVOICE)
+        self.env["allegro.push"]._queue_shipment(order, "FIRST-1", "INPOST")
+        self.emulator.reset_requests()
+        self.send_pushes()
+        self.assertEqual(sorted(order.push_ids.mapped("kind")), ["invoice", "shipment", "status"])
+        self.assertEqual(set(order.push_ids.mapped("state")), {"done"}, order.push_ids.mapped("last_error"))
+        reads = [r.path for r in self.emulator.requests if r.method == "GET"]
+        self.assertEqual(reads, [], "status, tracking number and invoice: one request each, the file one more")
+        self.assertEqual(len(self.emulator.requests), 4)
+
     def test_invoice_entry_made_but_its_answer_lost(self):
         self.shop.write({"invoice_policy": "paid", "invoice_post": True})
         self.emulator.faults.lose_answer(count=1, path_prefix="/order/checkout-forms/", method="POST", status=504)
