@@ -417,9 +417,20 @@ class AllegroImporter(models.AbstractModel):
         try:
             with shop.env.cr.savepoint():
                 to_create = []
-                imported = [self._import_form(shop, form, known.get(form.get("id"), Order), apply_policies=False,
-                                              to_create=to_create)
-                            for form in todo]
+                # The batch's new orders are created in one call.
+                new_forms = [form for form in todo if not isinstance(form, dict) or not known.get(form.get("id"))]
+                for form in new_forms:
+                    if not isinstance(form, dict):
+                        raise MalformedCheckoutForm("not a JSON object")
+                created = dict(zip(map(id, new_forms), Order._create_from_checkout_forms(shop, new_forms)))
+                imported = []
+                for form in todo:
+                    if id(form) in created:
+                        order = created[id(form)]
+                        order._sync_sale_order(None, apply_policies=False, to_create=to_create)
+                        imported.append((order, "new"))
+                    else:
+                        imported.append(self._import_form(shop, form, known[form.get("id")], apply_policies=False))
                 Order.concat(*to_create)._create_sale_orders()
                 Order.concat(*(order for order, _outcome in imported))._apply_policies()
                 outcomes = [outcome for _order, outcome in imported]

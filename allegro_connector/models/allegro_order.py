@@ -276,20 +276,47 @@ class AllegroOrder(models.Model):
 
     def _store_checkout_form(self, shop, form):
         """Update this order (or create one when empty) from ``form``; returns it."""
-        values, lines, charges = self._values_from_checkout_form(form)
-        values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
+        if not self:
+            return self._create_from_checkout_forms(shop, [form])[0]
+        values, lines, charges = self._stored_values(form)
         # Keeping Allegro's copy is the connector's bookkeeping, whoever fetches:
         # elevated for that write only, the sale order is made with the user's rights.
         order = self.sudo()
-        values["line_ids"] = order.line_ids._sync_commands(lines) if order else [(0, 0, v) for v in lines]
+        values["line_ids"] = order.line_ids._sync_commands(lines)
         values["charge_ids"] = ([(5, 0, 0)] if order.charge_ids else []) + [(0, 0, v) for v in charges]
-        if order:
-            order.write(values)
-        else:
-            order = order.with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(
-                dict(values, shop_id=shop.id)
-            )
-        return order.with_env(self.env)
+        order.write(values)
+        self._flag_unknown_status(form)
+        return self
+
+    @api.model
+    def _create_from_checkout_forms(self, shop, forms):
+        """New orders of ``forms``, created in one call; returned in the same order."""
+        values_list = []
+        for form in forms:
+            values, lines, charges = self._stored_values(form)
+            values.update(shop_id=shop.id, line_ids=[(0, 0, v) for v in lines],
+                          charge_ids=[(0, 0, v) for v in charges])
+            values_list.append(values)
+        orders = self.sudo().with_context(mail_create_nolog=True, mail_create_nosubscribe=True).create(values_list)
+        orders = orders.with_env(self.env)
+        for order, form in zip(orders, forms):
+            order._flag_unknown_status(form)
+        return list(orders)
+
+    def _stored_values(self, form):
+        values, lines, charges = self._values_from_checkout_form(form)
+        values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
+        if values["status"] not in dict(ORDER_STATUSES):
+            # A status Allegro added since: the order keeps the one it had
+            # (none when new, so no sale order is made from a guess).
+            values["status"] = self.status or False
+        return values, lines, charges
+
+    def _flag_unknown_status(self, form):
+        if form.get("status") not in dict(ORDER_STATUSES):
+            self._flag(self.env._(
+                "Allegro gives this order the status %(status)s, which this version of the connector does not "
+                "know: it is kept as it was. Check the order on Allegro.", status=form["status"]))
 
     def _flag(self, reason):
         """Ask a person to look at the order, and say why."""

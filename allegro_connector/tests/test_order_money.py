@@ -160,6 +160,24 @@ class TestOrderMoney(MoneyCase):
         self.assertEqual(order.sale_order_id.amount_total, 679.0)
 
 
+    def test_an_order_status_allegro_added_since_is_kept_and_flagged(self):
+        form = self.add(check=False, status="AWAITING_CONFIRMATION", lineItems=items((1, 1)))
+        self.import_orders(self.shop)
+        order = self.allegro_order(self.shop, form["id"])
+        self.assertEqual(order.sync_state, "done", order.sync_error)
+        self.assertFalse(order.status)
+        self.assertFalse(order.sale_order_id, "no sale order from a status not understood")
+        self.assertIn("AWAITING_CONFIRMATION", order.attention_reason)
+        self.assertIn('"AWAITING_CONFIRMATION"', order.sudo().raw_payload)
+        # Once Allegro gives a status it knows, the order goes on as any other.
+        stored = self.emulator.store.orders[form["id"]]
+        stored["status"] = "READY_FOR_PROCESSING"
+        self.emulator.store.emit(stored, "READY_FOR_PROCESSING")
+        self.import_orders(self.shop)
+        self.assertEqual(order.status, "READY_FOR_PROCESSING")
+        self.assertTrue(order.sale_order_id)
+
+
 class TestOrderTaxes(MoneyCase):
     def fiscal_position_odoo_picks(self, sale):
         return self.env["account.fiscal.position"].with_company(sale.company_id)._get_fiscal_position(
