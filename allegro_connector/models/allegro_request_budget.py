@@ -44,6 +44,9 @@ def application_key(api_url, client_id):
 
 
 class AllegroRequestBudget(models.Model):
+    """A row per application, for system admins only; no company rule on
+    purpose: shops of several companies using one application share its limit."""
+
     _name = "allegro.request.budget"
     _description = "Allegro request budget"
 
