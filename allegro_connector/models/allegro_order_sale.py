@@ -172,15 +172,19 @@ class AllegroOrder(models.Model):
             for (order, _values), sale_order in zip(pairs, sale_orders):
                 order._sale_order_created(sale_order)
 
+    def _held_for_products(self):
+        """Items match no product and the shop holds such orders until they do."""
+        return bool(self.line_ids.filtered("unmanaged")) and self.shop_id.unmanaged_policy == "hold"
+
     def _prepare_sale_order(self, contacts):
         """The values of this order's sale order, or None when it is held
         (products matched already; ``contacts``: see ``_known_buyers``)."""
         shop = self.shop_id
         unmanaged = self.line_ids.filtered("unmanaged")
-        if self.sync_state == "held" and not (unmanaged and shop.unmanaged_policy == "hold"):
+        if self.sync_state == "held" and not self._held_for_products():
             # Its products are known now: the reason it was held is gone.
             self.write({"sync_state": "done", "needs_attention": False, "attention_reason": False})
-        if unmanaged and shop.unmanaged_policy == "hold":
+        if self._held_for_products():
             self.sync_state = "held"
             self._flag(
                 self.env._(
@@ -436,7 +440,8 @@ class AllegroOrder(models.Model):
         """The buyers of these orders not in Odoo yet, then their contacts:
         each kind made in one call (``_find_or_create_partners`` finds them)."""
         new = {}
-        for order in self:
+        orders = self.filtered(lambda o: not o._held_for_products())
+        for order in orders:
             key = (order.shop_id.company_id.id, order.buyer_id)
             if key not in contacts.buyers and key not in new:
                 new[key] = order._buyer_values()
@@ -446,7 +451,7 @@ class AllegroOrder(models.Model):
             contacts.buyers[key] = buyer
             contacts.new_buyer_ids.add(buyer.id)
         todo = {False: {}, True: {}}  # by "tax id kept unchecked"
-        for order in self:
+        for order in orders:
             buyer = contacts.buyers[(order.shop_id.company_id.id, order.buyer_id)]
             if buyer.id not in contacts.new_buyer_ids:
                 continue
