@@ -245,28 +245,31 @@ class AllegroPush(models.Model):
         """Set the status at the revision we hold. Our change gives the order
         a new revision, which the journal brings with its next import: no
         read here. Only when Allegro refuses our revision as outdated is the
-        order read, to tell our own earlier changes from somebody else's."""
+        order read, to tell our own earlier changes (an attempt whose answer
+        was lost included) from somebody else's."""
         order = self.order_id
-        try:
-            client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=order.revision)
-            self._note_status_set()
-            return
-        except api_errors.AllegroConflict:
-            form = client.get_checkout_form(order.external_id)
-        status = (form.get("fulfillment") or {}).get("status")
-        ours = self._changed_only_by_us(form)
-        # What Allegro holds is taken in any case, so the seller sees it.
-        self.env["allegro.importer"]._take_forms(order.shop_id, [form])
-        if status == self.fulfillment_status:
-            return  # an earlier attempt of ours got through: the import took it
-        if not ours:
-            raise StaleRevision(self.env._(
-                "Allegro has a newer version of this order (status now: %(status)s). It was read "
-                "again; retry to send %(wanted)s anyway.",
-                status=self._status_label(status), wanted=self._status_label(self.fulfillment_status),
-            ))
-        client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=form.get("revision"))
-        self._note_status_set()
+        revision = order.revision
+        for _attempt in range(3):
+            try:
+                client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=revision)
+                self._note_status_set()
+                return
+            except api_errors.AllegroConflict:
+                form = client.get_checkout_form(order.external_id)
+            status = (form.get("fulfillment") or {}).get("status")
+            ours = self._changed_only_by_us(form)
+            # What Allegro holds is taken in any case, so the seller sees it.
+            self.env["allegro.importer"]._take_forms(order.shop_id, [form])
+            if status == self.fulfillment_status:
+                return  # an earlier attempt of ours got through: the import took it
+            if not ours:
+                break
+            revision = form.get("revision")
+        raise StaleRevision(self.env._(
+            "Allegro has a newer version of this order (status now: %(status)s). It was read "
+            "again; retry to send %(wanted)s anyway.",
+            status=self._status_label(status), wanted=self._status_label(self.fulfillment_status),
+        ))
 
     def _note_status_set(self):
         """Show the status Allegro now holds; its new revision comes with the journal."""
