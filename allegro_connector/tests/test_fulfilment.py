@@ -77,6 +77,21 @@ class TestFulfilment(AllegroEmulatorCase):
         self.assertEqual(order.revision, self.on_allegro(order)["revision"])
         self.assertFalse(order.needs_attention)
 
+    def test_a_resent_status_whose_answer_is_lost_is_checked_again(self):
+        order = self.imported(**PAID, lineItems=items((0, 1)))
+        self.send_pushes()  # PROCESSING: Allegro's revision moved, ours not yet
+        path = "/order/checkout-forms/%s/fulfillment" % order.external_id
+        # Refused as outdated, then sent again with the new revision: Allegro
+        # makes that change but its answer is lost, and the client repeats it.
+        self.emulator.faults.lose_answer(count=1, after=1, path_prefix=path, method="PUT", status=500)
+        push = self.env["allegro.push"]._queue_status(order, "READY_FOR_SHIPMENT")
+        self.send_pushes()
+        self.assertEqual(push.state, "done", push.last_error)
+        self.assertFalse(order.needs_attention)
+        self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
+        puts = [r.status for r in self.emulator.requests if r.path == path]
+        self.assertEqual(puts, [204, 409, 204, 409], "the repeat refused, then recognised as ours")
+
     def test_a_buyer_change_meanwhile_stops_a_second_status(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
         self.send_pushes()

@@ -38,14 +38,15 @@ class Faults:
             self._delays.append({"seconds": float(seconds), "count": count, "path_prefix": path_prefix or "",
                                  "method": method and method.upper()})
 
-    def lose_answer(self, count=1, path_prefix="/order", method=None, status=None):
+    def lose_answer(self, count=1, path_prefix="/order", method=None, status=None, after=0):
         """Process the request, then lose its answer: the connection is dropped
         (``status`` None, what a client sees as a timeout) or ``status`` (e.g.
         500 or 504) is answered instead. The change is made all the same, as
-        when Allegro's gateway gives up on a request its backend completes."""
+        when Allegro's gateway gives up on a request its backend completes.
+        ``after``: the first so many matching requests are answered as usual."""
         with self._lock:
             self._lost.append({"status": status, "count": count, "path_prefix": path_prefix or "",
-                               "method": method and method.upper()})
+                               "method": method and method.upper(), "after": after})
 
     def limit_rate(self, requests, seconds=60.0):
         """Allegro's limit per client id: past ``requests`` REST API requests
@@ -74,6 +75,9 @@ class Faults:
         with self._lock:
             for rule in rules:
                 if path.startswith(rule["path_prefix"]) and rule["method"] in (None, method):
+                    if rule.get("after"):
+                        rule["after"] -= 1
+                        continue
                     if rule["count"] is not None:
                         rule["count"] -= 1
                         if rule["count"] <= 0:
