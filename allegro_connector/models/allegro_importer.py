@@ -416,21 +416,19 @@ class AllegroImporter(models.AbstractModel):
         Order = shop.env["allegro.order"]
         try:
             with shop.env.cr.savepoint():
-                to_create = []
-                # The batch's new orders are created in one call.
-                new_forms = [form for form in todo if not isinstance(form, dict) or not known.get(form.get("id"))]
-                for form in new_forms:
-                    if not isinstance(form, dict):
-                        raise MalformedCheckoutForm("not a JSON object")
-                created = dict(zip(map(id, new_forms), Order._create_from_checkout_forms(shop, new_forms)))
-                imported = []
+                if not all(isinstance(form, dict) for form in todo):
+                    raise MalformedCheckoutForm("not a JSON object")
+                # The batch's new orders are created in one call, in the order of their forms.
+                created = iter(Order._create_from_checkout_forms(
+                    shop, [form for form in todo if form.get("id") not in known]))
+                to_create, imported = [], []
                 for form in todo:
-                    if id(form) in created:
-                        order = created[id(form)]
+                    if form.get("id") in known:
+                        imported.append(self._import_form(shop, form, known[form["id"]], apply_policies=False))
+                    else:
+                        order = next(created)
                         order._sync_sale_order(None, apply_policies=False, to_create=to_create)
                         imported.append((order, "new"))
-                    else:
-                        imported.append(self._import_form(shop, form, known[form.get("id")], apply_policies=False))
                 Order.concat(*to_create)._create_sale_orders()
                 Order.concat(*(order for order, _outcome in imported))._apply_policies()
                 outcomes = [outcome for _order, outcome in imported]
