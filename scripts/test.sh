@@ -9,6 +9,9 @@ require_odoo
 ensure_postgres
 ensure_chromium
 ADDONS="$(addons_path)"
+# The contract tests check the emulator and the client against Allegro's spec: never run without it.
+export ALLEGRO_OPENAPI="${ALLEGRO_OPENAPI:-$(cd "$ROOT/.." && pwd)/shared/allegro/allegro-openapi.yaml}"
+[ -f "$ALLEGRO_OPENAPI" ] || die "Allegro's OpenAPI specification is not at $ALLEGRO_OPENAPI: set ALLEGRO_OPENAPI to its path."
 export TEST_DB="${TEST_DB:-allegro_connector_test}"
 DB="$TEST_DB"
 LOGS="$ROOT/.test-logs"

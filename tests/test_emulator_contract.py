@@ -1,7 +1,7 @@
 """The emulator against Allegro's OpenAPI spec: every response it served, its orders, and the helpers.
 
-Skipped only when the spec file (ALLEGRO_OPENAPI, default ../shared/allegro/
-allegro-openapi.yaml next to the repository) is absent.
+The spec file is ALLEGRO_OPENAPI, by default ../shared/allegro/allegro-openapi.yaml
+next to the repository; without it these tests fail, saying where it was looked for.
 """
 
 import json
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from allegro_emulator import testing
-from allegro_emulator.contract import (ContractError, load_spec, spec_path, validate_request, validate_response,
+from allegro_emulator.contract import (ContractError, load_spec, require_spec, validate_request, validate_response,
                                        validate_schema)
 
 emu, api = testing.emu, testing.api  # the shared fixtures
@@ -21,10 +21,7 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture(scope="session")
 def spec():
-    loaded = load_spec()
-    if loaded is None:
-        pytest.skip("Allegro OpenAPI spec not found at %s (set ALLEGRO_OPENAPI)" % spec_path())
-    return loaded
+    return require_spec()
 
 
 def exercise_api(emu, api):
@@ -268,6 +265,8 @@ def test_validate_response_checks_status_media_type_and_body(spec):
 def test_load_spec_follows_the_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("ALLEGRO_OPENAPI", str(tmp_path / "missing.yaml"))
     assert load_spec() is None
+    with pytest.raises(ContractError, match="missing.yaml; set ALLEGRO_OPENAPI"):
+        require_spec()
     tiny = tmp_path / "tiny.yaml"
     tiny.write_text("openapi: 3.0.0\npaths: {}\n", encoding="utf-8")
     monkeypatch.setenv("ALLEGRO_OPENAPI", str(tiny))

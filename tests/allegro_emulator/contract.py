@@ -45,6 +45,15 @@ def load_spec(path=None):
         return _specs[path]
 
 
+def require_spec():
+    """The parsed spec, or a failure naming where it was looked for: contract tests never skip."""
+    spec = load_spec()
+    if spec is None:
+        raise ContractError("Allegro's OpenAPI specification was not found at %s; set %s to its path"
+                            % (spec_path(), SPEC_ENV))
+    return spec
+
+
 def _pointer(*parts):
     return "#/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
