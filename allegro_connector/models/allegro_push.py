@@ -78,6 +78,7 @@ class AllegroPush(models.Model):
     done_at = fields.Datetime(readonly=True)
 
     @api.depends("kind", "fulfillment_status", "waybill", "move_id", "order_id")
+    @api.depends_context("lang")
     def _compute_display_name(self):
         statuses = dict(self._fields["fulfillment_status"]._description_selection(self.env))
         for push in self:

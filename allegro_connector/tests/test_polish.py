@@ -133,7 +133,8 @@ class TestPolishJobs(AllegroEmulatorCase):
         status_push = refused.push_ids.filtered(lambda p: p.kind == "status")
         self.assertEqual(status_push.state, "failed")
         self.assertIn("Allegro odpowiedziało HTTP 422", status_push.last_error)
-        self.assertIn("Allegro odrzuciło aktualizację", refused.attention_reason)
+        self.assertIn("Allegro odrzuciło aktualizację (%s: W realizacji)" % refused.display_name,
+                      refused.attention_reason)
         shipment = processed.push_ids.filtered(lambda p: p.kind == "shipment")
         self.assertEqual(shipment.state, "failed")
         # Allegro's own message, asked for in Polish.
