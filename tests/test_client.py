@@ -207,6 +207,19 @@ def test_no_accept_language_by_default(emu, client):
     assert "Accept-Language" not in emu.requests[-1]["headers"]
 
 
+def test_refusal_in_polish_where_allegro_speaks_it(emu, make_client):
+    order = a_paid_order(emu)
+    client = make_client(accept_language="pl-PL")
+    with pytest.raises(api.AllegroValidationError) as caught:
+        client.add_shipment(order["id"], "NOPE", "PL-1")
+    # Allegro's media type names no charset: the message is read as UTF-8.
+    assert caught.value.user_message == "Nieznany identyfikator przewoźnika NOPE"
+    client.set_fulfillment_status(order["id"], "PROCESSING")
+    client.get_invoices(order["id"])
+    # These operations take en-US only (the specification's enum).
+    assert [r["headers"].get("Accept-Language") for r in emu.requests[-3:]] == ["pl-PL", None, None]
+
+
 def test_one_session_per_client_and_timeout_is_passed(emu, make_client):
     seen = []
 

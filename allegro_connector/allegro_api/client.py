@@ -93,8 +93,9 @@ class AllegroClient:
     :param max_retries: retries of one call on 429/5xx/network errors.
     :param max_wait: total seconds one call may sleep between retries.
     :param sleep: sleep callable (injectable for tests).
-    :param accept_language: optional ``Accept-Language`` (e.g. ``"pl-PL"``);
-        note that some operations accept ``en-US`` only.
+    :param accept_language: optional ``Accept-Language`` (e.g. ``"pl-PL"``):
+        the language of Allegro's ``userMessage`` in errors. Not sent to the
+        operations that accept ``en-US`` only (fulfillment status, invoices).
     :param before_request: called before each request (see Transport).
     """
 
@@ -142,14 +143,14 @@ class AllegroClient:
     # Core
     # ------------------------------------------------------------------
     def _send(self, method, path, *, params=None, json=None, data=None, media_type=MEDIA_TYPE_PUBLIC,
-              content_type=None, idempotent=None):
+              content_type=None, idempotent=None, localized=True):
         def attempt(token):
             headers = {
                 "Authorization": "Bearer %s" % token,
                 "Accept": media_type,
                 "Content-Type": content_type or media_type,
             }
-            if self.accept_language:
+            if self.accept_language and localized:
                 headers["Accept-Language"] = self.accept_language
             return self._transport.request(
                 method, path, params=params, json=json, data=data, headers=headers,
@@ -282,7 +283,7 @@ class AllegroClient:
                              % (status, ", ".join(SELLER_FULFILLMENT_STATUSES)))
         params = {"checkoutForm.revision": revision} if revision else None
         self._send("PUT", "/order/checkout-forms/%s/fulfillment" % _segment(form_id, "form_id"),
-                   params=params, json={"status": status})
+                   params=params, json={"status": status}, localized=False)
 
     # ------------------------------------------------------------------
     # Shipments (tracking numbers)
@@ -323,7 +324,8 @@ class AllegroClient:
     # ------------------------------------------------------------------
     def get_invoices(self, form_id):
         """``GET /order/checkout-forms/{id}/invoices`` (CheckoutFormsOrderInvoices)."""
-        return self._get("/order/checkout-forms/%s/invoices" % _segment(form_id, "form_id"))
+        return self._parse(self._send("GET", "/order/checkout-forms/%s/invoices" % _segment(form_id, "form_id"),
+                                      localized=False))
 
     def create_invoice(self, form_id, file_name, invoice_number=None):
         """``POST /order/checkout-forms/{id}/invoices``: invoice metadata; returns its id."""
@@ -333,7 +335,8 @@ class AllegroClient:
         if invoice_number:
             body["invoiceNumber"] = invoice_number
         data = self._parse(self._send(
-            "POST", "/order/checkout-forms/%s/invoices" % _segment(form_id, "form_id"), json=body))
+            "POST", "/order/checkout-forms/%s/invoices" % _segment(form_id, "form_id"), json=body,
+            localized=False))
         if not isinstance(data, dict) or not data.get("id"):
             raise AllegroError("Allegro created the invoice metadata but returned no id", status=201,
                                response_body=data)
@@ -355,7 +358,7 @@ class AllegroClient:
         path = "/order/checkout-forms/%s/invoices/%s/file" % (
             _segment(form_id, "form_id"), _segment(invoice_id, "invoice_id"))
         try:
-            self._send("PUT", path, data=bytes(pdf_bytes), content_type=MEDIA_TYPE_PDF)
+            self._send("PUT", path, data=bytes(pdf_bytes), content_type=MEDIA_TYPE_PDF, localized=False)
         except AllegroConflict as exc:
             if not exc.after_ambiguous_retry:
                 raise

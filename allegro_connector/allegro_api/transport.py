@@ -238,7 +238,9 @@ class Transport:
 
     def _error(self, response, method, path, retries, retry_after, masked, error_factory, ambiguous):
         status = response.status_code
-        body = parse_body(masked(response.text))
+        # JSON is UTF-8; for Allegro's media types, which name no charset,
+        # requests would guess one and garble a Polish userMessage.
+        body = parse_body(masked(response.content.decode(response.encoding or "utf-8", errors="replace")))
         err = error_factory(status, body) if error_factory else None
         if err is None:
             message = "Allegro %s %s -> HTTP %s" % (method, path, status)

@@ -167,9 +167,9 @@ class AllegroImporter(models.AbstractModel):
             # committed batch left it, so the next run starts over from there.
             shop.env.cr.rollback()
             state = "failed"
-            stats.messages.append(str(error))
+            stats.messages.append(shop._allegro_error_text(error))
             if isinstance(error, UserError) or not getattr(error, "retryable", False):
-                shop._set_error(str(error))
+                shop._set_error(shop._allegro_error_text(error))
         summary = self._record_run(shop, stats, state, client.request_count if client else 0)
         shop.env.cr.commit()
         return summary
@@ -485,6 +485,7 @@ class AllegroImporter(models.AbstractModel):
         """Keep the raw data and the error where a person will see them."""
         stats.failed += 1
         form_id = form.get("id") if isinstance(form, dict) else None
+        error = shop._allegro_error_text(error)
         message = shop.env._("Could not import this revision: %(error)s", error=error)
         if not form_id:
             stats.messages.append(shop.env._("An order without id was skipped: %(error)s", error=error))

@@ -318,6 +318,20 @@ class AllegroOrder(models.Model):
                 "Allegro gives this order the status %(status)s, which this version of the connector does not "
                 "know: it is kept as it was. Check the order on Allegro.", status=form["status"]))
 
+    def _mail_track(self, tracked_fields, initial_values):
+        """The fulfillment status is kept as Allegro's code (a status Allegro
+        adds must not block an order); its change in the chatter shows the
+        statuses' names in the writer's language, as a selection's would."""
+        changes, tracking_values = super()._mail_track(tracked_fields, initial_values)
+        if "fulfillment_status" in changes:
+            field = self.env["ir.model.fields"]._get(self._name, "fulfillment_status")
+            labels = dict(self.env["allegro.push"]._fields["fulfillment_status"]._description_selection(self.env))
+            for _command, _id, values in tracking_values:
+                if values.get("field_id") == field.id:
+                    for key in ("old_value_char", "new_value_char"):
+                        values[key] = labels.get(values[key], values[key])
+        return changes, tracking_values
+
     def _flag(self, reason):
         """Ask a person to look at the order, and say why."""
         for order in self:

@@ -117,6 +117,8 @@ class AllegroOrder(models.Model):
             order="bought_at, id",
         )
         for order in orders:
+            # Invoices, notes and flags in the shop's language, not the scheduled action's.
+            order = order.with_context(lang=order.shop_id._allegro_lang())
             trigger = order.shop_id.invoice_policy
             if trigger == "delivered" and not order._delivered():
                 continue
@@ -124,7 +126,7 @@ class AllegroOrder(models.Model):
                 with self.env.cr.savepoint():
                     order._apply_invoice_policy(trigger)
             except UserError as error:
-                order._flag(self.env._("The invoice could not be created: %(error)s", error=error))
+                order._flag(order.env._("The invoice could not be created: %(error)s", error=error))
 
     def _delivered(self):
         outgoing = self.sale_order_id.picking_ids.filtered(lambda p: p.picking_type_code == "outgoing")

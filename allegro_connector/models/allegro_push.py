@@ -78,6 +78,7 @@ class AllegroPush(models.Model):
     done_at = fields.Datetime(readonly=True)
 
     @api.depends("kind", "fulfillment_status", "waybill", "move_id", "order_id")
+    @api.depends_context("lang")
     def _compute_display_name(self):
         statuses = dict(self._fields["fulfillment_status"]._description_selection(self.env))
         for push in self:
@@ -173,10 +174,13 @@ class AllegroPush(models.Model):
         self.ensure_one()
         # The user's right to make this change was checked when it was queued
         # (e.g. validating the delivery); sending it and keeping its outcome is
-        # the connector's own bookkeeping, so it runs as superuser.
+        # the connector's own bookkeeping, so it runs as superuser. What it
+        # writes (notes, flags, Allegro's answer) is in the shop's language.
         push = self.sudo()
+        push = push.with_context(lang=push.shop_id._allegro_lang())
         if push.state != "pending":
-            return "Nothing to send: the update is %s." % push.state
+            states = dict(push._fields["state"]._description_selection(push.env))
+            return push.env._("Nothing to send: the update is %(state)s.", state=states[push.state])
         # A first attempt sends at once. A later one (after a timeout, a 5xx
         # or a worker that died) may follow an attempt Allegro processed
         # without our knowing: it looks at what Allegro holds first.
@@ -185,19 +189,25 @@ class AllegroPush(models.Model):
         try:
             push._deliver(repeat=push.maybe_sent or bool(job and job.retry))
         except (api_errors.AllegroError, UserError) as error:
+            text = push.shop_id._allegro_error_text(error)
             if not getattr(error, "retryable", False):
+                if isinstance(error, api_errors.AllegroError):
+                    # queue_job keeps the first argument of the exception as the
+                    # reason: Allegro's messages, without the client's English.
+                    raise UserError(text) from error
                 raise
             # Allegro busy (429), down (5xx) or not answering: the job is
             # postponed by Retry-After, else by the retry pattern.
-            raise RetryableJobError(str(error), seconds=_retry_seconds(error)) from error
+            raise RetryableJobError(text, seconds=_retry_seconds(error)) from error
         push._mark_done()
-        return "Sent."
+        return push.env._("Sent.")
 
     def _on_job_failed(self, exc_message=None, exc_name=None, **_fail_values):
         """queue_job calls this, on a cursor of its own, when the job failed
         for good: Allegro refused, the retries ran out, or anything else broke."""
         for push in self.sudo().filtered(lambda p: p.state == "pending"):
-            push._record_failure(exc_message or exc_name or self.env._("Unknown error"))
+            push = push.with_context(lang=push.shop_id._allegro_lang())
+            push._record_failure(exc_message or exc_name or push.env._("Unknown error"))
 
     def _send_now(self, retry_later=True):
         """Send at once, in this transaction (a button press): each update in
@@ -214,13 +224,13 @@ class AllegroPush(models.Model):
                     push.maybe_sent = getattr(error, "status", None) != 429
                     if not retry_later:
                         push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
-                                                error=error))
+                                                error=push.shop_id._allegro_error_text(error)))
                         continue
-                    push.last_error = str(error)
+                    push.last_error = push.shop_id._allegro_error_text(error)
                     if not push.job_id or push.job_id.state in ("done", "failed", "cancelled"):
                         push._enqueue()
                     continue
-                push._record_failure(str(error) or type(error).__name__)
+                push._record_failure(push.shop_id._allegro_error_text(error))
                 continue
             push._mark_done()
             push.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()

@@ -51,6 +51,8 @@ TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
 # The keep-alive cron refreshes tokens that expire within this window, so an
 # idle shop keeps a valid refresh token.
 TOKEN_KEEPALIVE_WINDOW = timedelta(hours=2)
+# The languages Allegro writes its error messages in (Accept-Language).
+ALLEGRO_LANGUAGES = ("en-US", "pl-PL", "uk-UA", "sk-SK", "cs-CZ", "hu-HU")
 
 
 class AllegroShop(models.Model):
@@ -231,13 +233,44 @@ class AllegroShop(models.Model):
         )
 
     def _allegro_client(self):
-        """An API client for this shop; tokens are refreshed as needed."""
+        """An API client for this shop; tokens are refreshed as needed.
+
+        Allegro's own messages come in the language the connector writes in
+        (``env.lang``), so that a refusal reads the same as the text around it."""
         self.ensure_one()
         shop = self.sudo()
         # Every shop of one Allegro application shares its request budget.
         budget = RequestBudget(self.env, application_key(shop.api_url, shop.client_id))
+        language = (self.env.lang or "").replace("_", "-")
         return AllegroClient(shop.api_url, self._allegro_token_provider(), timeout=REQUEST_TIMEOUT,
-                             before_request=budget)
+                             before_request=budget,
+                             accept_language=language if language in ALLEGRO_LANGUAGES else None)
+
+    def _allegro_lang(self):
+        """The language of what the connector writes for this shop when nobody
+        is at the keyboard (jobs, scheduled actions): the salesperson's, else
+        the company's, as for the e-mail on new orders. Jobs and scheduled
+        actions run without a user's language, and Odoo would write English."""
+        self.ensure_one()
+        shop = self.sudo()
+        return shop.user_id.lang or shop.company_id.partner_id.lang or "en_US"
+
+    def _in_allegro_lang(self):
+        """This shop in an environment writing in its language (see ``_allegro_lang``)."""
+        self.ensure_one()
+        return self.with_context(lang=self._allegro_lang())
+
+    def _allegro_error_text(self, error):
+        """What to show a person of a failed call, in the language of the
+        environment: Allegro's own messages kept, the client's English
+        wording left out. Other errors as they are."""
+        if not isinstance(error, api_errors.AllegroError):
+            return str(error) or type(error).__name__
+        details = "; ".join(error.details())
+        if error.status:
+            return self.env._("Allegro answered HTTP %(status)s: %(details)s", status=error.status,
+                              details=details or error.message)
+        return self.env._("Connection to Allegro failed: %(error)s", error=details or error.message)
 
     def _allegro_token_provider(self):
         """A callable giving a valid access token, refreshing it when due.
@@ -485,9 +518,9 @@ class AllegroShop(models.Model):
         except (api_errors.AllegroError, UserError) as error:
             if getattr(error, "retryable", False) and self.state == "connected":
                 # Allegro busy or down says nothing about the connection.
-                self.last_error = str(error)
+                self.last_error = self._allegro_error_text(error)
                 return False
-            self._set_error(str(error))
+            self._set_error(self._allegro_error_text(error))
             return False
         # The connection state is the connector's bookkeeping, whoever tests it.
         self.sudo().write(
@@ -522,7 +555,7 @@ class AllegroShop(models.Model):
         _logger.warning("Allegro shop %s: %s", self.id, message)
 
     def _notify_failure(self, error):
-        self._set_error(str(error))
+        self._set_error(self._allegro_error_text(error))
         return self._notify(self.last_error, "danger")
 
     def _notify(self, message, kind):
@@ -547,11 +580,12 @@ class AllegroShop(models.Model):
         """Collect tokens of shops whose admin confirmed the code on Allegro."""
         pending = self.search([("state", "=", "pending")])
         for shop in pending:
+            shop = shop._in_allegro_lang()
             try:
                 shop._collect_device_token()
             except (api_errors.AllegroError, UserError) as error:
                 if not getattr(error, "retryable", False):  # else polled again, still pending
-                    shop._set_error(str(error))
+                    shop._set_error(shop._allegro_error_text(error))
         still_pending = pending.filtered(lambda s: s.state == "pending")
         if still_pending:
             still_pending._schedule_device_poll()
@@ -568,6 +602,7 @@ class AllegroShop(models.Model):
             ]
         )
         for shop in tokens.shop_id.sudo(False):
+            shop = shop._in_allegro_lang()
             try:
                 shop._refresh_tokens(shop.sudo().token_ids[:1].access_token)
             except (api_errors.AllegroError, UserError) as error:
@@ -577,7 +612,7 @@ class AllegroShop(models.Model):
                     # stays connected and the next run tries again.
                     _logger.warning("Allegro shop %s: token not refreshed yet: %s", shop.id, error)
                     continue
-                shop._set_error(str(error))
+                shop._set_error(shop._allegro_error_text(error))
 
 
 def _is_fresh(token_values):

@@ -163,7 +163,8 @@ class AllegroShop(models.Model):
 
     def _import_job(self, sweep=False):
         self.ensure_one()
-        return self._run_import(sweep=sweep)["message"]
+        # Orders, notes and flags in the shop's language, not in the one the job was queued in.
+        return self._in_allegro_lang()._run_import(sweep=sweep)["message"]
 
     def _run_import(self, sweep=False, slice_seconds=None):
         """One run of the import; one that stopped at its time limit goes on in a job."""

@@ -135,33 +135,36 @@ class AllegroShop(models.Model):
                             description="Allegro: send stock of %s" % shop.name)._job_send_stock()
 
     # ------------------------------------------------------------------
-    # Jobs
+    # Jobs (Allegro's refusals and the offers' states in the shop's language)
     # ------------------------------------------------------------------
     def _job_reconcile_offers(self):
         self.ensure_one()
+        shop = self._in_allegro_lang()
         with _retry_when_allegro_is_away():
-            self._read_offers()
-            if self.stock_sync or self.price_sync:
-                self._send_offer_updates(self.offer_ids.filtered("product_id"))
+            shop._read_offers()
+            if shop.stock_sync or shop.price_sync:
+                shop._send_offer_updates(shop.offer_ids.filtered("product_id"))
 
     def _job_send_stock(self):
         self.ensure_one()
-        offers = self.env["allegro.offer"].search([("shop_id", "=", self.id), ("stock_dirty", "=", True),
+        shop = self._in_allegro_lang()
+        offers = shop.env["allegro.offer"].search([("shop_id", "=", shop.id), ("stock_dirty", "=", True),
                                                    ("product_id", "!=", False)])
-        if offers and self.stock_sync:
+        if offers and shop.stock_sync:
             with _retry_when_allegro_is_away():
-                self._send_offer_updates(offers, prices=False)
+                shop._send_offer_updates(offers, prices=False)
 
     def _job_read_offer_events(self):
         self.ensure_one()
         with _retry_when_allegro_is_away():
-            self._read_offer_events()
+            self._in_allegro_lang()._read_offer_events()
 
     def _job_read_command_tasks(self, commands):
         """Read commands whose tasks were still NEW; again later while some still are."""
         self.ensure_one()
+        shop = self._in_allegro_lang()
         with _retry_when_allegro_is_away():
-            self._read_command_tasks(self._allegro_client(), commands)
+            shop._read_command_tasks(shop._allegro_client(), commands)
 
     # ------------------------------------------------------------------
     # Reading offers
@@ -343,7 +346,8 @@ class AllegroShop(models.Model):
                 waiting.append((api_kind, command_id, value))
                 continue
             done = [t["offer"]["id"] for t in tasks if t.get("status") == "SUCCESS"]
-            refused = {t["offer"]["id"]: _task_error(t) for t in tasks if t.get("status") == "FAIL"}
+            refused = {t["offer"]["id"]: _task_error(t) or self.env._("Refused by Allegro")
+                       for t in tasks if t.get("status") == "FAIL"}
             if done:
                 offers = Offer.search([("shop_id", "=", self.id), ("offer_id", "in", done)])
                 if api_kind == "price":
@@ -394,8 +398,7 @@ def _differs(current, new):
 
 def _task_error(task):
     errors = task.get("errors") or []
-    return "; ".join(e.get("userMessage") or e.get("message") or "" for e in errors) or task.get("message") or \
-        "Refused by Allegro"
+    return "; ".join(e.get("userMessage") or e.get("message") or "" for e in errors) or task.get("message")
 
 
 def _applied_values(api_kind, value):

@@ -40,7 +40,8 @@ def get_order(emu, order_id):
     try:
         return emu.store.order(order_id)
     except KeyError:
-        raise ApiError(404, "Order %s not found" % order_id, path="id") from None
+        raise ApiError(404, "Order %s not found" % order_id, path="id",
+                       polish="Nie znaleziono zamówienia %s" % order_id) from None
 
 
 # -- journal ---------------------------------------------------------------
@@ -142,11 +143,14 @@ def add_shipment(emu, req, id):
     body = req.json_object()
     carrier, waybill, name = body.get("carrierId"), body.get("waybill"), body.get("carrierName")
     if carrier not in catalogue.CARRIER_NAMES:
-        raise ApiError(400, "Unknown carrier id %s" % carrier, path="carrierId")
+        raise ApiError(400, "Unknown carrier id %s" % carrier, path="carrierId",
+                       polish="Nieznany identyfikator przewoźnika %s" % carrier)
     if not isinstance(waybill, str) or not waybill.strip() or len(waybill) > 64:
-        raise ApiError(400, "Tracking number must have 1 to 64 characters", path="waybill")
+        raise ApiError(400, "Tracking number must have 1 to 64 characters", path="waybill",
+                       polish="Numer przesyłki musi mieć od 1 do 64 znaków")
     if carrier == "OTHER" and (not isinstance(name, str) or not name.strip() or len(name) > 30):
-        raise ApiError(400, "carrierName (1 to 30 characters) is required for carrier OTHER", path="carrierName")
+        raise ApiError(400, "carrierName (1 to 30 characters) is required for carrier OTHER", path="carrierName",
+                       polish="Dla przewoźnika OTHER podaj carrierName (od 1 do 30 znaków)")
     known = [li["id"] for li in order["lineItems"]]
     wanted = [(item or {}).get("id") for item in body.get("lineItems") or []] or known  # empty = all
     unknown = [li for li in wanted if li not in known]

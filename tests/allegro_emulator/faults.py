@@ -14,6 +14,14 @@ MESSAGES = {
     503: "Service temporarily unavailable. Try again later.",
     504: "Gateway timeout. Try again later.",
 }
+# Their userMessage when the request asks for Polish.
+MESSAGES_PL = {
+    429: "Zbyt wiele zapytań. Zwolnij i spróbuj ponownie po czasie podanym w Retry-After.",
+    500: "Wewnętrzny błąd serwera. Spróbuj ponownie później.",
+    502: "Błędna brama. Spróbuj ponownie później.",
+    503: "Usługa chwilowo niedostępna. Spróbuj ponownie później.",
+    504: "Przekroczony czas bramy. Spróbuj ponownie później.",
+}
 
 
 class Faults:
@@ -109,7 +117,7 @@ class Faults:
             self._recent.append(now)
             return None
 
-    def take_error(self, method, path):
+    def take_error(self, method, path, language=None):
         """The Reply that replaces this request's real answer, or None."""
         rule = self._take(self._errors, method, path)
         if rule is None:
@@ -117,11 +125,12 @@ class Faults:
         status = rule["status"]
         if status == 401:  # 401 always carries AuthError, never ErrorsHolder
             return Reply(401, {"error": "invalid_token", "error_description": "Access token expired: injected fault"})
-        return error_reply(status, rule["retry_after"])
+        return error_reply(status, rule["retry_after"], language)
 
 
-def error_reply(status, retry_after=None):
+def error_reply(status, retry_after=None, language=None):
     headers = {}
     if retry_after is not None and status in (429, 503):
         headers["Retry-After"] = str(retry_after)
-    return ApiError(status, MESSAGES.get(status, "Injected failure"), headers=headers).reply()
+    return ApiError(status, MESSAGES.get(status, "Injected failure"), headers=headers,
+                    polish=MESSAGES_PL.get(status, "Wstrzyknięty błąd")).reply(language)

@@ -89,19 +89,24 @@ ERROR_CODES = {
 
 
 class ApiError(Exception):
-    """A REST API error answered with an ErrorsHolder body."""
+    """A REST API error answered with an ErrorsHolder body.
 
-    def __init__(self, status, message, code=None, path=None, headers=None):
+    ``polish``: the ``userMessage`` for a request asking ``Accept-Language:
+    pl-PL``, as Allegro answers it; ``message`` (for developers) stays English."""
+
+    def __init__(self, status, message, code=None, path=None, headers=None, polish=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code or ERROR_CODES.get(status, "Error")
         self.path = path
         self.headers = headers or {}
+        self.polish = polish
 
-    def reply(self):
+    def reply(self, language=None):
+        polish = self.polish and (language or "").lower().startswith("pl")
         error = {"code": self.code, "message": self.message, "details": None, "path": self.path,
-                 "userMessage": self.message, "metadata": {}}
+                 "userMessage": self.polish if polish else self.message, "metadata": {}}
         return Reply(self.status, {"errors": [error]}, headers=self.headers)
 
 

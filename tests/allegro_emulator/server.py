@@ -129,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         delay = emu.faults.take_delay(req.method, req.path) + (emu.latency if route is not None else 0)
         if delay:
             time.sleep(delay)
-        reply = emu.faults.take_error(req.method, req.path)
+        reply = emu.faults.take_error(req.method, req.path, req.headers.get("Accept-Language"))
         if reply is None and router is API:
             reply = emu.faults.take_rate_limit()
         if reply is not None:
@@ -144,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                reply = error_reply(lost["status"])
+                reply = error_reply(lost["status"], language=req.headers.get("Accept-Language"))
                 return self._send(reply, reply.encode())
         self._record(emu, req, route, reply, payload)
         self._send(reply, payload)
@@ -170,7 +170,9 @@ class Handler(BaseHTTPRequestHandler):
         with emu.lock:  # the whole request, incl. encoding, sees one consistent state
             try:
                 reply = (self._guard(emu, req, route) if router is API else None) or route.handler(emu, req, **params)
-            except (ApiError, OAuthError) as error:
+            except ApiError as error:
+                reply = error.reply(req.headers.get("Accept-Language"))
+            except OAuthError as error:
                 reply = error.reply()
             except Exception:  # a bug in the emulator: answer like Allegro's 500, keep serving
                 traceback.print_exc()
