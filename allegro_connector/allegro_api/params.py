@@ -48,6 +48,20 @@ OFFER_EXTRA_PARAMS = frozenset((
 ))
 
 
+def parse_timestamp(text):
+    """An Allegro timestamp (ISO 8601, ``Z`` or an offset) as a naive UTC
+    datetime, as Odoo stores them; None when empty or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
 def format_value(value):
     """Render one query value the way Allegro expects it."""
     if isinstance(value, bool):

@@ -4,6 +4,7 @@ from decimal import Decimal, InvalidOperation
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..allegro_api.params import parse_timestamp
 from .allegro_rights import ALLEGRO_USER, check_group
 
 ORDER_STATUSES = [
@@ -61,10 +62,13 @@ def _amount(price, field):
 
 
 def _datetime(value):
-    """ISO 8601 from Allegro ("2024-05-01T10:20:30.123Z") to a naive UTC datetime."""
+    """An Allegro timestamp as Odoo stores it (naive UTC), False when absent."""
     if not value:
         return False
-    return fields.Datetime.to_datetime(value.replace("T", " ")[:19])
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise MalformedCheckoutForm(f"unreadable date {value!r}")
+    return moment.replace(microsecond=0)
 
 
 class AllegroOrder(models.Model):

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from odoo.tests import tagged
 
 from .common import AllegroEmulatorCase
@@ -54,6 +56,14 @@ class TestOrderImport(AllegroEmulatorCase):
         self.assertLessEqual(summary["api_calls"], 3)
         run = self.env["allegro.import.run"].search([("shop_id", "=", self.shop.id)])
         self.assertEqual((run.kind, run.state, run.orders_new), ("initial", "done", len(demo)))
+
+    def test_times_given_with_an_offset_are_kept_in_utc(self):
+        """Allegro may write a time with its offset: the order shows the same moment, not two hours off."""
+        paid = dict(PAID["payment"], finishedAt="2026-12-01T10:20:30.123+02:00")
+        form = self.emulator.add_order(status="READY_FOR_PROCESSING", payment=paid)
+        self.assertEqual(self.import_orders(self.shop)["state"], "done")
+        order = self.env["allegro.order"].search([("external_id", "=", form["id"])])
+        self.assertEqual(order.paid_at, datetime(2026, 12, 1, 8, 20, 30))
 
     def test_private_buyer_contacts_and_lines(self):
         form = self.emulator.add_order(
