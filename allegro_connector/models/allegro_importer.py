@@ -292,12 +292,14 @@ class AllegroImporter(models.AbstractModel):
     @api.model
     def _import_event_slice(self, shop, client, events, listed, stats):
         """Import the orders these events name whose revision we lack: from
-        the listing, one GET only for what it misses."""
-        revisions = {}
+        the listing, one GET only for what it misses or gives in another
+        revision than the last event announced."""
+        revisions, latest = {}, {}
         for event in events:
             form = _event_form(event)
             if form.get("id"):
                 revisions.setdefault(form["id"], set()).add(form.get("revision"))
+                latest[form["id"]] = form.get("revision")
         known = self._known_orders(shop, revisions)
         wanted = {}
         for form_id, announced in revisions.items():
@@ -308,7 +310,10 @@ class AllegroImporter(models.AbstractModel):
                 wanted[form_id] = announced
         if not wanted:
             return
-        forms = listed.take(wanted)
+        # A listing lagging behind the journal gives an order as it was before
+        # its event: that one is read on its own before the cursor passes the event.
+        forms = {form_id: form for form_id, form in listed.take(wanted).items()
+                 if latest[form_id] in (None, form.get("revision"))}
         self._import_forms(shop, list(forms.values()), stats)
         missed = {form_id: announced for form_id, announced in wanted.items() if form_id not in forms}
         if missed:

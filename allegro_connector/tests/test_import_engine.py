@@ -1,4 +1,4 @@
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from odoo.addons.allegro_connector.models.allegro_importer import ImportStats
 
@@ -50,6 +50,21 @@ class TestImportEngine(AllegroEmulatorCase):
         self.assertEqual([r.path for r in self.requests(FORM_READ)], [FORM_LIST + "/" + changed["id"]])
         self.assertTrue(self.allegro_order(self.shop, listed["id"]).sale_order_id)
         self.assertTrue(self.allegro_order(self.shop, changed["id"]).sale_order_id)
+
+    def test_order_the_listing_shows_older_than_its_event_is_read_before_the_cursor_moves(self):
+        form = self.add_orders(1)[0]
+        self.import_orders(self.shop)
+        # The buyer changes the address; Allegro's listing still shows the order as before.
+        self.emulator.lag_listing(form["id"])
+        changed = self.emulator.edit_delivery_address(form["id"], city="Gdańsk")
+        self.emulator.reset_requests()
+        seller = new_test_user(self.env, "journal-seller", groups="allegro_connector.group_allegro_user")
+        self.shop.with_user(seller).action_fetch_orders()
+        self.env.invalidate_all()
+        order = self.allegro_order(self.shop, form["id"])
+        self.assertEqual((order.revision, order.delivery_city), (changed["revision"], "Gdańsk"))
+        self.assertEqual([r.path for r in self.requests(FORM_READ)], [FORM_LIST + "/" + form["id"]])
+        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
 
     def test_failure_late_in_a_journal_page_keeps_the_committed_slices(self):
         forms = self.add_orders(110)
