@@ -10,7 +10,7 @@ import time
 from urllib.parse import quote
 
 from .errors import AllegroAuthError, AllegroConflict, AllegroError
-from .pagination import CursorIterator, iter_offset
+from .pagination import CursorIterator, iter_by_time, iter_offset
 from .params import CHECKOUT_FORM_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS, build_filters
 from .transport import (
     DEFAULT_TIMEOUT, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, Transport,
@@ -51,6 +51,10 @@ def _segment(value, what):
 
 def _item_id(item):
     return item.get("id") if isinstance(item, dict) else None
+
+
+def _updated_at(item):
+    return item.get("updatedAt") if isinstance(item, dict) else None
 
 
 def _offer_criteria(offer_ids):
@@ -264,6 +268,20 @@ class AllegroClient:
             return self._checkout_forms_page(offset, limit, params)
 
         return iter_offset(fetch, "checkoutForms", page_size, key=_item_id)
+
+    def iter_checkout_forms_updated(self, updated_at_gte, page_size=100, **filters):
+        """Iterate over the checkout forms updated since ``updated_at_gte``
+        (and matching ``filters``), oldest change first, paged by ``updatedAt``:
+        an order changed meanwhile is read again at the end, none is skipped."""
+        _check_range("page_size", page_size, 1, 100)
+        params = build_filters(dict(self._merge_filters(filters), sort="updatedAt"), CHECKOUT_FORM_FILTERS,
+                               what="checkout form filter")
+
+        def fetch(since, offset, limit):
+            return self._checkout_forms_page(offset, limit, dict(params, **{"updatedAt.gte": since}))
+
+        return iter_by_time(fetch, "checkoutForms", page_size, updated_at_gte,
+                            moment=_updated_at, key=_item_id)
 
     def get_checkout_form(self, form_id):
         """``GET /order/checkout-forms/{id}`` (CheckoutForm)."""

@@ -1,4 +1,5 @@
-"""Generic pagination helpers: offset/limit lists and id cursors (event journals)."""
+"""Generic pagination helpers: offset/limit lists, lists paged by time and id
+cursors (event journals)."""
 
 
 def id_sort_key(value):
@@ -52,6 +53,39 @@ def iter_offset(fetch_page, items_key, page_size, offset=0, max_pages=None, key=
             return
         if max_pages is not None and pages >= max_pages:
             return
+
+
+def iter_by_time(fetch_page, items_key, page_size, since, moment, key):
+    """Yield the items of a list sorted by a time, oldest first, each page
+    asked from the last time seen instead of at an offset.
+
+    An item changed while the list is read moves to its end, where it is read
+    again as it is now; at an offset it would shift an item not read yet onto
+    a page read already.
+
+    :param fetch_page: ``fetch_page(since, offset, limit) -> dict`` with the
+        items from ``since`` on (inclusive) under ``items_key``.
+    :param moment: ``moment(item)``, the time the list is sorted by.
+    :param key: ``key(item)`` identity; an item already yielded at the same
+        moment (a page starts where the previous one ended) is skipped.
+    The offset only moves past a full page whose items all share one moment.
+    """
+    seen = set()
+    offset = 0
+    while True:
+        items = (fetch_page(since=since, offset=offset, limit=page_size) or {}).get(items_key) or []
+        for item in items:
+            mark = (key(item), moment(item))
+            if mark not in seen:
+                seen.add(mark)
+                yield item
+        if len(items) < page_size:
+            return
+        last = moment(items[-1]) or since
+        if last == since:
+            offset += len(items)
+        else:
+            since, offset = last, 0
 
 
 class CursorIterator:

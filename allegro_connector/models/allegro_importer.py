@@ -90,10 +90,9 @@ class ListedForms:
 
     def __init__(self, client, events):
         moments = [m for m in (_parse_time(e.get("occurredAt")) for e in events) if m]
-        self._forms = iter(client.iter_checkout_forms(
-            updated_at_gte=_iso_ms(min(moments) - EVENT_TIME_MARGIN),
+        self._forms = iter(client.iter_checkout_forms_updated(
+            _iso_ms(min(moments) - EVENT_TIME_MARGIN),
             updated_at_lte=_iso_ms(max(moments) + EVENT_TIME_MARGIN),
-            sort="updatedAt",
         )) if moments else iter(())
         self._seen = {}
 
@@ -120,7 +119,7 @@ class AllegroImporter(models.AbstractModel):
     def _lock(self, shop):
         """Hold the shop row until the next commit; False if another worker does."""
         locked = shop.try_lock_for_update(allow_referencing=True)
-        shop.invalidate_recordset(["last_event_id", "initial_import_done", "last_sweep_at"])
+        shop.invalidate_recordset(["last_event_id", "initial_import_done", "last_sweep_at", "sweep_mark"])
         return bool(locked)
 
     @api.model
@@ -292,12 +291,14 @@ class AllegroImporter(models.AbstractModel):
     @api.model
     def _import_event_slice(self, shop, client, events, listed, stats):
         """Import the orders these events name whose revision we lack: from
-        the listing, one GET only for what it misses."""
-        revisions = {}
+        the listing, one GET only for what it misses or gives in another
+        revision than the last event announced."""
+        revisions, latest = {}, {}
         for event in events:
             form = _event_form(event)
             if form.get("id"):
                 revisions.setdefault(form["id"], set()).add(form.get("revision"))
+                latest[form["id"]] = form.get("revision")
         known = self._known_orders(shop, revisions)
         wanted = {}
         for form_id, announced in revisions.items():
@@ -308,7 +309,10 @@ class AllegroImporter(models.AbstractModel):
                 wanted[form_id] = announced
         if not wanted:
             return
-        forms = listed.take(wanted)
+        # A listing lagging behind the journal gives an order as it was before
+        # its event: that one is read on its own before the cursor passes the event.
+        forms = {form_id: form for form_id, form in listed.take(wanted).items()
+                 if latest[form_id] in (None, form.get("revision"))}
         self._import_forms(shop, list(forms.values()), stats)
         missed = {form_id: announced for form_id, announced in wanted.items() if form_id not in forms}
         if missed:
@@ -316,22 +320,42 @@ class AllegroImporter(models.AbstractModel):
 
     @api.model
     def _sweep(self, shop, client, stats):
-        """Re-read what the journal may have missed, and unpaid orders."""
+        """Re-read what the journal may have missed, and unpaid orders.
+
+        Orders updated since the previous sweep (less the overlap) are listed
+        oldest change first, paged by updatedAt, so that one changed during
+        the listing is read again at its end rather than shifting another out
+        of sight. Each batch is committed with ``sweep_mark``, the updatedAt
+        read up to: a run that stops at its time limit goes on from there.
+        Unpaid orders, a few days' worth, are then re-read in one go."""
         now = fields.Datetime.now()
-        since = (shop.last_sweep_at or now) - timedelta(minutes=shop.sweep_overlap_minutes)
-        forms = list(client.iter_checkout_forms(updated_at_gte=_iso(since), sort="updatedAt"))
-        seen = {form.get("id") for form in forms}
-        unpaid_since = now - timedelta(days=shop.unpaid_recheck_days)
+        since = shop.sweep_mark or (shop.last_sweep_at or now) - timedelta(minutes=shop.sweep_overlap_minutes)
+        batch, seen = [], set()
+        for form in client.iter_checkout_forms_updated(_iso(since)):
+            batch.append(form)
+            seen.add(form.get("id"))
+            if len(batch) >= BATCH_SIZE:
+                self._import_sweep_batch(shop, batch, stats)
+                batch = []
+        self._import_sweep_batch(shop, batch, stats)
+        unpaid_since = _iso(now - timedelta(days=shop.unpaid_recheck_days))
         for status in ("BOUGHT", "FILLED_IN"):
-            forms += [
-                form for form in client.iter_checkout_forms(status=status, bought_at_gte=_iso(unpaid_since))
-                if form.get("id") not in seen
-            ]
-        for start in range(0, len(forms), BATCH_SIZE):
-            self._import_forms(shop, forms[start:start + BATCH_SIZE], stats)
-            self._commit_batch(shop)
-        shop.sudo().last_sweep_at = now
+            forms = [form for form in client.iter_checkout_forms_updated(
+                unpaid_since, status=status, bought_at_gte=unpaid_since) if form.get("id") not in seen]
+            for start in range(0, len(forms), BATCH_SIZE):
+                self._import_forms(shop, forms[start:start + BATCH_SIZE], stats)
+                self._commit_batch(shop)
+        shop.sudo().write({"last_sweep_at": now, "sweep_mark": False})
         self._commit_batch(shop)
+
+    @api.model
+    def _import_sweep_batch(self, shop, batch, stats):
+        self._import_forms(shop, batch, stats)
+        updated = [moment for moment in (_parse_time(form.get("updatedAt")) for form in batch
+                                         if isinstance(form, dict)) if moment]
+        if updated:
+            shop.sudo().sweep_mark = max(updated)
+        self._commit_batch(shop, stats)
 
     @api.model
     def _retry_failed_orders(self, shop, client, stats):

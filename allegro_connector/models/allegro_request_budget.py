@@ -5,35 +5,49 @@ Allegro counts requests per client id (9,000 a minute). The budget is a token
 bucket kept in a row per application: it refills at ``requests_per_minute /
 60`` a second up to a burst of a sixteenth of a minute's worth, so no 60
 seconds ever see more than 17/16 of the set rate (8,500 at the default 8,000).
-A client takes its requests from it a few at a time, each time on a cursor of
-its own committed at once, so other workers see what it took; when the
-bucket is empty, the worker waits instead of collecting 429s.
+Each request takes exactly one token, at the moment it is about to be sent,
+with one short statement on a cursor of its own committed at once: nothing
+is taken ahead, so nothing taken goes unused. When the bucket is empty, the
+request is given the next free moment and the worker waits for it instead of
+collecting 429s.
 """
 
 import hashlib
+import random
 import time
 from urllib.parse import urlsplit
 
 from psycopg2 import IntegrityError
-from psycopg2.errors import SerializationFailure
+from psycopg2.errors import LockNotAvailable, SerializationFailure
 
 from odoo import api, fields, models
-from odoo.exceptions import LockError
 
 from ..allegro_api import errors as api_errors
 
 DEFAULT_REQUESTS_PER_MINUTE = 8000
 RATE_PARAMETER = "allegro_connector.requests_per_minute"
-# A client takes 1, 2, 4... then at most this many requests at a time: few
-# database round trips for a long run, little left unused by a short one.
-MAX_BLOCK = 16
-# Seconds requests taken stay usable.
-BLOCK_LIFETIME = 1.0
 # Longer than this, the work is postponed (a job retries later) rather than
 # held in a worker.
 MAX_WAIT = 10.0
-# Tries to take from a budget other workers are taking from at the same moment.
-LOCK_ATTEMPTS = 200
+# Backoff while another worker holds the budget row: from 2 ms, doubling, at
+# most 100 ms, each randomized so that waiting workers do not retry in step.
+LOCK_BACKOFF_FIRST, LOCK_BACKOFF_MAX = 0.002, 0.1
+
+# One atomic statement, the row locked only while it runs: refill for the time
+# elapsed, then take one request, unless that request would have to wait
+# longer than MAX_WAIT (a negative balance is the queue of requests waiting
+# for their moment). The ORM would read, lock and write in three round trips,
+# holding the lock in between. The clock is the database's, one for every host.
+TAKE_ONE = """
+    UPDATE allegro_request_budget
+       SET tokens = LEAST(%(burst)s, tokens + GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp())
+                                                         - refilled_at) * %(per_second)s) - 1,
+           refilled_at = GREATEST(refilled_at, EXTRACT(EPOCH FROM statement_timestamp()))
+     WHERE application_key = %(key)s
+       AND LEAST(%(burst)s, tokens + GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp())
+                                               - refilled_at) * %(per_second)s) - 1 >= %(floor)s
+ RETURNING tokens
+"""
 
 
 def application_key(api_url, client_id):
@@ -67,75 +81,71 @@ class AllegroRequestBudget(models.Model):
             return float(DEFAULT_REQUESTS_PER_MINUTE)
 
     @api.model
-    def _take(self, key, count):
-        """Take ``count`` requests of the application's budget; returns how
-        many seconds to wait before sending them (0 when there is room).
+    def _take(self, key):
+        """Take one request of the application's budget; returns how many
+        seconds to wait before sending it (0 when there is room).
 
-        Raises AllegroRateLimited, taking nothing, when the wait would be
-        longer than MAX_WAIT."""
-        per_minute = self._rate()
-        for _attempt in range(LOCK_ATTEMPTS):
+        Another worker holding the row for a moment makes this one retry
+        after a short randomized backoff, never fail. Raises
+        AllegroRateLimited, taking nothing, when the wait would be longer
+        than MAX_WAIT."""
+        per_second = self._rate() / 60.0
+        give_up = time.monotonic() + MAX_WAIT
+        backoff = LOCK_BACKOFF_FIRST
+        while True:
             try:
-                return self._take_once(key, count, per_minute)
-            except (LockError, SerializationFailure):
-                continue  # another worker took from it that very moment: its transaction lasts a ms
-        raise api_errors.AllegroRateLimited("The request budget of this Allegro application is busy",
-                                            status=429, retry_after=1)
+                return self._take_once(key, per_second)
+            except (LockNotAvailable, SerializationFailure):
+                # Another worker took from it that very moment: its statement lasts a ms.
+                if time.monotonic() > give_up:
+                    raise api_errors.AllegroRateLimited(
+                        "The request budget of this Allegro application is busy", status=429,
+                        retry_after=1) from None
+                time.sleep(random.uniform(backoff / 2, backoff))
+                backoff = min(LOCK_BACKOFF_MAX, backoff * 2)
 
     @api.model
-    def _take_once(self, key, count, per_minute):
+    def _take_once(self, key, per_second):
         with self.env.registry.cursor() as cr:
+            # Waiting for the row lock is bounded: a worker holding it longer
+            # is waited for by the backoff above, with the lock released.
+            cr.execute("SET LOCAL lock_timeout = '50ms'")
+            burst = max(1.0, per_second * 60.0 / 16.0)
+            # Losing the race for the row is expected: retried, not logged.
+            cr.execute(TAKE_ONE, {"key": key, "burst": burst, "per_second": per_second,
+                                  "floor": -MAX_WAIT * per_second}, log_exceptions=False)
+            row = cr.fetchone()
+            if row:
+                # Taken now, sent after the wait: the next request queues behind.
+                return max(0.0, -row[0] / per_second)
             Budget = api.Environment(cr, self.env.uid, self.env.context)[self._name].sudo()
-            per_second, burst = per_minute / 60.0, max(1.0, per_minute / 16.0)
             budget = Budget.search([("application_key", "=", key)], limit=1)
-            if not budget:
-                # Two workers may make it at once: the unique key keeps one.
-                try:
-                    with cr.savepoint(flush=True):
-                        Budget.create({"application_key": key, "tokens": burst, "refilled_at": time.time()})
-                except IntegrityError:
-                    pass
-                budget = Budget.search([("application_key", "=", key)], limit=1)
-            budget.lock_for_update()
-            budget.invalidate_recordset()
-            now = time.time()
-            tokens = min(burst, budget.tokens + max(0.0, now - budget.refilled_at) * per_second)
-            wait = max(0.0, (count - tokens) / per_second)
-            if wait > MAX_WAIT:
+            if budget:
+                level = min(burst, budget.tokens + max(0.0, time.time() - budget.refilled_at) * per_second)
                 raise api_errors.AllegroRateLimited(
                     "The request budget of this Allegro application is spent for now", status=429,
-                    retry_after=wait)
-            # Taken now, even if sent after the wait: the next worker queues behind.
-            budget.write({"tokens": tokens - count, "refilled_at": now})
-        return wait
+                    retry_after=(1 - level) / per_second)
+            # The first request of this application: a full bucket, counted
+            # from the start of time so the statement above sets the clock.
+            # Two workers may make it at once: the unique key keeps one.
+            try:
+                with cr.savepoint(flush=True):
+                    Budget.create({"application_key": key, "tokens": burst, "refilled_at": 0.0})
+            except IntegrityError:
+                pass
+        return self._take_once(key, per_second)
 
 
 class RequestBudget:
-    """What the Allegro client calls before each request: takes requests of
-    the shared budget a few at a time and waits when it is spent.
+    """What the Allegro client calls before each request: takes one request
+    of the shared budget and waits for its moment when the budget is spent."""
 
-    Requests taken are counted when taken: the ones not sent within a second
-    are dropped rather than sent later, outside the minute they were counted in."""
-
-    def __init__(self, env, key, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, env, key, sleep=time.sleep):
         self._env = env
         self._key = key
         self._sleep = sleep
-        self._clock = clock
-        self._left = 0
-        self._block = 1
-        self._taken_at = 0.0
 
     def __call__(self):
-        if self._left and self._clock() - self._taken_at > BLOCK_LIFETIME:
-            self._left = 0
-        if not self._left:
-            taken = self._block
-            wait = self._env["allegro.request.budget"]._take(self._key, taken)
-            if wait:
-                self._sleep(wait)
-            self._taken_at = self._clock()
-            # While there is room, take more at a time; once the budget is
-            # tight, one at a time, so that nothing taken goes unused.
-            self._left, self._block = taken, 1 if wait else min(MAX_BLOCK, taken * 2)
-        self._left -= 1
+        wait = self._env["allegro.request.budget"]._take(self._key)
+        if wait:
+            self._sleep(wait)

@@ -32,6 +32,9 @@ class AllegroShop(models.Model):
         "First import read up to", readonly=True, copy=False,
         help="While the first import runs in several parts: orders bought until then are in Odoo.")
     last_sweep_at = fields.Datetime("Last sweep", readonly=True, copy=False)
+    sweep_mark = fields.Datetime(
+        "Sweep read up to", readonly=True, copy=False,
+        help="While a sweep runs in several parts: orders updated on Allegro until then were read.")
     sweep_overlap_minutes = fields.Integer(
         "Sweep overlap (minutes)", default=60,
         help="The sweep re-reads orders updated on Allegro since the previous sweep minus this margin.",

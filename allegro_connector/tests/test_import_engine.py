@@ -1,4 +1,4 @@
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from odoo.addons.allegro_connector.models.allegro_importer import ImportStats
 
@@ -50,6 +50,21 @@ class TestImportEngine(AllegroEmulatorCase):
         self.assertEqual([r.path for r in self.requests(FORM_READ)], [FORM_LIST + "/" + changed["id"]])
         self.assertTrue(self.allegro_order(self.shop, listed["id"]).sale_order_id)
         self.assertTrue(self.allegro_order(self.shop, changed["id"]).sale_order_id)
+
+    def test_order_the_listing_shows_older_than_its_event_is_read_before_the_cursor_moves(self):
+        form = self.add_orders(1)[0]
+        self.import_orders(self.shop)
+        # The buyer changes the address; Allegro's listing still shows the order as before.
+        self.emulator.lag_listing(form["id"])
+        changed = self.emulator.edit_delivery_address(form["id"], city="Gdańsk")
+        self.emulator.reset_requests()
+        seller = new_test_user(self.env, "journal-seller", groups="allegro_connector.group_allegro_user")
+        self.shop.with_user(seller).action_fetch_orders()
+        self.env.invalidate_all()
+        order = self.allegro_order(self.shop, form["id"])
+        self.assertEqual((order.revision, order.delivery_city), (changed["revision"], "Gdańsk"))
+        self.assertEqual([r.path for r in self.requests(FORM_READ)], [FORM_LIST + "/" + form["id"]])
+        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
 
     def test_failure_late_in_a_journal_page_keeps_the_committed_slices(self):
         forms = self.add_orders(110)
@@ -138,3 +153,43 @@ class TestImportEngine(AllegroEmulatorCase):
         self.env.invalidate_all()
         self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
         self.assertEqual(self.env["allegro.order"].search_count([("shop_id", "=", self.shop.id)]), 110)
+
+    def test_an_order_changed_while_the_sweep_lists_is_not_skipped(self):
+        forms = self.add_orders(150)  # two pages of the listing
+        # The journal lost their events: only the sweep can find them.
+        self.shop.sudo().last_event_id = self.emulator.events[-1]["id"]
+        listing = sorted(self.emulator.orders, key=lambda form: form["updatedAt"])
+        # While the sweep reads its first page, the buyer edits an order of that page.
+        self.emulator.change_during_listing(
+            lambda: self.emulator.edit_delivery_address(listing[0]["id"], city="Gdańsk"))
+        summary = self.import_orders(self.shop, sweep=True)
+        self.assertEqual((summary["state"], summary["new"]), ("done", 150), summary["message"])
+        orders = self.env["allegro.order"].search([("shop_id", "=", self.shop.id)])
+        self.assertEqual(sorted(orders.mapped("external_id")), sorted(form["id"] for form in forms))
+        revisions = {form["id"]: form["revision"] for form in self.emulator.orders}
+        self.assertEqual({order.external_id: order.revision for order in orders}, revisions,
+                         "every order as Allegro holds it now")
+        self.assertEqual(self.allegro_order(self.shop, listing[0]["id"]).delivery_city, "Gdańsk")
+
+    def test_a_long_sweep_goes_on_where_it_stopped(self):
+        forms = self.add_orders(120)
+        self.shop.sudo().last_event_id = self.emulator.events[-1]["id"]
+        summary = self.shop._run_import(sweep=True, slice_seconds=1e-6)
+        self.env.invalidate_all()
+        self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
+        mark = self.shop.sweep_mark
+        self.assertTrue(mark, "where the sweep stopped is kept on the shop")
+        job = self.env["queue.job"].sudo().search(
+            [("identity_key", "=", "allegro.import:sweep:%d" % self.shop.id), ("state", "=", "pending")])
+        self.assertEqual(len(job), 1, "the rest is queued at once")
+        self.emulator.reset_requests()
+        self.run_jobs("root.allegro.import")
+        self.env.invalidate_all()
+        # The next part lists from where the first stopped, not from the start.
+        first_listing = self.requests(FORM_LIST)[0]
+        self.assertEqual(first_listing.query["updatedAt.gte"], mark.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        orders = self.env["allegro.order"].search([("shop_id", "=", self.shop.id)])
+        self.assertEqual(sorted(orders.mapped("external_id")), sorted(form["id"] for form in forms))
+        self.assertEqual(len(orders.sale_order_id), 120, "each order once")
+        self.assertFalse(self.shop.sweep_mark)
+        self.assertEqual(self.shop.import_run_ids[:1].orders_new, 70)

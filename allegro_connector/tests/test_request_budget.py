@@ -1,7 +1,9 @@
-from odoo.tests import tagged
+import threading
+
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..allegro_api.errors import AllegroRateLimited
-from ..models.allegro_request_budget import RATE_PARAMETER, application_key
+from ..models.allegro_request_budget import RATE_PARAMETER, RequestBudget, application_key
 from .common import AllegroEmulatorCase
 from .test_order_import import PAID, items
 
@@ -78,3 +80,65 @@ class TestRequestBudget(AllegroEmulatorCase):
         self.budget(BUDGET_PER_MINUTE)
         self.assertEqual(read_at_once(), 0)
         self.assertEqual(self.emulator.faults.rate_limited, 0)
+
+    def test_each_request_costs_one_from_the_budget(self):
+        """Requests take from the budget what they send, no more: a worker
+        never holds back requests the others could have sent."""
+        self.budget(BUDGET_PER_MINUTE)
+        seller = new_test_user(self.env, "budget-seller", groups="allegro_connector.group_allegro_user")
+        client = self.shops[0].with_user(seller)._allegro_client()
+        client.get_order_event_stats()
+        shop = self.shops[0].sudo()
+        budget = self.env["allegro.request.budget"].search(
+            [("application_key", "=", application_key(shop.api_url, shop.client_id))])
+        # Half full: the refill below is counted, never cut by the burst.
+        budget.write({"tokens": 5.0})
+        self.env.flush_all()
+        before = budget.read(["tokens", "refilled_at"])[0]
+        for _n in range(4):
+            client.get_order_event_stats()
+        budget.invalidate_recordset()
+        refilled = (budget.refilled_at - before["refilled_at"]) * BUDGET_PER_MINUTE / 60.0
+        self.assertAlmostEqual(before["tokens"] + refilled - budget.tokens, 4.0, places=6)
+
+
+@tagged("post_install", "-at_install")
+class TestBudgetRowLocked(TransactionCase):
+    """Workers take from the budget on real transactions of their own."""
+
+    KEY = "budget-row-locked-test"
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self._delete_budget)
+        with self.registry.cursor() as cr:
+            self.env(cr=cr)["allegro.request.budget"].create(
+                {"application_key": self.KEY, "tokens": 500.0, "refilled_at": 0.0})
+
+    def _delete_budget(self):
+        with self.registry.cursor() as cr:
+            self.env(cr=cr)["allegro.request.budget"].search([("application_key", "=", self.KEY)]).unlink()
+
+    def test_a_request_waits_for_a_budget_row_another_worker_holds(self):
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_the_row():
+            with self.registry.cursor() as cr:
+                self.env(cr=cr)["allegro.request.budget"].search(
+                    [("application_key", "=", self.KEY)]).lock_for_update()
+                locked.set()
+                release.wait(timeout=1.0)  # another worker's transaction, longer than usual
+
+        holder = threading.Thread(target=hold_the_row)
+        holder.start()
+        locked.wait(timeout=10)
+        try:
+            with self.registry.cursor() as cr:
+                RequestBudget(self.env(cr=cr), self.KEY)()
+        finally:
+            release.set()
+            holder.join(timeout=10)
+        with self.registry.cursor() as cr:
+            budget = self.env(cr=cr)["allegro.request.budget"].search([("application_key", "=", self.KEY)])
+            # Full (500 at 8,000 a minute) less the one request.
+            self.assertAlmostEqual(budget.tokens, 499.0, places=6, msg="the request was counted once")

@@ -4,6 +4,8 @@ Handlers run with the emulator's lock held (see server.py) and return a Reply
 or raise ApiError; statuses and bodies follow the OpenAPI spec.
 """
 
+import json
+
 from . import catalogue
 from .common import is_uuid, iso, new_uuid, parse_iso, utcnow
 from .routing import API, ApiError, Reply
@@ -91,11 +93,19 @@ def checkout_forms(emu, req):
                     ranges.append((key, keep, _norm_time(bound)))
                 except ValueError:
                     raise ApiError(400, "Invalid date-time %s" % bound, path=field + suffix) from None
-    found = [order for order in emu.store.orders.values()
+    listed = [emu.lagging_listing.get(order["id"], order) for order in emu.store.orders.values()]
+    found = [order for order in listed
              if all(_dig(order, name) in values for name, values in equal.items())
              and all(keep(key(order), bound) for key, keep, bound in ranges)]
     found.sort(key=TIME_KEYS[sort.lstrip("-")], reverse=sort.startswith("-"))
     page = found[offset:offset + limit]
+    if emu.listing_changes:
+        page = json.loads(json.dumps(page))  # served as it is now, whatever the change does
+        for pending in list(emu.listing_changes):
+            pending[0] -= 1
+            if pending[0] <= 0:
+                emu.listing_changes.remove(pending)
+                pending[1]()
     return Reply(200, {"checkoutForms": page, "count": len(page), "totalCount": len(found)})
 
 

@@ -45,6 +45,11 @@ class AllegroEmulator:
         self.strict_media_types = True  # 406/415 for wrong Accept/Content-Type, as Allegro
         self.log_requests = False  # access log on stderr
         self.latency = 0.0  # seconds added to every REST API request (benchmarks)
+        # Order id -> the order as the checkout-forms listing still shows it,
+        # whatever changes later (Allegro's search lagging behind its journal).
+        self.lagging_listing = {}
+        # [pages to serve, change]: change() runs once that many listing pages are served.
+        self.listing_changes = []
         self.url = None
         self._server = None
         self._thread = None
@@ -209,6 +214,18 @@ class AllegroEmulator:
 
     def set_fulfillment(self, order_id, status):
         return self._change(self.store.set_fulfillment, order_id, status)
+
+    def lag_listing(self, order_id):
+        """From now on the checkout-forms listing shows this order as it is
+        now; a GET of the order shows it as it is."""
+        with self.lock:
+            self.lagging_listing[order_id] = _snapshot(self.store.order(order_id))
+
+    def change_during_listing(self, change, after_pages=1):
+        """Run ``change()`` (e.g. a revise_order) once the next ``after_pages``
+        pages of the checkout-forms listing are served, before the next page."""
+        with self.lock:
+            self.listing_changes.append([after_pages, change])
 
     def delete_order(self, order_id):
         with self.lock:
