@@ -9,13 +9,14 @@ own, every method takes the shop it works for.
 import json
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.pagination import id_sort_key
+from ..allegro_api.params import format_value, parse_timestamp
 from .allegro_order import MalformedCheckoutForm
 
 _logger = logging.getLogger(__name__)
@@ -59,22 +60,9 @@ class ImportStats:
 
 
 def _iso(value):
-    return fields.Datetime.to_datetime(value).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _parse_time(text):
-    """An Allegro timestamp as a naive UTC datetime, None if unreadable."""
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
-
-
-def _iso_ms(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+    """An Odoo datetime (or its string) as Allegro writes times, to the whole
+    second as Odoo stores them: a listing from a stored mark starts at its second."""
+    return format_value(fields.Datetime.to_datetime(value).replace(microsecond=0))
 
 
 def _event_form(event):
@@ -89,10 +77,10 @@ class ListedForms:
     window: its slice reads it with a GET."""
 
     def __init__(self, client, events):
-        moments = [m for m in (_parse_time(e.get("occurredAt")) for e in events) if m]
+        moments = [m for m in (parse_timestamp(e.get("occurredAt")) for e in events) if m]
         self._forms = iter(client.iter_checkout_forms_updated(
-            _iso_ms(min(moments) - EVENT_TIME_MARGIN),
-            updated_at_lte=_iso_ms(max(moments) + EVENT_TIME_MARGIN),
+            format_value(min(moments) - EVENT_TIME_MARGIN),
+            updated_at_lte=format_value(max(moments) + EVENT_TIME_MARGIN),
         )) if moments else iter(())
         self._seen = {}
 
@@ -235,7 +223,7 @@ class AllegroImporter(models.AbstractModel):
     @api.model
     def _import_initial_batch(self, shop, batch, stats):
         self._import_forms(shop, batch, stats)
-        bought = [_parse_time(item.get("boughtAt")) for form in batch if isinstance(form, dict)
+        bought = [parse_timestamp(item.get("boughtAt")) for form in batch if isinstance(form, dict)
                   for item in form.get("lineItems") or [] if isinstance(item, dict)]
         bought = [moment for moment in bought if moment]
         if bought:
@@ -351,7 +339,7 @@ class AllegroImporter(models.AbstractModel):
     @api.model
     def _import_sweep_batch(self, shop, batch, stats):
         self._import_forms(shop, batch, stats)
-        updated = [moment for moment in (_parse_time(form.get("updatedAt")) for form in batch
+        updated = [moment for moment in (parse_timestamp(form.get("updatedAt")) for form in batch
                                          if isinstance(form, dict)) if moment]
         if updated:
             shop.sudo().sweep_mark = max(updated)
