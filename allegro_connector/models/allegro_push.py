@@ -30,6 +30,15 @@ class StaleRevision(UserError):
     """Allegro has a newer version of the order than the one the update was based on."""
 
 
+class OrderBusy(RetryableJobError):
+    """Another update of the same order is being sent. Waiting for its turn is
+    not a failed attempt: however long the other one takes, this update keeps
+    all its attempts for Allegro's own answers."""
+
+    def __init__(self, message):
+        super().__init__(message, seconds=ORDER_BUSY_RETRY, ignore_retry=True)
+
+
 class AllegroPush(models.Model):
     """A change to send to Allegro: a fulfillment status, a tracking number or an invoice.
 
@@ -100,7 +109,11 @@ class AllegroPush(models.Model):
         for order in orders:
             pending = pending_by_order.get(order, self)
             same = pending.filtered(lambda p: p.fulfillment_status == status)
-            (pending - same)._cancel(self.env._("Replaced by a newer status."))
+            # One whose job is running may be on its way to Allegro already:
+            # it is let finish, and the new status follows it (the order's lock
+            # keeps them in turn), sent with the revision it gives the order.
+            running = pending.filtered(lambda p: p.sudo().job_id.state == "started")
+            (pending - same - running)._cancel(self.env._("Replaced by a newer status."))
             if same:
                 pushes |= same
             else:
@@ -210,8 +223,9 @@ class AllegroPush(models.Model):
                     push._deliver(repeat=True)
             except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
                 if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
-                    # Its job, if it sends it later, looks on Allegro first.
-                    push.maybe_sent = getattr(error, "status", None) != 429
+                    # Its job, if it sends it later, looks on Allegro first
+                    # (unless nothing left: Allegro busy, or the order's turn not come).
+                    push.maybe_sent = not isinstance(error, OrderBusy) and getattr(error, "status", None) != 429
                     if not retry_later:
                         push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
                                                 error=error))
@@ -231,8 +245,7 @@ class AllegroPush(models.Model):
         # Updates of one order one at a time: a status needs the revision the
         # previous update produced. Another job holding the order tries later.
         if not order.try_lock_for_update(allow_referencing=True):
-            raise RetryableJobError(self.env._("Another update of this order is being sent."),
-                                    seconds=ORDER_BUSY_RETRY)
+            raise OrderBusy(self.env._("Another update of this order is being sent."))
         client = self.shop_id._allegro_client()
         if self.kind == "invoice":
             self._deliver_invoice(client, repeat)
