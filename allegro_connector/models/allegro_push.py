@@ -2,7 +2,7 @@ import json
 import logging
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -119,7 +119,7 @@ class AllegroPush(models.Model):
             else:
                 to_create.append({"order_id": order.id, "kind": "status", "fulfillment_status": status})
         # One create for a whole import batch.
-        new = self.create(to_create)
+        new = self._create_checked(to_create)
         if enqueue:
             new._enqueue()
         return pushes | new
@@ -127,7 +127,7 @@ class AllegroPush(models.Model):
     @api.model
     def _queue_shipment(self, order, waybill, carrier_code, carrier_name=None, line_item_ids=None, picking=None,
                         enqueue=True):
-        push = self.create({
+        push = self._create_checked({
             "order_id": order.id,
             "kind": "shipment",
             "waybill": waybill,
@@ -142,9 +142,35 @@ class AllegroPush(models.Model):
 
     @api.model
     def _queue_invoice(self, order, invoice):
-        push = self.create({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
+        push = self._create_checked({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
         push._enqueue()
         return push
+
+    @api.model
+    def _create_checked(self, vals_list):
+        """Updates are made by the connector alone (people have no right to
+        create them): made with its rights, once what they point at is checked."""
+        pushes = self.sudo().create(vals_list).with_env(self.env)
+        pushes._check_targets()
+        return pushes
+
+    def _check_targets(self):
+        """An update may send only its own order's documents: its invoice is
+        the order's, its delivery the sale order's. A person making or
+        retrying it (rather than the connector's bookkeeping after their own
+        act) must also be able to change the order and read the invoice and
+        delivery, in their companies."""
+        for push in self.sudo():
+            if (push.move_id and push.move_id.allegro_order_id != push.order_id) or (
+                    push.picking_id and push.picking_id.sale_id.allegro_order_id != push.order_id):
+                raise AccessError(self.env._(
+                    "The update %(update)s points at a document of another order.", update=push.display_name))
+        if self.env.su:
+            return
+        check_group(self.order_id, ALLEGRO_USER)
+        for documents in (self.move_id, self.picking_id):
+            if documents:
+                documents.check_access("read")
 
     def _enqueue(self, eta=None):
         """One job per update; its identity key keeps a second one from being
@@ -162,19 +188,20 @@ class AllegroPush(models.Model):
             push.sudo().job_id = record
 
     def _cancel(self, reason):
-        self.write({"state": "cancelled", "last_error": reason})
+        self.sudo().write({"state": "cancelled", "last_error": reason})
         jobs = self.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued", "wait_dependencies"))
         jobs.button_cancelled()
 
     def action_retry(self):
         """Send again at once (a button press), the outcome shown on the update."""
-        check_group(self, ALLEGRO_USER)
+        check_group(self, ALLEGRO_USER, "read")
+        self._check_targets()
         retry = self.filtered(lambda p: p.state in ("failed", "pending"))
-        retry.write({"state": "pending", "last_error": False})
+        retry.sudo().write({"state": "pending", "last_error": False})
         retry._send_now()
 
     def action_cancel(self):
-        check_group(self, ALLEGRO_USER)
+        check_group(self, ALLEGRO_USER, "read")
         self.filtered(lambda p: p.state in ("failed", "pending"))._cancel(self.env._("Cancelled on request."))
 
     # ------------------------------------------------------------------
