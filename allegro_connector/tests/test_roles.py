@@ -5,7 +5,8 @@ Every step runs as a real user holding only that person's groups, the way an
 RPC call from their browser would run it.
 """
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.http import Request
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .common import AllegroEmulatorCase
 from .test_invoice import COMPANY, COMPANY_INVOICE
@@ -410,3 +411,33 @@ class TestRoles(AllegroEmulatorCase):
         self.assertEqual(forged.state, "failed")
         self.assertFalse(self.emulator.requests, "nothing reached Allegro")
         self.assertFalse(self.emulator.invoices(order.external_id))
+
+
+@tagged("post_install", "-at_install")
+class TestPortalDecline(AllegroEmulatorCase, HttpCase):
+    """The buyer's portal, over HTTP."""
+
+    registry_test_mode = False  # AllegroEmulatorCase puts the registry in test mode for each test
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.create_catalogue_products()
+
+    def test_decline_of_an_allegro_quotation_on_the_portal_is_refused(self):
+        self.shop = self.create_connected_shop()
+        order = self.imported(**UNPAID, lineItems=items((2, 1)))
+        sale = order.sale_order_id
+        self.assertEqual(sale.state, "draft")
+        self.assertTrue(sale._has_to_be_signed(), "the portal offers the buyer to decline it")
+        self.emulator.reset_requests()
+        self.authenticate(None, None)  # a visitor with the quotation's link
+        response = self.url_open("/my/orders/%d/decline" % sale.id, data={
+            "access_token": sale._portal_ensure_token(), "decline_message": "Changed my mind",
+            "csrf_token": Request.csrf_token(self),
+        })
+        self.assertFalse(self.emulator.requests, "nothing reached Allegro")
+        self.env.invalidate_all()
+        self.assertEqual(sale.state, "draft")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("message=cant_reject", response.url, "the buyer is told the quotation cannot be declined")
