@@ -165,7 +165,7 @@ class AllegroPush(models.Model):
                     push.picking_id and push.picking_id.sale_id.allegro_order_id != push.order_id):
                 raise AccessError(self.env._(
                     "The update %(update)s points at a document of another order.", update=push.display_name))
-        if self.env.su:
+        if self.env.su or not self:
             return
         check_group(self.order_id, ALLEGRO_USER)
         for documents in (self.move_id, self.picking_id):
@@ -251,7 +251,7 @@ class AllegroPush(models.Model):
             except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
                 if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
                     # Its job, if it sends it later, looks on Allegro first
-                    # (unless nothing left: Allegro busy, or the order's turn not come).
+                    # (not after a 429 or a wait for the order: nothing left then).
                     push.maybe_sent = not isinstance(error, OrderBusy) and getattr(error, "status", None) != 429
                     if not retry_later:
                         push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
