@@ -217,6 +217,11 @@ class AllegroPush(models.Model):
         push = self.sudo()
         if push.state != "pending":
             return "Nothing to send: the update is %s." % push.state
+        if push._replaced():
+            # It was let finish when replaced, but its worker died: sent now,
+            # it would take the order back from the status that followed it.
+            push._cancel(self.env._("Replaced by a newer status."))
+            return "Nothing to send: replaced by a newer status."
         # A first attempt sends at once. A later one (after a timeout, a 5xx
         # or a worker that died) may follow an attempt Allegro processed
         # without our knowing: it looks at what Allegro holds first.
@@ -232,6 +237,13 @@ class AllegroPush(models.Model):
             raise RetryableJobError(str(error), seconds=_retry_seconds(error)) from error
         push._mark_done()
         return "Sent."
+
+    def _replaced(self):
+        """A status update is outdated once a newer one of its order is queued or sent."""
+        return self.kind == "status" and bool(self.search_count([
+            ("order_id", "=", self.order_id.id), ("kind", "=", "status"), ("id", ">", self.id),
+            ("state", "in", ("pending", "done")),
+        ], limit=1))
 
     def _on_job_failed(self, exc_message=None, exc_name=None, **_fail_values):
         """queue_job calls this, on a cursor of its own, when the job failed
