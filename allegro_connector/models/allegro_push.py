@@ -2,7 +2,7 @@ import json
 import logging
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -28,6 +28,15 @@ ORDER_BUSY_RETRY = 5
 
 class StaleRevision(UserError):
     """Allegro has a newer version of the order than the one the update was based on."""
+
+
+class OrderBusy(RetryableJobError):
+    """Another update of the same order is being sent. Waiting for its turn is
+    not a failed attempt: however long the other one takes, this update keeps
+    all its attempts for Allegro's own answers."""
+
+    def __init__(self, message):
+        super().__init__(message, seconds=ORDER_BUSY_RETRY, ignore_retry=True)
 
 
 class AllegroPush(models.Model):
@@ -101,13 +110,17 @@ class AllegroPush(models.Model):
         for order in orders:
             pending = pending_by_order.get(order, self)
             same = pending.filtered(lambda p: p.fulfillment_status == status)
-            (pending - same)._cancel(self.env._("Replaced by a newer status."))
+            # One whose job is running may be on its way to Allegro already:
+            # it is let finish, and the new status follows it (the order's lock
+            # keeps them in turn), sent with the revision it gives the order.
+            running = pending.filtered(lambda p: p.sudo().job_id.state == "started")
+            (pending - same - running)._cancel(self.env._("Replaced by a newer status."))
             if same:
                 pushes |= same
             else:
                 to_create.append({"order_id": order.id, "kind": "status", "fulfillment_status": status})
         # One create for a whole import batch.
-        new = self.create(to_create)
+        new = self._create_checked(to_create)
         if enqueue:
             new._enqueue()
         return pushes | new
@@ -115,7 +128,7 @@ class AllegroPush(models.Model):
     @api.model
     def _queue_shipment(self, order, waybill, carrier_code, carrier_name=None, line_item_ids=None, picking=None,
                         enqueue=True):
-        push = self.create({
+        push = self._create_checked({
             "order_id": order.id,
             "kind": "shipment",
             "waybill": waybill,
@@ -130,9 +143,35 @@ class AllegroPush(models.Model):
 
     @api.model
     def _queue_invoice(self, order, invoice):
-        push = self.create({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
+        push = self._create_checked({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
         push._enqueue()
         return push
+
+    @api.model
+    def _create_checked(self, vals_list):
+        """Updates are made by the connector alone (people have no right to
+        create them): made with its rights, once what they point at is checked."""
+        pushes = self.sudo().create(vals_list).with_env(self.env)
+        pushes._check_targets()
+        return pushes
+
+    def _check_targets(self):
+        """An update may send only its own order's documents: its invoice is
+        the order's, its delivery the sale order's. A person making or
+        retrying it (rather than the connector's bookkeeping after their own
+        act) must also be able to change the order and read the invoice and
+        delivery, in their companies."""
+        for push in self.sudo():
+            if (push.move_id and push.move_id.allegro_order_id != push.order_id) or (
+                    push.picking_id and push.picking_id.sale_id.allegro_order_id != push.order_id):
+                raise AccessError(self.env._(
+                    "The update %(update)s points at a document of another order.", update=push.display_name))
+        if self.env.su or not self:
+            return
+        check_group(self.order_id, ALLEGRO_USER)
+        for documents in (self.move_id, self.picking_id):
+            if documents:
+                documents.check_access("read")
 
     def _enqueue(self, eta=None):
         """One job per update; its identity key keeps a second one from being
@@ -150,19 +189,20 @@ class AllegroPush(models.Model):
             push.sudo().job_id = record
 
     def _cancel(self, reason):
-        self.write({"state": "cancelled", "last_error": reason})
+        self.sudo().write({"state": "cancelled", "last_error": reason})
         jobs = self.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued", "wait_dependencies"))
         jobs.button_cancelled()
 
     def action_retry(self):
         """Send again at once (a button press), the outcome shown on the update."""
-        check_group(self, ALLEGRO_USER)
+        check_group(self, ALLEGRO_USER, "read")
+        self._check_targets()
         retry = self.filtered(lambda p: p.state in ("failed", "pending"))
-        retry.write({"state": "pending", "last_error": False})
+        retry.sudo().write({"state": "pending", "last_error": False})
         retry._send_now()
 
     def action_cancel(self):
-        check_group(self, ALLEGRO_USER)
+        check_group(self, ALLEGRO_USER, "read")
         self.filtered(lambda p: p.state in ("failed", "pending"))._cancel(self.env._("Cancelled on request."))
 
     # ------------------------------------------------------------------
@@ -181,6 +221,12 @@ class AllegroPush(models.Model):
         if push.state != "pending":
             states = dict(push._fields["state"]._description_selection(push.env))
             return push.env._("Nothing to send: the update is %(state)s.", state=states[push.state])
+        if push._replaced():
+            # It was let finish when replaced, but its worker died: sent now,
+            # it would take the order back from the status that followed it.
+            reason = push.env._("Replaced by a newer status.")
+            push._cancel(reason)
+            return reason
         # A first attempt sends at once. A later one (after a timeout, a 5xx
         # or a worker that died) may follow an attempt Allegro processed
         # without our knowing: it looks at what Allegro holds first.
@@ -202,6 +248,13 @@ class AllegroPush(models.Model):
         push._mark_done()
         return push.env._("Sent.")
 
+    def _replaced(self):
+        """A status update is outdated once a newer one of its order is queued or sent."""
+        return self.kind == "status" and bool(self.search_count([
+            ("order_id", "=", self.order_id.id), ("kind", "=", "status"), ("id", ">", self.id),
+            ("state", "in", ("pending", "done")),
+        ], limit=1))
+
     def _on_job_failed(self, exc_message=None, exc_name=None, **_fail_values):
         """queue_job calls this, on a cursor of its own, when the job failed
         for good: Allegro refused, the retries ran out, or anything else broke."""
@@ -220,8 +273,9 @@ class AllegroPush(models.Model):
                     push._deliver(repeat=True)
             except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
                 if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
-                    # Its job, if it sends it later, looks on Allegro first.
-                    push.maybe_sent = getattr(error, "status", None) != 429
+                    # Its job, if it sends it later, looks on Allegro first
+                    # (not after a 429 or a wait for the order: nothing left then).
+                    push.maybe_sent = not isinstance(error, OrderBusy) and getattr(error, "status", None) != 429
                     if not retry_later:
                         push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
                                                 error=push.shop_id._allegro_error_text(error)))
@@ -241,8 +295,7 @@ class AllegroPush(models.Model):
         # Updates of one order one at a time: a status needs the revision the
         # previous update produced. Another job holding the order tries later.
         if not order.try_lock_for_update(allow_referencing=True):
-            raise RetryableJobError(self.env._("Another update of this order is being sent."),
-                                    seconds=ORDER_BUSY_RETRY)
+            raise OrderBusy(self.env._("Another update of this order is being sent."))
         client = self.shop_id._allegro_client()
         if self.kind == "invoice":
             self._deliver_invoice(client, repeat)

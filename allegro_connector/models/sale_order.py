@@ -43,11 +43,30 @@ class SaleOrder(models.Model):
         return result
 
     def _action_cancel(self):
-        if not self.env.context.get("allegro_no_push"):
-            # Asked before anything changes here: a refusal leaves the order as it was.
-            # Asking is the connector's bookkeeping: a salesman has no Allegro rights.
+        if self.env.context.get("allegro_no_push") or not self.allegro_order_id:
+            return super()._action_cancel()
+        self._check_allegro_cancel_right()
+        # Allegro is asked once Odoo's own cancel went through, and in the same
+        # savepoint: an error of that cancel reaches nobody, Allegro's refusal
+        # undoes it. Asking is the connector's bookkeeping: a salesman has no
+        # Allegro rights.
+        with self.env.cr.savepoint():
+            result = super()._action_cancel()
             self.allegro_order_id.sudo()._ask_allegro_to_cancel()
-        return super()._action_cancel()
+        return result
+
+    def _check_allegro_cancel_right(self):
+        """Only the seller's people cancel an Allegro order: a buyer declining
+        the quotation on the portal (public or portal user, through sudo)
+        cancels on Allegro, where the order was bought."""
+        user = self.env.user
+        allowed = user._is_superuser() or (
+            user.has_group("sales_team.group_sale_salesman")
+            and self.filtered("allegro_order_id").sudo(False).has_access("write")
+        )
+        if not allowed:
+            raise UserError(self.env._(
+                "Orders bought on Allegro are cancelled by the buyer on Allegro or by the seller in Odoo."))
 
     def _allegro_order_action(self, method):
         self.ensure_one()

@@ -1,6 +1,7 @@
 from . import test_apps_page
 from . import test_concurrent_import
 from . import test_concurrent_refresh
+from . import test_concurrent_updates
 from . import test_connection
 from . import test_fulfilment
 from . import test_import_engine

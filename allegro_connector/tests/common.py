@@ -86,7 +86,7 @@ class JobRunnerMixin:
         job.set_started()
         job.store()
         try:
-            with self.env.cr.savepoint():
+            with job.env.cr.savepoint():
                 job.perform()
         except RetryableJobError as error:
             job.postpone(result=str(error), seconds=error.seconds)

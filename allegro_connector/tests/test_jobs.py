@@ -4,6 +4,8 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.queue_job.job import Job
+
 from .common import AllegroEmulatorCase
 from .test_invoice import COMPANY, COMPANY_INVOICE
 from .test_order_import import PAID, items
@@ -176,6 +178,23 @@ class TestUpdateJobs(AllegroEmulatorCase):
         self.assertEqual(push.state, "done", push.last_error)
         self.assertFalse(order.needs_attention)
         self.assertEqual(order.revision, self.emulator.get_order(order.external_id)["revision"])
+
+    def test_a_status_replaced_while_its_worker_died_is_not_sent_after_the_new_one(self):
+        order = self.imported(**PAID, lineItems=items((12, 1)))
+        processing = order.push_ids
+        # Its worker took the job, then died before sending: the order is free again.
+        job = Job.load(self.env, processing.job_id.uuid)
+        job.set_started()
+        job.store()
+        seller = new_test_user(self.env, "seller", groups="allegro_connector.group_allegro_user")
+        order.with_user(seller).action_handed_over()
+        self.assertEqual(self.status_on_allegro(order), "SENT")
+        # The runner queues the dead worker's job again.
+        job.set_pending(reset_retry=False)
+        job.store()
+        self.send_pushes()
+        self.assertEqual(processing.state, "cancelled")
+        self.assertEqual(self.status_on_allegro(order), "SENT", "never moved back")
 
     def test_429_waits_as_allegro_asks_and_refusal_is_final(self):
         order = self.imported(**PAID, lineItems=items((7, 1)))

@@ -43,7 +43,7 @@ class AllegroStatusWizard(models.TransientModel):
                 with self.env.cr.savepoint():
                     pushes |= order._set_allegro_status(self.status)
             except UserError as error:
-                pushes |= self.env["allegro.push"].create({
+                pushes |= self.env["allegro.push"]._create_checked({
                     "order_id": order.id, "kind": "status", "fulfillment_status": self.status,
                     "state": "failed", "last_error": str(error),
                 })
