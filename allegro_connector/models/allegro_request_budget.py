@@ -42,7 +42,8 @@ TAKE_ONE = """
     UPDATE allegro_request_budget
        SET tokens = LEAST(%(burst)s, tokens + GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp())
                                                          - refilled_at) * %(per_second)s) - 1,
-           refilled_at = GREATEST(refilled_at, EXTRACT(EPOCH FROM statement_timestamp()))
+           refilled_at = GREATEST(refilled_at, EXTRACT(EPOCH FROM statement_timestamp())),
+           taken = COALESCE(taken, 0) + 1
      WHERE application_key = %(key)s
        AND LEAST(%(burst)s, tokens + GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp())
                                                - refilled_at) * %(per_second)s) - 1 >= %(floor)s
@@ -69,6 +70,9 @@ class AllegroRequestBudget(models.Model):
     tokens = fields.Float("Requests available", readonly=True, help="Requests that may be sent at once.")
     refilled_at = fields.Float("Counted at", readonly=True, help="When the requests available were last counted "
                                "(Unix time).")
+
+    taken = fields.Integer("Requests counted", readonly=True,
+                           help="Requests taken from this budget since it was made: one per request sent.")
 
     _application_unique = models.Constraint("UNIQUE(application_key)", "One budget per Allegro application.")
 
