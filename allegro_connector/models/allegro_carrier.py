@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-OTHER_CARRIER = "OTHER"
+from ..const import OTHER_CARRIER
 
 
 class AllegroCarrier(models.Model):

@@ -5,32 +5,9 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..allegro_api.params import parse_timestamp
+from ..const import ORDER_STATUSES, PAYMENT_STATUSES, SELLER_STATUS_OF, SELLER_STATUSES
 from .allegro_rights import ALLEGRO_USER, check_group
 
-ORDER_STATUSES = [
-    ("BOUGHT", "Bought"),
-    ("FILLED_IN", "Checkout filled in"),
-    ("READY_FOR_PROCESSING", "Ready for processing"),
-    ("CANCELLED", "Cancelled"),
-]
-FULFILLMENT_STATUSES = [
-    ("NEW", "New"),
-    ("PROCESSING", "Processing"),
-    ("READY_FOR_SHIPMENT", "Ready for shipment"),
-    ("READY_FOR_PICKUP", "Ready for pickup"),
-    ("SENT", "Sent"),
-    ("PICKED_UP", "Picked up"),
-    ("CANCELLED", "Cancelled"),
-    ("SUSPENDED", "Suspended"),
-    ("RETURNED", "Returned"),
-]
-# The payment statuses sellers know from their Allegro tools.
-PAYMENT_STATUSES = [
-    ("paid", "Paid"),
-    ("cod", "Cash on delivery"),
-    ("unpaid", "Unpaid"),
-    ("to_verify", "To verify"),
-]
 SYNC_STATES = [
     ("done", "Synchronized"),
     ("held", "Waiting for product mapping"),
@@ -92,6 +69,12 @@ class AllegroOrder(models.Model):
     fulfillment_provider = fields.Char(
         readonly=True, help="Who ships the order: SELLER, or ALLEGRO for orders Allegro fulfils itself.")
     payment_status = fields.Selection(PAYMENT_STATUSES, "Payment status", readonly=True, tracking=True)
+    seller_status = fields.Selection(
+        SELLER_STATUSES, compute="_compute_seller_status", store=True, index=True, string="Order status",
+        help="New, in progress, to be shipped, shipped or cancelled, from Allegro's statuses.",
+    )
+    closed = fields.Boolean(readonly=True, copy=False, tracking=True,
+                            help="Closed once its invoice was posted, when the shop says so.")
     payment_type = fields.Char(readonly=True)
     payment_provider = fields.Char(readonly=True)
     payment_id = fields.Char("Payment ID", readonly=True)
@@ -171,6 +154,16 @@ class AllegroOrder(models.Model):
     _shop_external_unique = models.Constraint(
         "UNIQUE(shop_id, external_id)", "An Allegro order is imported once per shop."
     )
+
+    @api.depends("status", "fulfillment_status", "closed")
+    def _compute_seller_status(self):
+        for order in self:
+            if order.closed:
+                order.seller_status = "closed"
+            elif order.status == "CANCELLED":
+                order.seller_status = "cancelled"
+            else:
+                order.seller_status = SELLER_STATUS_OF.get(order.fulfillment_status or "NEW", "new")
 
     @api.depends("external_id", "buyer_login")
     def _compute_name(self):

@@ -1,28 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..const import STATUS_RANK
 from .allegro_rights import ALLEGRO_USER, check_group
-
-# Progress of an order through fulfilment: an automatic update never moves an
-# order back (e.g. PROCESSING after the seller already marked it SENT).
-STATUS_RANK = {
-    "NEW": 0, "PROCESSING": 1, "READY_FOR_SHIPMENT": 2, "READY_FOR_PICKUP": 3, "SENT": 3, "PICKED_UP": 4,
-    "SUSPENDED": 1, "CANCELLED": 5, "RETURNED": 5,
-}
-# The simple statuses sellers know from their Allegro tools.
-SELLER_STATUSES = [
-    ("new", "New"),
-    ("in_progress", "In progress"),
-    ("to_ship", "To be shipped"),
-    ("shipped", "Shipped"),
-    ("cancelled", "Cancelled"),
-    ("closed", "Closed"),
-]
-SELLER_STATUS_OF = {
-    "NEW": "new", "PROCESSING": "in_progress", "SUSPENDED": "in_progress",
-    "READY_FOR_SHIPMENT": "to_ship", "READY_FOR_PICKUP": "shipped", "SENT": "shipped", "PICKED_UP": "shipped",
-    "CANCELLED": "cancelled", "RETURNED": "cancelled",
-}
 
 
 class AllegroOrder(models.Model):
@@ -30,21 +10,9 @@ class AllegroOrder(models.Model):
 
     _inherit = "allegro.order"
 
-    seller_status = fields.Selection(
-        SELLER_STATUSES, compute="_compute_seller_status", store=True, index=True, string="Order status",
-        help="New, in progress, to be shipped, shipped or cancelled, from Allegro's statuses.",
-    )
     push_ids = fields.One2many("allegro.push", "order_id", string="Updates to Allegro")
     # A count anyone who reads the order may see (an accountant has no right on updates).
     push_error_count = fields.Integer(compute="_compute_push_error_count", compute_sudo=True)
-
-    @api.depends("status", "fulfillment_status")
-    def _compute_seller_status(self):
-        for order in self:
-            if order.status == "CANCELLED":
-                order.seller_status = "cancelled"
-            else:
-                order.seller_status = SELLER_STATUS_OF.get(order.fulfillment_status or "NEW", "new")
 
     @api.depends("push_ids.state")
     def _compute_push_error_count(self):

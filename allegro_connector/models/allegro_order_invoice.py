@@ -12,8 +12,6 @@ class AllegroOrder(models.Model):
 
     _inherit = "allegro.order"
 
-    closed = fields.Boolean(readonly=True, copy=False, tracking=True,
-                            help="Closed once its invoice was posted, when the shop says so.")
     invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
     # Counts shown to whoever reads the order, whatever their rights on the documents.
     picking_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
@@ -24,12 +22,6 @@ class AllegroOrder(models.Model):
         for order in self:
             order.picking_count = len(order.sale_order_id.picking_ids)
             order.invoice_count = len(order._invoices())
-
-    @api.depends("status", "fulfillment_status", "closed")
-    def _compute_seller_status(self):
-        super()._compute_seller_status()
-        for order in self.filtered("closed"):
-            order.seller_status = "closed"
 
     def _invoices(self):
         return (self.sale_order_id.invoice_ids | self.invoice_ids).filtered(

@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
-from .allegro_order import FULFILLMENT_STATUSES
+from ..const import CHANNEL_INVOICES, CHANNEL_UPDATES, FULFILLMENT_STATUSES, KEY_UPDATE
 from .allegro_rights import ALLEGRO_USER, check_group
 
 _logger = logging.getLogger(__name__)
@@ -18,9 +18,9 @@ MAX_ATTEMPTS = 12
 # The queue_job channel of each kind of update: invoices (a PDF to render and
 # upload) cannot hold back statuses and tracking numbers.
 CHANNELS = {
-    "status": "root.allegro.push",
-    "shipment": "root.allegro.push",
-    "invoice": "root.allegro.invoice",
+    "status": CHANNEL_UPDATES,
+    "shipment": CHANNEL_UPDATES,
+    "invoice": CHANNEL_INVOICES,
 }
 # Seconds before the job tries again when another job holds the same order.
 ORDER_BUSY_RETRY = 5
@@ -179,7 +179,7 @@ class AllegroPush(models.Model):
         for push in self:
             job = push.with_delay(
                 channel=CHANNELS[push.kind],
-                identity_key="allegro.push:%d" % push.id,
+                identity_key=KEY_UPDATE % push.id,
                 max_retries=MAX_ATTEMPTS,
                 eta=eta,
                 description=self.env._("Allegro: %(update)s", update=push.display_name),

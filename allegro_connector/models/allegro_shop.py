@@ -17,6 +17,7 @@ from ..allegro_api import (
     AllegroOAuth,
 )
 from ..allegro_api import errors as api_errors
+from ..const import MARKETPLACE_CURRENCIES, MARKETPLACES
 from .allegro_request_budget import RequestBudget, application_key
 from .allegro_rights import ALLEGRO_USER, SYSTEM, check_group
 
@@ -29,18 +30,6 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 ENVIRONMENT_URLS = {
     "production": (DEFAULT_API_URL, DEFAULT_AUTH_URL),
     "sandbox": (SANDBOX_API_URL, SANDBOX_AUTH_URL),
-}
-MARKETPLACES = [
-    ("allegro-pl", "allegro.pl"),
-    ("allegro-cz", "allegro.cz"),
-    ("allegro-sk", "allegro.sk"),
-    ("allegro-hu", "allegro.hu"),
-]
-MARKETPLACE_CURRENCIES = {
-    "allegro-pl": "PLN",
-    "allegro-cz": "CZK",
-    "allegro-sk": "EUR",
-    "allegro-hu": "HUF",
 }
 # Seconds per HTTP request. A single number rather than a (connect, read)
 # pair: Odoo's test harness compares the timeout with a number.

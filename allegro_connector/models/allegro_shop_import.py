@@ -6,6 +6,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..const import CHANNEL_IMPORT, KEY_IMPORT
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, check_group
 
 
@@ -159,8 +160,8 @@ class AllegroShop(models.Model):
         for shop in self:
             kind = "sweep" if sweep else "fetch"
             shop.with_delay(
-                channel="root.allegro.import",
-                identity_key="allegro.import:%s:%d" % (kind, shop.id),
+                channel=CHANNEL_IMPORT,
+                identity_key=KEY_IMPORT % (kind, shop.id),
                 description=self.env._("Allegro: import orders of %(shop)s", shop=shop.display_name),
             )._import_job(sweep=sweep)
 

@@ -12,7 +12,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
-from .allegro_shop import MARKETPLACE_CURRENCIES, MARKETPLACES
+from ..const import MARKETPLACE_CURRENCIES, MARKETPLACES
 
 _logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from odoo import api, fields, models, tools
 
-from .allegro_order import FULFILLMENT_STATUSES
+from ..const import SELLER_SETTABLE_STATUSES
 
 # What happens in Odoo that can set an Allegro fulfillment status.
 ODOO_EVENTS = [
@@ -42,7 +42,7 @@ class AllegroStatusMap(models.Model):
         [("outgoing", "Odoo to Allegro"), ("incoming", "Allegro to Odoo")], required=True, default="outgoing"
     )
     odoo_event = fields.Selection(ODOO_EVENTS, "When in Odoo")
-    allegro_status = fields.Selection(FULFILLMENT_STATUSES, "Set on Allegro")
+    allegro_status = fields.Selection(SELLER_SETTABLE_STATUSES, "Set on Allegro")
     allegro_event = fields.Selection(ALLEGRO_EVENTS, "When on Allegro")
     odoo_action = fields.Selection(ODOO_ACTIONS, "Do in Odoo")
 

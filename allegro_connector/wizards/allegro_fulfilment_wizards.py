@@ -1,8 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
-from ..models.allegro_carrier import OTHER_CARRIER
-from ..models.allegro_order import FULFILLMENT_STATUSES
+from ..const import OTHER_CARRIER, SELLER_SETTABLE_STATUSES
 from ..models.allegro_rights import ALLEGRO_USER, check_group
 
 
@@ -14,7 +13,7 @@ class AllegroStatusWizard(models.TransientModel):
 
     order_ids = fields.Many2many("allegro.order", string="Orders")
     status = fields.Selection(
-        [s for s in FULFILLMENT_STATUSES if s[0] != "RETURNED"], string="New status", required=True
+        SELLER_SETTABLE_STATUSES, string="New status", required=True
     )
     result_ids = fields.Many2many("allegro.push", string="Results", readonly=True)
     done = fields.Boolean(readonly=True)

@@ -1,0 +1,90 @@
+"""The connector's vocabulary, each word defined once: Allegro's statuses and
+the names sellers know them by, marketplaces and their currencies, the
+"other" carrier, job channels and identity keys. Plain Python, no ORM.
+
+Allegro's own codes (the enums of its API) are the client's; this module
+gives them their labels and the rules the connector applies to them.
+"""
+
+from .allegro_api.client import CARRIER_OTHER, FULFILLMENT_STATUSES as FULFILLMENT_CODES
+from .allegro_api.client import SELLER_FULFILLMENT_STATUSES as SELLER_SETTABLE_CODES
+
+# Checkout form statuses (a status Allegro adds later is kept in the raw data and flagged).
+ORDER_STATUSES = [
+    ("BOUGHT", "Bought"),
+    ("FILLED_IN", "Checkout filled in"),
+    ("READY_FOR_PROCESSING", "Ready for processing"),
+    ("CANCELLED", "Cancelled"),
+]
+# The payment statuses sellers know from their Allegro tools.
+PAYMENT_STATUSES = [
+    ("paid", "Paid"),
+    ("cod", "Cash on delivery"),
+    ("unpaid", "Unpaid"),
+    ("to_verify", "To verify"),
+]
+
+_FULFILLMENT_LABELS = {
+    "NEW": "New",
+    "PROCESSING": "Processing",
+    "READY_FOR_SHIPMENT": "Ready for shipment",
+    "READY_FOR_PICKUP": "Ready for pickup",
+    "SENT": "Sent",
+    "PICKED_UP": "Picked up",
+    "CANCELLED": "Cancelled",
+    "SUSPENDED": "Suspended",
+    "RETURNED": "Returned",
+}
+# Allegro's fulfillment statuses, as a selection.
+FULFILLMENT_STATUSES = [(code, _FULFILLMENT_LABELS[code]) for code in FULFILLMENT_CODES]
+# Those a seller may set (Allegro alone sets RETURNED).
+SELLER_SETTABLE_STATUSES = [(code, _FULFILLMENT_LABELS[code]) for code in SELLER_SETTABLE_CODES]
+# Progress of an order through fulfillment: an automatic update never moves an
+# order back (e.g. PROCESSING after the seller already marked it SENT).
+STATUS_RANK = {
+    "NEW": 0, "PROCESSING": 1, "READY_FOR_SHIPMENT": 2, "READY_FOR_PICKUP": 3, "SENT": 3, "PICKED_UP": 4,
+    "SUSPENDED": 1, "CANCELLED": 5, "RETURNED": 5,
+}
+# The simple statuses sellers know from their Allegro tools, and which
+# fulfillment status shows as which.
+SELLER_STATUSES = [
+    ("new", "New"),
+    ("in_progress", "In progress"),
+    ("to_ship", "To be shipped"),
+    ("shipped", "Shipped"),
+    ("cancelled", "Cancelled"),
+    ("closed", "Closed"),
+]
+SELLER_STATUS_OF = {
+    "NEW": "new", "PROCESSING": "in_progress", "SUSPENDED": "in_progress",
+    "READY_FOR_SHIPMENT": "to_ship", "READY_FOR_PICKUP": "shipped", "SENT": "shipped", "PICKED_UP": "shipped",
+    "CANCELLED": "cancelled", "RETURNED": "cancelled",
+}
+
+MARKETPLACES = [
+    ("allegro-pl", "allegro.pl"),
+    ("allegro-cz", "allegro.cz"),
+    ("allegro-sk", "allegro.sk"),
+    ("allegro-hu", "allegro.hu"),
+]
+MARKETPLACE_CURRENCIES = {
+    "allegro-pl": "PLN",
+    "allegro-cz": "CZK",
+    "allegro-sk": "EUR",
+    "allegro-hu": "HUF",
+}
+
+# The carrier code of a shipment whose carrier Allegro does not list (its name goes along).
+OTHER_CARRIER = CARRIER_OTHER
+
+# queue_job channels: one kind of work cannot starve the others.
+CHANNEL_UPDATES = "root.allegro.push"
+CHANNEL_INVOICES = "root.allegro.invoice"
+CHANNEL_IMPORT = "root.allegro.import"
+CHANNEL_OFFERS = "root.allegro.offers"
+# Identity keys: the same work is never queued twice.
+KEY_UPDATE = "allegro.push:%d"
+KEY_IMPORT = "allegro.import:%s:%d"
+KEY_OFFERS_RECONCILE = "allegro-offers-reconcile-%d"
+KEY_OFFER_EVENTS = "allegro-offer-events-%d"
+KEY_STOCK_SEND = "allegro-stock-send-%d"
