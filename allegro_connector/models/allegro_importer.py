@@ -291,7 +291,7 @@ class AllegroImporter(models.AbstractModel):
         wanted = {}
         for form_id, announced in revisions.items():
             order = known.get(form_id)
-            if order and announced == {order.revision} and order.sync_state not in ("error", "gone"):
+            if order and order._holds_revision(announced):
                 stats.unchanged += 1
             else:
                 wanted[form_id] = announced
@@ -391,7 +391,7 @@ class AllegroImporter(models.AbstractModel):
         batch = []
         for form_id, announced in revisions.items():
             order = known.get(form_id)
-            if order and announced == {order.revision} and order.sync_state not in ("error", "gone"):
+            if order and order._holds_revision(announced):
                 stats.unchanged += 1
                 continue
             try:
@@ -474,7 +474,7 @@ class AllegroImporter(models.AbstractModel):
         todo = []
         for form in forms:
             order = known.get(form.get("id")) if isinstance(form, dict) else None
-            if order and order.sync_state in ("done", "held") and order.revision == form.get("revision"):
+            if order and order._holds_revision({form.get("revision")}):
                 stats.unchanged += 1
             else:
                 todo.append(form)

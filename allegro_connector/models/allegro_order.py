@@ -329,6 +329,13 @@ class AllegroOrder(models.Model):
                         values[key] = labels.get(values[key], values[key])
         return changes, tracking_values
 
+    def _holds_revision(self, revisions):
+        """Whether this order is imported in good standing exactly as each of
+        ``revisions`` (a set: the one a listing gives, or all an event page
+        announced): then there is nothing to read or to redo."""
+        self.ensure_one()
+        return self.sync_state in ("done", "held") and set(revisions) == {self.revision}
+
     def _flag(self, reason):
         """Ask a person to look at the order, and say why."""
         for order in self:
