@@ -1,7 +1,7 @@
 {
     "name": "Allegro Connector",
     "summary": "Sell on Allegro (allegro.pl, .cz, .sk, .hu) from Odoo: "
-    "orders, fulfilment, tracking numbers and invoices",
+    "orders, fulfillment, tracking numbers and invoices",
     "version": "19.0.2.1.0",
     "category": "Sales/Sales",
     "license": "LGPL-3",
@@ -25,7 +25,7 @@
         "wizards/allegro_map_products_views.xml",
         "views/allegro_order_views.xml",
         "views/allegro_offer_views.xml",
-        "views/allegro_fulfilment_views.xml",
+        "views/allegro_fulfillment_views.xml",
         "views/account_move_views.xml",
         "views/allegro_shop_views.xml",
         "views/allegro_shop_offers_views.xml",

@@ -9,7 +9,7 @@ from . import allegro_delivery_method
 from . import allegro_order
 from . import allegro_order_sale
 from . import allegro_order_revision
-from . import allegro_order_fulfilment
+from . import allegro_order_fulfillment
 from . import allegro_order_invoice
 from . import account_move
 from . import allegro_status_map

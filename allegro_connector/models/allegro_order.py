@@ -63,7 +63,7 @@ class AllegroOrder(models.Model):
     external_id = fields.Char("Allegro order ID", required=True, readonly=True, index=True)
     revision = fields.Char(readonly=True)
     status = fields.Selection(ORDER_STATUSES, "Status", readonly=True, tracking=True)
-    # Marketplace, payment type and fulfilment status are kept as Allegro
+    # Marketplace, payment type and fulfillment status are kept as Allegro
     # gives them: values Allegro adds to these lists must not block an order.
     fulfillment_status = fields.Char("Fulfillment status", readonly=True, tracking=True)
     fulfillment_provider = fields.Char(
@@ -332,9 +332,10 @@ class AllegroOrder(models.Model):
     def _holds_revision(self, revisions):
         """Whether this order is imported in good standing exactly as each of
         ``revisions`` (a set: the one a listing gives, or all an event page
-        announced): then there is nothing to read or to redo."""
+        announced; None when unknown, to read it anyway): then there is
+        nothing to read or to redo."""
         self.ensure_one()
-        return self.sync_state in ("done", "held") and set(revisions) == {self.revision}
+        return revisions is not None and self.sync_state in ("done", "held") and set(revisions) == {self.revision}
 
     def _flag(self, reason):
         """Ask a person to look at the order, and say why."""

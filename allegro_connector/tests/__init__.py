@@ -3,7 +3,7 @@ from . import test_concurrent_import
 from . import test_concurrent_refresh
 from . import test_concurrent_updates
 from . import test_connection
-from . import test_fulfilment
+from . import test_fulfillment
 from . import test_import_engine
 from . import test_invoice
 from . import test_invoice_paths

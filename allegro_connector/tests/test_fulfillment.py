@@ -7,7 +7,7 @@ from .test_order_import import PAID, UNPAID, items
 
 
 @tagged("post_install", "-at_install")
-class TestFulfilment(AllegroEmulatorCase):
+class TestFulfillment(AllegroEmulatorCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
