@@ -41,6 +41,9 @@ NO_SALE_REASONS = [
     ("before_start", "Bought before the import start date"),
     ("allegro_fulfilment", "Fulfilled by Allegro"),
 ]
+# What decides whether an order's items hold stock Odoo has not reserved.
+STOCK_HOLDING_FIELDS = {"status", "sync_state", "sale_order_id", "no_sale_reason", "sale_requested", "line_ids",
+                        "fulfillment_provider"}
 CHARGE_KINDS = [
     ("service", "Additional service"),
     ("deposit", "Deposit"),
@@ -167,6 +170,29 @@ class AllegroOrder(models.Model):
     _shop_external_unique = models.Constraint(
         "UNIQUE(shop_id, external_id)", "An Allegro order is imported once per shop."
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        orders = super().create(vals_list)
+        orders._stock_held_changed()
+        return orders
+
+    def write(self, vals):
+        result = super().write(vals)
+        if STOCK_HOLDING_FIELDS & set(vals):
+            self._stock_held_changed()
+        return result
+
+    def _stock_held_changed(self):
+        """Items of open orders without a reservation count in the stock sent to Allegro: a new
+        order, or one paid, cancelled, held or released, changes what the product's offers show."""
+        lines = self.sudo().line_ids
+        if not lines:
+            return
+        offers = self.env["allegro.offer"].sudo().search(
+            [("company_id", "in", self.company_id.ids), ("offer_id", "in", list(set(lines.mapped("offer_id"))))])
+        Offer = self.env["allegro.offer"].sudo()
+        Offer._offers_of_products(lines.product_id | offers.product_id)._mark_stock_dirty()
 
     @api.depends("external_id", "buyer_login")
     def _compute_name(self):
