@@ -245,11 +245,16 @@ class AllegroOffer(models.Model):
 
     @api.model
     def _offers_of_products(self, products):
-        """The synced offers showing these products' stock, kits made of them included (with mrp)."""
+        """The synced offers showing these products' stock: with mrp, also those of the kits made of
+        them and of the components of kits among them."""
         products = products.sudo()
         if "mrp.bom" in self.env and products:
-            kits = self.env["mrp.bom"].sudo().search(
-                [("type", "=", "phantom"), ("bom_line_ids.product_id", "in", products.ids)])
+            Bom = self.env["mrp.bom"].sudo()
+            # A kit's items hold its components, whose other offers and kits change with them.
+            products |= Bom.search([("type", "=", "phantom"), "|", ("product_id", "in", products.ids), "&",
+                                    ("product_id", "=", False), ("product_tmpl_id", "in", products.product_tmpl_id.ids)]
+                                   ).bom_line_ids.product_id
+            kits = Bom.search([("type", "=", "phantom"), ("bom_line_ids.product_id", "in", products.ids)])
             products |= kits.product_id | kits.filtered(lambda b: not b.product_id).product_tmpl_id.product_variant_ids
         if not products:
             return self.browse()

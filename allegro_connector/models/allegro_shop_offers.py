@@ -359,9 +359,9 @@ class AllegroShop(models.Model):
         for components in kits.values():
             counted |= self.env["product.product"].concat(*[c for c, _qty in components])
         held = self._held_by_allegro_orders()
-        free = {p.id: int(p.free_qty) - held.get(p.id, 0)
+        free = {p.id: p.free_qty - held.get(p.id, 0)
                 for p in counted.with_context(warehouse_id=self._stock_warehouses().ids)}
-        result = {p.id: free[p.id] for p in products if p not in kits}
+        result = {p.id: int(free[p.id] // 1) for p in products if p not in kits}
         for kit, components in kits.items():
             result[kit.id] = min((int(free[c.id] // qty) for c, qty in components if qty > 0), default=0)
         return result

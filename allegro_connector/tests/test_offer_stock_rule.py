@@ -212,6 +212,32 @@ class TestStockRule(AllegroEmulatorCase):
         self.run_offer_jobs(lambda: self.receive(self.mug_product, 1))
         self.assertEqual((self.allegro_stock(self.mug), self.allegro_stock(second)), (4, 4))
 
+    # -- kits --------------------------------------------------------------------
+    def test_kit_offer_shows_what_its_components_allow(self):
+        if "mrp.bom" not in self.env:
+            self.skipTest("mrp is not installed in this database (make test installs it)")
+        headphones = self.products[1]
+        kit = self.env["product.product"].create({"name": "Zestaw: 2 kubki i słuchawki", "default_code": "KIT-1",
+                                                  "type": "consu"})
+        self.env["mrp.bom"].create({"product_tmpl_id": kit.product_tmpl_id.id, "type": "phantom", "bom_line_ids": [
+            (0, 0, {"product_id": self.mug_product.id, "product_qty": 2}),
+            (0, 0, {"product_id": headphones.id, "product_qty": 1})]})
+        kit_offer = dict(self.emulator.offer(self.mug["id"]), id="19000000002", name="Zestaw",
+                         external={"id": "KIT-1"}, stock={"available": 50, "sold": 0})
+        with self.emulator.lock:
+            self.emulator.store.book.add(kit_offer)
+        self.env["stock.quant"]._update_available_quantity(headphones, self.stock_location, 3)
+        self.run_offer_jobs(lambda: self.shop.action_read_offers())
+        self.assertEqual(self.offer(kit_offer).product_id, kit)
+        self.assertEqual(self.allegro_stock(kit_offer), 3, "3 headphones: 3 kits")
+        # The warehouse receives headphones: the kit's offer follows; the mugs allow 5 kits.
+        self.run_offer_jobs(lambda: self.receive(headphones, 4))
+        self.assertEqual(self.allegro_stock(kit_offer), 5)
+        # A kit bought on Allegro, not paid yet: its mugs are promised, the mug offer shows it too.
+        self.buy(1, offer=kit_offer)
+        self.import_orders_as_cron()
+        self.assertEqual((self.allegro_stock(kit_offer), self.allegro_stock(self.mug)), (4, 8))
+
     # -- malformed entries -----------------------------------------------------
     def test_malformed_offers_are_kept_shown_and_skipped(self):
         headphones, backpack = self.emulator.offers[1], self.emulator.offers[4]
