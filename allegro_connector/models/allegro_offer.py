@@ -55,8 +55,10 @@ class AllegroOffer(models.Model):
     stock_to_send = fields.Integer(
         "Odoo stock",
         compute="_compute_stock_to_send",
-        help="The quantity Odoo keeps on this offer: free quantity of the shop's warehouses minus its "
-        "safety buffer, never below zero. Empty when the shop does not sync stock.",
+        help="The quantity Odoo keeps on this offer: what Odoo can ship (free quantity of the shop's "
+        "warehouses minus the items of Allegro orders not reserved yet and of purchases not imported yet) "
+        "minus the safety buffer, never below zero; split between the product's offers when the shop says so. "
+        "Empty when the shop does not sync stock.",
     )
     stock_state = fields.Selection(
         [("synced", "In sync"), ("pending", "To send"), ("refused", "Refused"), ("off", "Not synced")],
@@ -68,9 +70,9 @@ class AllegroOffer(models.Model):
     # ``stock_base_at`` (plus the changes Odoo sent since) minus its stock now, less the
     # items of orders imported since (times of Odoo's own transactions, as create_date),
     # is what Allegro sold that Odoo does not know of.
-    stock_base = fields.Integer(readonly=True, copy=False)
-    stock_base_at = fields.Datetime(readonly=True, copy=False)
-    stock_drop_at = fields.Datetime(readonly=True, copy=False,
+    stock_base = fields.Integer("Allegro stock counted from", readonly=True, copy=False)
+    stock_base_at = fields.Datetime("Allegro purchases counted since", readonly=True, copy=False)
+    stock_drop_at = fields.Datetime("Purchases not imported seen", readonly=True, copy=False,
                                     help="When Odoo first saw Allegro's stock lowered by purchases not imported yet.")
     sync_error = fields.Text("Refused by Allegro", readonly=True, copy=False)
     read_error = fields.Text("Not understood", readonly=True, copy=False,

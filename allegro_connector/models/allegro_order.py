@@ -178,16 +178,19 @@ class AllegroOrder(models.Model):
         return orders
 
     def write(self, vals):
+        watched = STOCK_HOLDING_FIELDS & set(vals)
+        changed = self.filtered(lambda o: "line_ids" in watched or any(
+            o._fields[name].convert_to_write(o[name], o) != (vals[name] or False) for name in watched))
         result = super().write(vals)
-        if STOCK_HOLDING_FIELDS & set(vals):
-            self._stock_held_changed()
+        changed._stock_held_changed()
         return result
 
     def _stock_held_changed(self):
         """Items of open orders without a reservation count in the stock sent to Allegro: a new
         order, or one paid, cancelled, held or released, changes what the product's offers show."""
         lines = self.sudo().line_ids
-        if not lines:
+        if not lines or not self.env["allegro.shop"].sudo().search_count(
+                [("company_id", "in", self.company_id.ids), ("stock_sync", "=", True)], limit=1):
             return
         offers = self.env["allegro.offer"].sudo().search(
             [("company_id", "in", self.company_id.ids), ("offer_id", "in", list(set(lines.mapped("offer_id"))))])
