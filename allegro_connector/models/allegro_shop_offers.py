@@ -414,12 +414,17 @@ class AllegroShop(models.Model):
             groups = defaultdict(list)
             for offer in synced:
                 for change in offer._stock_change(targets[offer.id]):
-                    groups[change].append(offer.offer_id)
+                    groups[change].append(offer)
             if groups:
                 client = self._allegro_client()
                 # Quantities first, so that an offer is activated with its new stock.
-                for (kind, value), offer_ids in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
-                    commands += self._put_commands(client, kind, value, offer_ids)
+                for (kind, value), group in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
+                    if kind == "quantity":
+                        # Allegro's stock moves by what Odoo sets: so does the count of its purchases
+                        # (taken back if Allegro refuses), even when the result is read later.
+                        for offer in group:
+                            offer.stock_base += value - offer.allegro_stock
+                    commands += self._put_commands(client, kind, value, [o.offer_id for o in group])
         if prices and self.price_sync:
             price_groups = self._price_changes(offers)
             if price_groups:
@@ -481,14 +486,16 @@ class AllegroShop(models.Model):
                     prices = dict(offer.marketplace_prices or {}, **{marketplace: amount})
                     offer.write({"marketplace_prices": prices, "sync_error": False})
                 elif api_kind == "quantity":
-                    # Allegro's stock moved by what Odoo set: so does the count of its purchases.
-                    offer.write({"allegro_stock": value, "stock_base": offer.stock_base + value - offer.allegro_stock,
-                                 "read_at": now, "sync_error": False})
+                    offer.write({"allegro_stock": value, "read_at": now, "sync_error": False})
                 else:
                     offer.write(dict(_applied_values(value), sync_error=False))
             if results["FAIL"]:
                 _logger.info("Allegro shop %s: command %s refused for %d offer(s)", self.id, command_id,
                              len(results["FAIL"]))
+            not_done = [offers[i] for i in list(results["FAIL"]) + list(results["?"]) if i in offers]
+            if api_kind == "quantity":
+                for offer in not_done:
+                    offer.stock_base -= value - offer.allegro_stock
             for offer_id, task in results["FAIL"].items():
                 if offer_id in offers:
                     offers[offer_id].sync_error = _task_error(task)

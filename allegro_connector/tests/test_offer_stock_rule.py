@@ -4,6 +4,7 @@ Run as the people who do each step: the salesman (Allegro user) imports and
 sells, the warehouse user (Inventory / User) receives goods; the send jobs
 run as queue_job's runner would.
 """
+import time
 from unittest.mock import patch
 
 from odoo import fields
@@ -70,14 +71,22 @@ class TestStockRule(AllegroEmulatorCase):
 
     def receive(self, product, quantity):
         """The warehouse user validates a receipt from a supplier."""
+        self.move(product, quantity, self.warehouse.in_type_id, self.env.ref("stock.stock_location_suppliers"),
+                  self.stock_location)
+
+    def ship(self, product, quantity):
+        """The warehouse user validates a delivery made outside Allegro."""
+        self.move(product, quantity, self.warehouse.out_type_id, self.stock_location,
+                  self.env.ref("stock.stock_location_customers"))
+
+    def move(self, product, quantity, picking_type, source, destination):
         env = self.env(user=self.warehouse_user)
-        suppliers = env.ref("stock.stock_location_suppliers")
         picking = env["stock.picking"].create({
-            "picking_type_id": self.warehouse.in_type_id.id,
-            "location_id": suppliers.id,
-            "location_dest_id": self.stock_location.id,
+            "picking_type_id": picking_type.id,
+            "location_id": source.id,
+            "location_dest_id": destination.id,
             "move_ids": [(0, 0, {"product_id": product.id, "product_uom_qty": quantity,
-                                 "location_id": suppliers.id, "location_dest_id": self.stock_location.id})],
+                                 "location_id": source.id, "location_dest_id": destination.id})],
         })
         picking.action_confirm()
         picking.move_ids.quantity = quantity
@@ -179,7 +188,15 @@ class TestStockRule(AllegroEmulatorCase):
         self.reconcile()
         self.assertEqual(self.allegro_stock(self.mug), 10)
 
-    # -- a change during a send ------------------------------------------------
+    def test_reconciliation_while_allegro_still_carries_out_a_change(self):
+        self.emulator.command_delay = 0.2
+        self.run_offer_jobs(lambda: self.ship(self.mug_product, 3))
+        time.sleep(0.25)  # Allegro carries the command out; Odoo has not read its result yet
+        self.assertEqual(self.offer(self.mug).allegro_stock, 10, "the command's result not read yet")
+        self.reconcile()
+        # Allegro's 7 is Odoo's own change, not a purchase to keep back.
+        self.assertEqual(self.allegro_stock(self.mug), 7)
+        self.assertEqual(self.offer(self.mug).stock_to_send, 7)
 
     # -- several offers of one product ----------------------------------------
     def add_second_mug_offer(self):
