@@ -17,8 +17,9 @@ WHAT IT MEASURES
        200 purchases on Allegro (--purchases), half paid at once (the sale
        order is confirmed and reserves), half left unpaid; in rounds of 10
        purchases, then the order import, then the send jobs, during which
-       warehouse moves (in and out) are committed by another transaction while
-       the job talks to Allegro (at 3 sends in 10); the offer journal and a reconciliation every
+       a warehouse move (in or out) of a product the job is sending is
+       committed by another transaction while the job talks to Allegro (in 3
+       jobs out of 10); the offer journal and a reconciliation every
        5 rounds. Before each purchase and after each round the benchmark
        samples every offer bought so far: units Allegro shows beyond what Odoo
        can ship (free quantity minus the purchases whose sale order is not
@@ -43,7 +44,7 @@ from pathlib import Path
 
 TESTS_DIR = str(Path(__file__).resolve().parents[1] / "tests")
 DISTINCT_VALUES = 300
-# Part 4: how often a warehouse move is committed while a send job waits for Allegro.
+# Part 4: how often a warehouse move is committed while a job sends to Allegro.
 MOVE_DURING_SEND = 0.3
 
 
@@ -227,9 +228,9 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
             counts["over_samples"] += bool(over)
             counts["over_max"] = max(counts["over_max"], over)
 
-    def move_stock():
-        """A warehouse move, committed by another transaction."""
-        product_id = product_of[rng.choice(hot)["id"]]
+    def move_stock(offer_ids):
+        """A warehouse move of the product of one of these offers, committed by another transaction."""
+        product_id = product_of[rng.choice([i for i in offer_ids if i in product_of] or [hot[0]["id"]])]
         with registry.cursor() as cr:
             env = odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})
             product = env["product.product"].browse(product_id)
@@ -242,16 +243,18 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
 
     put_commands = AllegroShop._put_commands
 
-    def put_commands_while_moving(shop, *args, **kwargs):
-        sent = put_commands(shop, *args, **kwargs)
-        if rng.random() < MOVE_DURING_SEND:
-            move_stock()  # committed while the job waits for Allegro's answer
+    def put_commands_while_moving(shop, client, kind, value, offer_ids):
+        sent = put_commands(shop, client, kind, value, offer_ids)
+        if counts.pop("move_due", False):
+            move_stock(offer_ids)  # committed while the job waits for Allegro's answer
         return sent
 
     def run_again_on_conflict(work):
         """``work(env)`` on a transaction of its own, run again when a concurrent update hit it (as
         queue_job does with a job); counts the send requests."""
+        last = None
         for _attempt in range(5):
+            counts["move_due"] = rng.random() < MOVE_DURING_SEND
             before = len(emu.requests)
             try:
                 with registry.cursor() as cr:
@@ -261,9 +264,10 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                 if error.pgcode != errorcodes.SERIALIZATION_FAILURE:
                     raise
                 counts["retried"] += 1
+                last = error
             finally:
                 counts["send_requests"] += len(emu.requests) - before
-        raise RuntimeError("still in conflict after 5 attempts")
+        raise RuntimeError("still in conflict after 5 attempts") from last
 
     def perform(uuid):
         def work(env):
