@@ -133,7 +133,8 @@ class AllegroOffer(models.Model):
                 result[offer.id] = 0
                 continue
             # Orders imported since, on Odoo's clock: their purchases are the drops they explain.
-            explained = sum(q for when, q in imported[(offer.shop_id.id, offer.offer_id)] if when >= offer.stock_base_at)
+            explained = sum(quantity for when, quantity in imported[(offer.shop_id.id, offer.offer_id)]
+                            if when >= offer.stock_base_at)
             result[offer.id] = max(0, offer.stock_base - offer.allegro_stock - explained)
         waited = self.filtered(lambda o: result[o.id] and o.stock_drop_at)
         if waited:

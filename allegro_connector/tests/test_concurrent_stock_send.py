@@ -37,8 +37,9 @@ class TestStockMovedDuringASend(TransactionCase):
         with self.registry.cursor() as cr:
             env = self.env(cr=cr)
             self.warehouse_uid = new_test_user(env, "concurrent_stock_warehouse", groups="stock.group_stock_user").id
-            product = env["product.product"].create({"name": self.mug["name"], "default_code": self.mug["external"]["id"],
-                                                     "type": "consu", "is_storable": True})
+            product = env["product.product"].create({
+                "name": self.mug["name"], "default_code": self.mug["external"]["id"], "type": "consu",
+                "is_storable": True})
             self.product_id = product.id
             self.location_id = env["stock.warehouse"].search(
                 [("company_id", "=", env.company.id)], limit=1).lot_stock_id.id

@@ -1,8 +1,9 @@
 """What Allegro is sent: never more than Odoo can ship.
 
-Run as the people who do each step: the salesman (Allegro user) imports and
-sells, the warehouse user (Inventory / User) receives goods; the send jobs
-run as queue_job's runner would.
+Run as the people who do each step: buyers on Allegro (the emulator), the
+import as its scheduled action, the salesman (Allegro user) confirming a sale
+order, the warehouse user (Inventory / User) receiving and shipping goods; the
+send jobs as queue_job's runner would.
 """
 import time
 from unittest.mock import patch
@@ -12,8 +13,10 @@ from odoo.tests import new_test_user, tagged
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
+from allegro_emulator import AllegroEmulator
+
 from ..allegro_api.client import AllegroClient
-from .common import AllegroEmulatorCase
+from .common import CLIENT_ID, CLIENT_SECRET, AllegroEmulatorCase
 
 
 @tagged("post_install", "-at_install")
@@ -150,6 +153,11 @@ class TestStockRule(AllegroEmulatorCase):
         self.assertEqual(order.sale_order_id.state, "draft")
         self.reconcile()
         self.assertEqual(self.allegro_stock(self.mug), 8)
+        # The salesman checks the amounts and confirms: the 2 are reserved now, counted once.
+        self.run_offer_jobs(lambda: order.sale_order_id.with_user(self.salesman).action_confirm())
+        self.reconcile()
+        self.assertEqual(self.allegro_stock(self.mug), 8)
+        self.assertEqual(self.offer(self.mug).stock_to_send, 8)
 
     def test_order_in_error(self):
         form = self.buy(2)
@@ -216,6 +224,28 @@ class TestStockRule(AllegroEmulatorCase):
             self.assertEqual([job.method_name for job in trap.enqueued_jobs], ["_job_send_stock"])
         self.run_offer_jobs(lambda: self.shop.with_delay()._job_send_stock())
         self.assertEqual((self.allegro_stock(self.mug), self.allegro_stock(second)), (7, 7))
+
+    def test_whole_stock_offers_of_other_shops_updated_in_the_same_job(self):
+        other = AllegroEmulator(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, seller_login="second",
+                                random_seed=8).start()
+        self.addCleanup(other.stop)
+        second = self.env["allegro.shop"].create(dict(self.shop_values(name="Second shop"), api_url=other.url,
+                                                      auth_url=other.url + "/auth/oauth", stock_sync=True))
+        tokens = other.issue_tokens()
+        second.sudo().token_ids.write({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
+                                       "expires_at": "2999-01-01 00:00:00"})
+        second.state = "connected"
+        self.run_offer_jobs(lambda: second.action_read_offers())
+        self.assertEqual(other.offer(self.mug["id"])["stock"]["available"], 10)
+        self.buy(2)  # on the first shop, not paid yet
+        with trap_jobs() as trap:
+            self.shop._run_import()
+            queued = [job.recordset for job in trap.enqueued_jobs if job.method_name == "_job_send_stock"]
+        self.assertEqual(len(queued), 2, "one send per shop")
+        # The first shop's send alone: the second shop's offer goes with it.
+        self.run_offer_jobs(lambda: self.shop.with_delay()._job_send_stock())
+        self.assertEqual(other.offer(self.mug["id"])["stock"]["available"], 8)
+        self.assertFalse(self.offer(self.mug, second).stock_dirty)
 
     def test_split_stock_between_offers(self):
         second = self.add_second_mug_offer()
