@@ -12,7 +12,19 @@ WHAT IT MEASURES
        write (must be 0);
     3. one sale: a sale order for one product confirmed in Odoo; the send job
        it queues is run as the job runner would at its eta: requests and the
-       seconds until Allegro shows the new stock (the eta delay plus the job).
+       seconds until Allegro shows the new stock (the eta delay plus the job);
+    4. never more than Odoo can ship: on the first 1,000 offers (--run-offers),
+       200 purchases on Allegro (--purchases), half paid at once (the sale
+       order is confirmed and reserves), half left unpaid; in rounds of 10
+       purchases, then the order import, then the send jobs, during which
+       a warehouse move (in or out) of a product the job is sending is
+       committed by another transaction while the job talks to Allegro (in 3
+       jobs out of 10); the offer journal and a reconciliation every
+       5 rounds. Before each purchase and after each round the benchmark
+       samples every offer bought so far: units Allegro shows beyond what Odoo
+       can ship (free quantity minus the purchases whose sale order is not
+       confirmed yet, imported or not; goal 0 at every sample), and the
+       requests of the send jobs per stock change (purchases and moves).
 
 HOW IT RUNS
     On the database given with --db (a fresh one made by make bench-offers,
@@ -23,6 +35,8 @@ HOW IT RUNS
 
 import argparse
 import importlib
+import logging
+import random
 import sys
 import time
 from datetime import timedelta
@@ -30,6 +44,8 @@ from pathlib import Path
 
 TESTS_DIR = str(Path(__file__).resolve().parents[1] / "tests")
 DISTINCT_VALUES = 300
+# Part 4: how often a warehouse move is committed while a job sends to Allegro.
+MOVE_DURING_SEND = 0.3
 
 
 def start_odoo(addons_path, db):
@@ -51,6 +67,8 @@ def main():
     parser.add_argument("--db", required=True)
     parser.add_argument("--offers", type=int, default=10000)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per request (default 0.1)")
+    parser.add_argument("--run-offers", type=int, default=1000, help="offers bought from in part 4")
+    parser.add_argument("--purchases", type=int, default=200, help="purchases on Allegro in part 4")
     args = parser.parse_args()
 
     sys.path.insert(0, TESTS_DIR)
@@ -149,12 +167,169 @@ def main():
     figures.append(("One sale: seconds to Allegro (job eta %ds + confirm %.1fs + job %.1fs)" % (
         STOCK_SEND_DELAY.total_seconds(), confirm_seconds, job_seconds),
         round(STOCK_SEND_DELAY.total_seconds() + confirm_seconds + job_seconds, 1), "< 60"))
+    figures += never_more_than_odoo_can_ship(registry, emu, shop_id, args.run_offers, args.purchases)
     emu.stop()
 
     width = max(len(name) for name, _v, _t in figures)
     print("\nOffer stock sync, %d offers, %d ms per request" % (len(emu.offers), args.latency * 1000))
     for name, value, target in figures:
         print("  %-*s  %10s   %s" % (width, name, value, ("target " + target) if target else ""))
+
+
+def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases):
+    """Part 4 (see the top of this file): purchases, unpaid orders and moves during sends."""
+    import odoo.api
+    from psycopg2 import OperationalError, errorcodes
+
+    from odoo import fields
+    from odoo.addons.allegro_connector.models.allegro_shop_offers import AllegroShop
+    from odoo.addons.queue_job.job import Job
+
+    rng = random.Random(17)
+    offers = emu.offers[:run_offers]
+    # Purchases fall on a hundred offers more than on the others, so that products sell out.
+    hot = offers[:100]
+    with registry.cursor() as cr:
+        env = odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})
+        shop = env["allegro.shop"].browse(shop_id)
+        shop.confirm_policy = "paid"
+        shop.sudo().import_start_date = fields.Datetime.now() - timedelta(hours=1)
+        product_of = {o.offer_id: o.product_id.id for o in shop.offer_ids if o.product_id}
+        location_id = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1).lot_stock_id.id
+        env["queue.job"].search([]).unlink()
+    bought = []  # (order id, offer id, quantity)
+    counts = {"samples": 0, "over_samples": 0, "over_max": 0, "changes": 0, "send_requests": 0, "retried": 0}
+
+    def shippable(cr, product_ids):
+        """What Odoo can ship, from what is committed: free quantity minus the units of purchases whose
+        sale order is not confirmed (imported or not). Stock is ample: a confirmed order reserves all."""
+        cr.execute("""SELECT q.product_id, SUM(q.quantity - q.reserved_quantity) FROM stock_quant q
+                      JOIN stock_location l ON l.id = q.location_id
+                      WHERE l.usage = 'internal' AND q.product_id = ANY(%s) GROUP BY q.product_id""",
+                   [list(product_ids)])
+        free = dict(cr.fetchall())
+        cr.execute("""SELECT o.external_id FROM allegro_order o JOIN sale_order s ON s.id = o.sale_order_id
+                      WHERE o.shop_id = %s AND s.state IN ('sale', 'done')""", [shop_id])
+        reserved = {row[0] for row in cr.fetchall()}
+        result = {p: free.get(p, 0) for p in product_ids}
+        for order_id, offer_id, quantity in bought:
+            if order_id not in reserved and product_of.get(offer_id) in result:
+                result[product_of[offer_id]] -= quantity
+        return result
+
+    def sample(offer_ids):
+        with registry.cursor() as cr:
+            can = shippable(cr, {product_of[i] for i in offer_ids})
+        for offer_id in offer_ids:
+            shown = emu.offer(offer_id)
+            shown = shown["stock"]["available"] if shown["publication"]["status"] == "ACTIVE" else 0
+            over = max(0, shown - max(0, int(can[product_of[offer_id]])))
+            counts["samples"] += 1
+            counts["over_samples"] += bool(over)
+            counts["over_max"] = max(counts["over_max"], over)
+
+    def move_stock(offer_ids):
+        """A warehouse move of the product of one of these offers, committed by another transaction."""
+        product_id = product_of[rng.choice([i for i in offer_ids if i in product_of] or [hot[0]["id"]])]
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})
+            product = env["product.product"].browse(product_id)
+            quantity = rng.choice((-2, -1, 3))
+            quantity = max(quantity, -int(product.with_context(location=location_id).free_qty))
+            if quantity:
+                env["stock.quant"]._update_available_quantity(product, env["stock.location"].browse(location_id),
+                                                              quantity)
+                counts["changes"] += 1
+
+    put_commands = AllegroShop._put_commands
+
+    def put_commands_while_moving(shop, client, kind, value, offer_ids):
+        sent = put_commands(shop, client, kind, value, offer_ids)
+        if counts.pop("move_due", False):
+            move_stock(offer_ids)  # committed while the job waits for Allegro's answer
+        return sent
+
+    def run_again_on_conflict(work):
+        """``work(env)`` on a transaction of its own, run again when a concurrent update hit it (as
+        queue_job does with a job); counts the send requests."""
+        last = None
+        for _attempt in range(5):
+            counts["move_due"] = rng.random() < MOVE_DURING_SEND
+            before = len(emu.requests)
+            try:
+                with registry.cursor() as cr:
+                    work(odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {}))
+                return
+            except OperationalError as error:
+                if error.pgcode != errorcodes.SERIALIZATION_FAILURE:
+                    raise
+                counts["retried"] += 1
+                last = error
+            finally:
+                counts["send_requests"] += len(emu.requests) - before
+        raise RuntimeError("still in conflict after 5 attempts") from last
+
+    def perform(uuid):
+        def work(env):
+            job = Job.load(env, uuid)
+            job.perform()
+            job.set_done()
+            job.store()
+        # Started, and committed, before it runs: a move meanwhile queues a job of its own.
+        with registry.cursor() as cr:
+            job = Job.load(odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {}), uuid)
+            job.set_started()
+            job.store()
+        return work
+
+    def run_jobs():
+        """Due offer jobs, as the runner would."""
+        for _round in range(20):
+            with registry.cursor() as cr:
+                env = odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})
+                uuids = env["queue.job"].search([("state", "in", ("pending", "enqueued")),
+                                                 ("channel", "=like", "root.allegro.offers%")]).mapped("uuid")
+            if not uuids:
+                return
+            for uuid in uuids:
+                run_again_on_conflict(perform(uuid))
+
+    # A job hit by a concurrent update is logged by Odoo as a bad query; it runs again, as queue_job's would.
+    logging.getLogger("odoo.sql_db").setLevel(logging.CRITICAL)
+    AllegroShop._put_commands = put_commands_while_moving
+    try:
+        for round_number in range(purchases // 10):
+            for _purchase in range(10):
+                offer = rng.choice(hot) if rng.random() < 0.7 else rng.choice(offers)
+                sample([offer["id"]])
+                quantity = rng.choice((1, 1, 2))
+                if emu.offer(offer["id"])["stock"]["available"] < quantity:
+                    continue
+                paid = len(bought) % 2 == 0
+                form = emu.add_order(status="READY_FOR_PROCESSING" if paid else "FILLED_IN",
+                                     lineItems=[{"offer": {"id": offer["id"]}, "quantity": quantity}])
+                bought.append((form["id"], offer["id"], quantity))
+                counts["changes"] += 1
+            with registry.cursor() as cr:
+                odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})["allegro.shop"].browse(shop_id)._run_import()
+            run_jobs()
+            if round_number % 5 == 4:
+                run_again_on_conflict(lambda env: env["allegro.shop"].browse(shop_id)._job_read_offer_events())
+                run_again_on_conflict(lambda env: env["allegro.shop"].browse(shop_id)._job_reconcile_offers())
+                run_jobs()
+            sample(sorted({offer_id for _o, offer_id, _q in bought}))
+    finally:
+        AllegroShop._put_commands = put_commands
+    return [
+        ("Part 4: offers, purchases (half unpaid), stock changes",
+         "%d, %d, %d" % (len(offers), len(bought), counts["changes"]), ""),
+        ("Part 4: samples; samples showing more than Odoo can ship",
+         "%d; %d" % (counts["samples"], counts["over_samples"]), "0"),
+        ("Part 4: most units shown beyond what Odoo can ship", counts["over_max"], "0"),
+        ("Part 4: offer requests (sends, journal, reconciliations) per stock change",
+         round(counts["send_requests"] / max(1, counts["changes"]), 2), ""),
+        ("Part 4: jobs run again after a move during their send", counts["retried"], ""),
+    ]
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ DB="$TEST_DB"
 LOGS="$ROOT/.test-logs"
 mkdir -p "$LOGS"
 
-say "Fresh database $DB: a Polish company (l10n_pl, PLN, OSS taxes) with allegro_connector"
+say "Fresh database $DB: a Polish company (l10n_pl, PLN, OSS taxes) with allegro_connector and mrp (kit offers)"
 odoo_cli db init --country PL --force "$DB" >"$LOGS/install.log" 2>&1 \
-    && odoo_cli module install -d "$DB" l10n_pl l10n_eu_oss allegro_connector >>"$LOGS/install.log" 2>&1 \
+    && odoo_cli module install -d "$DB" l10n_pl l10n_eu_oss mrp allegro_connector >>"$LOGS/install.log" 2>&1 \
     || { tail -n 40 "$LOGS/install.log"; die "creating the test database failed (log: $LOGS/install.log)"; }
 # The OSS fiscal positions and taxes, as Settings > OSS Tax mapping makes them.
 echo 'env["res.company"]._map_all_eu_companies_taxes(); env.cr.commit()' \

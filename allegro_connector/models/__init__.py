@@ -19,4 +19,5 @@ from . import stock_picking
 from . import allegro_import_run
 from . import res_partner
 from . import sale_order
+from . import product_product
 from . import stock_quant

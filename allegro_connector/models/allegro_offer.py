@@ -1,3 +1,6 @@
+from collections import defaultdict
+from datetime import timedelta
+
 from odoo import api, fields, models
 
 # OfferStatus of the specification.
@@ -8,6 +11,9 @@ OFFER_STATUSES = [
     ("ENDED", "Ended"),
 ]
 SELLING_STATUSES = ("ACTIVE", "ACTIVATING")
+# How long after Odoo saw a drop of Allegro's stock an import must have started before a drop no
+# imported order explains is taken for a change made by hand (the order journal lags a little).
+UNEXPLAINED_DROP_WAIT = timedelta(minutes=5)
 EAN_LENGTHS = (8, 12, 13, 14)
 
 
@@ -49,8 +55,10 @@ class AllegroOffer(models.Model):
     stock_to_send = fields.Integer(
         "Odoo stock",
         compute="_compute_stock_to_send",
-        help="The quantity Odoo keeps on this offer: free quantity of the shop's warehouses minus its "
-        "safety buffer, never below zero. Empty when the shop does not sync stock.",
+        help="The quantity Odoo keeps on this offer: what Odoo can ship (free quantity of the shop's "
+        "warehouses minus the items of Allegro orders not reserved yet and of purchases not imported yet) "
+        "minus the safety buffer, never below zero; split between the product's offers when the shop says so. "
+        "Empty when the shop does not sync stock.",
     )
     stock_state = fields.Selection(
         [("synced", "In sync"), ("pending", "To send"), ("refused", "Refused"), ("off", "Not synced")],
@@ -58,7 +66,17 @@ class AllegroOffer(models.Model):
     )
     stock_dirty = fields.Boolean("Stock to send", readonly=True, copy=False, index=True,
                                  help="Odoo's stock of the product changed since it was last sent.")
+    # Purchases Allegro counted that Odoo has not imported yet: Allegro's stock at
+    # ``stock_base_at`` (plus the changes Odoo sent since) minus its stock now, less the
+    # items of orders imported since (times of Odoo's own transactions, as create_date),
+    # is what Allegro sold that Odoo does not know of.
+    stock_base = fields.Integer("Allegro stock counted from", readonly=True, copy=False)
+    stock_base_at = fields.Datetime("Allegro purchases counted since", readonly=True, copy=False)
+    stock_drop_at = fields.Datetime("Purchases not imported seen", readonly=True, copy=False,
+                                    help="When Odoo first saw Allegro's stock lowered by purchases not imported yet.")
     sync_error = fields.Text("Refused by Allegro", readonly=True, copy=False)
+    read_error = fields.Text("Not understood", readonly=True, copy=False,
+                             help="What Odoo could not read of this offer at its last read: kept as it was.")
     ended_by_sync = fields.Boolean(
         "Ended for lack of stock", readonly=True, copy=False,
         help="Ended because Odoo had no stock left (or Allegro ended it when sold out): activated again on restock.",
@@ -79,18 +97,68 @@ class AllegroOffer(models.Model):
             offer.unmanaged_line_count = len(offer.line_ids.filtered("unmanaged"))
 
     def _stock_synced(self):
-        """The offers whose stock Odoo keeps: linked to a product Odoo tracks stock of, in a shop that syncs.
-        (A consumable or a service has no stock to count: its offers are left alone, never ended.)"""
-        return self.filtered(lambda o: o.product_id.is_storable and o.shop_id.stock_sync)
+        """The offers whose stock Odoo keeps: linked to a product Odoo tracks stock of (or a kit of such
+        products, with mrp), in a shop that syncs. (A consumable or a service has no stock to count:
+        its offers are left alone, never ended.)"""
+        return self.filtered(lambda o: o.shop_id.stock_sync and o.product_id and o.product_id._allegro_counts_stock())
 
     @api.depends("product_id.is_storable", "shop_id.stock_sync", "shop_id.stock_warehouse_ids",
-                 "shop_id.stock_buffer")
+                 "shop_id.stock_buffer", "shop_id.stock_split")
     def _compute_stock_to_send(self):
         self.stock_to_send = 0
         for shop, offers in self._stock_synced().grouped("shop_id").items():
-            targets = shop._stock_targets(offers.product_id)
+            targets = shop._stock_targets(offers)
             for offer in offers:
-                offer.stock_to_send = targets[offer.product_id.id]
+                offer.stock_to_send = targets[offer.id]
+
+    def _selling(self):
+        """Offers a buyer can buy from now or once restocked: those sharing a product's stock."""
+        return self.filtered(lambda o: o.status in SELLING_STATUSES or (
+            o.status == "ENDED" and o.ended_by_sync and o.shop_id.stock_reactivate))
+
+    def _stock_unexplained(self):
+        """``{offer id: units}`` Allegro took off these offers that no imported order explains yet:
+        purchases Allegro counted before their orders reached Odoo. A drop still unexplained once an
+        import has run well after it was seen was made by hand on Allegro, and no longer counts."""
+        since = min(self.filtered("stock_base_at").mapped("stock_base_at"), default=False)
+        imported = defaultdict(list)
+        if since:
+            for line in self.env["allegro.order.line"].sudo().search(
+                    [("shop_id", "in", self.shop_id.ids), ("offer_id", "in", self.mapped("offer_id")),
+                     ("order_id.create_date", ">=", since)]):
+                imported[(line.shop_id.id, line.offer_id)].append((line.order_id.create_date, line.quantity))
+        result = {}
+        for offer in self:
+            if not offer.stock_base_at:
+                result[offer.id] = 0
+                continue
+            # Orders imported since, on Odoo's clock: their purchases are the drops they explain.
+            explained = sum(quantity for when, quantity in imported[(offer.shop_id.id, offer.offer_id)]
+                            if when >= offer.stock_base_at)
+            result[offer.id] = max(0, offer.stock_base - offer.allegro_stock - explained)
+        waited = self.filtered(lambda o: result[o.id] and o.stock_drop_at)
+        if waited:
+            runs = dict(self.env["allegro.import.run"].sudo()._read_group(
+                [("shop_id", "in", waited.shop_id.ids), ("state", "in", ("done", "continues"))],
+                ["shop_id"], ["started_at:max"]))
+            for offer in waited:
+                last_run = runs.get(offer.shop_id)
+                if last_run and last_run > offer.stock_drop_at + UNEXPLAINED_DROP_WAIT:
+                    result[offer.id] = 0
+        return result
+
+    def _rebase_stock(self, unexplained):
+        """Offers with nothing unexplained start counting Allegro's purchases afresh from now on;
+        the others remember when their drop was first seen."""
+        now = self.env.cr.now()
+        for offer in self.sudo():
+            if unexplained[offer.id]:
+                if not offer.stock_drop_at:
+                    offer.stock_drop_at = now
+            elif (offer.stock_base, offer.stock_base_at, offer.stock_drop_at) != (offer.allegro_stock,
+                                                                                 offer.read_at, False):
+                offer.write({"stock_base": offer.allegro_stock, "stock_base_at": offer.read_at or now,
+                             "stock_drop_at": False})
 
     @api.depends("product_id.is_storable", "shop_id.stock_sync", "sync_error", "stock_dirty", "allegro_stock",
                  "status")
@@ -171,12 +239,29 @@ class AllegroOffer(models.Model):
         return result
 
     def _mark_stock_dirty(self):
+        """Written even when already marked: a send running meanwhile then conflicts with this
+        transaction on the offer's row and is run again, instead of clearing a mark it never saw."""
         if not self:
             return
-        offers = self.sudo().filtered(lambda o: not o.stock_dirty)
-        if offers:
-            super(AllegroOffer, offers).write({"stock_dirty": True})
+        super(AllegroOffer, self.sudo()).write({"stock_dirty": True})
         self.shop_id._schedule_stock_send()
+
+    @api.model
+    def _offers_of_products(self, products):
+        """The synced offers showing these products' stock: with mrp, also those of the kits made of
+        them and of the components of kits among them."""
+        products = products.sudo()
+        if "mrp.bom" in self.env and products:
+            Bom = self.env["mrp.bom"].sudo()
+            # A kit's items hold its components, whose other offers and kits change with them.
+            products |= Bom.search([("type", "=", "phantom"), "|", ("product_id", "in", products.ids), "&",
+                                    ("product_id", "=", False), ("product_tmpl_id", "in", products.product_tmpl_id.ids)]
+                                   ).bom_line_ids.product_id
+            kits = Bom.search([("type", "=", "phantom"), ("bom_line_ids.product_id", "in", products.ids)])
+            products |= kits.product_id | kits.filtered(lambda b: not b.product_id).product_tmpl_id.product_variant_ids
+        if not products:
+            return self.browse()
+        return self.sudo().search([("product_id", "in", products.ids), ("shop_id.stock_sync", "=", True)])
 
     @api.model
     def _find_products(self, shop, lines):

@@ -19,6 +19,9 @@ NO_SALE_REASONS = [
     ("before_start", "Bought before the import start date"),
     ("allegro_fulfilment", "Fulfilled by Allegro"),
 ]
+# What decides whether an order's items hold stock Odoo has not reserved.
+STOCK_HOLDING_FIELDS = {"status", "sync_state", "sale_order_id", "no_sale_reason", "sale_requested", "line_ids",
+                        "fulfillment_provider"}
 CHARGE_KINDS = [
     ("service", "Additional service"),
     ("deposit", "Deposit"),
@@ -164,6 +167,32 @@ class AllegroOrder(models.Model):
                 order.seller_status = "cancelled"
             else:
                 order.seller_status = SELLER_STATUS_OF.get(order.fulfillment_status or "NEW", "new")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        orders = super().create(vals_list)
+        orders._stock_held_changed()
+        return orders
+
+    def write(self, vals):
+        watched = STOCK_HOLDING_FIELDS & set(vals)
+        changed = self.filtered(lambda o: "line_ids" in watched or any(
+            o._fields[name].convert_to_write(o[name], o) != (vals[name] or False) for name in watched))
+        result = super().write(vals)
+        changed._stock_held_changed()
+        return result
+
+    def _stock_held_changed(self):
+        """Items of open orders without a reservation count in the stock sent to Allegro: a new
+        order, or one paid, cancelled, held or released, changes what the product's offers show."""
+        lines = self.sudo().line_ids
+        if not lines or not self.env["allegro.shop"].sudo().search_count(
+                [("company_id", "in", self.company_id.ids), ("stock_sync", "=", True)], limit=1):
+            return
+        offers = self.env["allegro.offer"].sudo().search(
+            [("company_id", "in", self.company_id.ids), ("offer_id", "in", list(set(lines.mapped("offer_id"))))])
+        Offer = self.env["allegro.offer"].sudo()
+        Offer._offers_of_products(lines.product_id | offers.product_id)._mark_stock_dirty()
 
     @api.depends("external_id", "buyer_login")
     def _compute_name(self):

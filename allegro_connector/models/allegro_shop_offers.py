@@ -13,6 +13,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
 from ..const import MARKETPLACE_CURRENCIES, MARKETPLACES
+from .allegro_offer import OFFER_STATUSES
 
 _logger = logging.getLogger(__name__)
 
@@ -64,6 +65,14 @@ class AllegroShop(models.Model):
         "Safety buffer",
         help="Units kept back from Allegro: offers show the free quantity minus this number, never below zero.",
     )
+    stock_split = fields.Selection(
+        [("whole", "Whole free stock in every offer"), ("split", "Split between the offers")],
+        "Several offers of a product", default="whole",
+        help="When a product is sold through several offers (in this shop or in the company's other shops): "
+        "either every offer shows the whole free quantity, and a sale on one updates all the others at once "
+        "(two buyers may still buy the last unit in the same moment), or the free quantity is shared out "
+        "between the offers, so that together they never show more than Odoo can ship.",
+    )
     stock_reactivate = fields.Boolean(
         "Re-activate on restock",
         default=True,
@@ -86,7 +95,7 @@ class AllegroShop(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if {"stock_sync", "stock_warehouse_ids", "stock_buffer", "stock_reactivate"} & set(vals):
+        if {"stock_sync", "stock_warehouse_ids", "stock_buffer", "stock_reactivate", "stock_split"} & set(vals):
             for shop in self.filtered("stock_sync"):
                 shop.offer_ids.filtered("product_id")._mark_stock_dirty()
         return result
@@ -146,13 +155,21 @@ class AllegroShop(models.Model):
                 shop._send_offer_updates(shop.offer_ids.filtered("product_id"))
 
     def _job_send_stock(self):
+        """Send the shop's marked offers, and with them the marked offers of the same products in the
+        company's other shops: every offer of a product shows its new quantity at once."""
         self.ensure_one()
         shop = self._in_allegro_lang()
-        offers = shop.env["allegro.offer"].search([("shop_id", "=", shop.id), ("stock_dirty", "=", True),
-                                                   ("product_id", "!=", False)])
-        if offers and shop.stock_sync:
+        if not shop.stock_sync:
+            return
+        Offer = shop.env["allegro.offer"]
+        offers = Offer.search([("shop_id", "=", shop.id), ("stock_dirty", "=", True), ("product_id", "!=", False)])
+        if offers:
+            offers |= Offer.search([("product_id", "in", offers.product_id.ids), ("stock_dirty", "=", True),
+                                    ("company_id", "=", shop.company_id.id), ("shop_id.stock_sync", "=", True),
+                                    ("shop_id.state", "=", "connected")])
+        for offers_shop, shop_offers in offers.grouped("shop_id").items():
             with _retry_when_allegro_is_away():
-                shop._send_offer_updates(offers, prices=False)
+                offers_shop._send_offer_updates(shop_offers, prices=False)
 
     def _job_read_offer_events(self):
         self.ensure_one()
@@ -187,16 +204,24 @@ class AllegroShop(models.Model):
         that window would sell the same item twice.
         """
         Offer = self.env["allegro.offer"]
-        existing = {o.offer_id: o for o in Offer.search([("shop_id", "=", self.id),
-                                                         ("offer_id", "in", [d.get("id") for d in listing])])}
-        currencies = {c.name: c for c in self.env["res.currency"].with_context(active_test=False).search([])}
-        now = fields.Datetime.now()
-        to_create, changed = [], Offer
+        entries = []
         for data in listing:
+            if not isinstance(data, dict) or not data.get("id"):
+                # Nothing to keep it under: said in the log, the other offers go on.
+                _logger.warning("Allegro shop %s: an offer without an id was skipped: %r", self.id, data)
+                continue
+            entries.append(data)
+        existing = {o.offer_id: o for o in Offer.search([("shop_id", "=", self.id),
+                                                         ("offer_id", "in", [str(d["id"]) for d in entries])])}
+        currencies = {c.name: c for c in self.env["res.currency"].with_context(active_test=False).search([])}
+        now = self.env.cr.now()  # the clock of the orders' create_date, see allegro.offer.stock_base_at
+        to_create, changed = [], Offer
+        for data in entries:
             values = self._offer_values(data, currencies)
             offer = existing.get(values["offer_id"])
             if offer is None:
-                to_create.append(dict(values, shop_id=self.id, read_at=now))
+                to_create.append(dict(values, shop_id=self.id, read_at=now, stock_base=values.get("allegro_stock", 0),
+                                      stock_base_at=now))
                 continue
             diff = {k: v for k, v in values.items() if _differs(offer[k], v)}
             if diff:
@@ -213,33 +238,50 @@ class AllegroShop(models.Model):
             drifted._mark_stock_dirty()
         return created | changed
 
-    @staticmethod
-    def _offer_values(data, currencies):
+    def _offer_values(self, data, currencies):
+        """Offer values of an OfferListingDto entry (with an id). What Odoo cannot read (a status it
+        does not know, a stock that is no number) is left as it was and said in ``read_error``."""
         price = (data.get("sellingMode") or {}).get("price") or {}
         publication = data.get("publication") or {}
         markets = publication.get("marketplaces") or {}
-        marketplaces = [m.get("id") for m in [markets.get("base") or {}] + (markets.get("additional") or [])
-                        if m.get("id")]
+        base = markets.get("base") or {}
+        marketplaces = [m.get("id") for m in [base] + (markets.get("additional") or []) if (m or {}).get("id")]
         currency = currencies.get(price.get("currency"))
         prices = {}
-        if markets.get("base", {}).get("id") and price.get("amount") is not None:
-            prices[markets["base"]["id"]] = str(price["amount"])
+        if base.get("id") and price.get("amount") is not None:
+            prices[base["id"]] = str(price["amount"])
         for mp, extra in (data.get("additionalMarketplaces") or {}).items():
             amount = (((extra or {}).get("sellingMode") or {}).get("price") or {}).get("amount")
             if amount is not None:
                 prices[mp] = str(amount)
+        problems = []
         values = {
             "marketplace_prices": prices or False,
             "offer_id": str(data["id"]),
             "name": data.get("name") or str(data["id"]),
             "external_id": (data.get("external") or {}).get("id") or False,
-            "status": publication.get("status") or False,
-            "allegro_stock": int((data.get("stock") or {}).get("available") or 0),
             "marketplaces": ", ".join(marketplaces) or False,
             "currency_id": currency.id if currency else False,
         }
-        if price.get("amount") is not None:
-            values["price"] = float(price["amount"])
+        status = publication.get("status")
+        if status in dict(OFFER_STATUSES) or not status:
+            values["status"] = status or False
+        else:
+            problems.append(self.env._("Allegro gives the offer the status %(status)s, which this version of the "
+                                       "connector does not know: the offer keeps the status it had.", status=status))
+        available = (data.get("stock") or {}).get("available") or 0
+        try:
+            values["allegro_stock"] = int(available)
+        except (TypeError, ValueError):
+            problems.append(self.env._("Allegro gives the offer a stock Odoo cannot read (%(stock)s): the offer "
+                                       "keeps the stock it had.", stock=available))
+        try:
+            if price.get("amount") is not None:
+                values["price"] = float(price["amount"])
+        except (TypeError, ValueError):
+            problems.append(self.env._("Allegro gives the offer a price Odoo cannot read (%(price)s).",
+                                       price=price.get("amount")))
+        values["read_error"] = "\n".join(problems) or False
         return values
 
     def _read_offer_events(self):
@@ -279,13 +321,87 @@ class AllegroShop(models.Model):
         return self.stock_warehouse_ids or self.env["stock.warehouse"].sudo().search(
             [("company_id", "=", self.company_id.id)])
 
-    def _stock_targets(self, products):
-        """``{product id: quantity for Allegro}``: free quantity (on hand minus reserved) in the
-        shop's warehouses, minus the safety buffer, never below zero."""
+    def _stock_targets(self, offers):
+        """``{offer id: quantity for Allegro}``: what Odoo can ship of the offer's product (see
+        ``_stock_available``), minus what Allegro sold that Odoo has not imported yet (on any offer of
+        the product), minus the safety buffer, never below zero; split between the product's
+        offers when the shop says so."""
         self.ensure_one()
-        products = products.sudo().with_company(self.company_id).with_context(
-            warehouse_id=self._stock_warehouses().ids)
-        return {p.id: max(0, int(p.free_qty) - self.stock_buffer) for p in products}
+        available = self._stock_available(offers.product_id)
+        siblings = self.env["allegro.offer"].sudo().search(
+            [("product_id", "in", offers.product_id.ids), ("company_id", "=", self.company_id.id)]
+        )._stock_synced()
+        unexplained = siblings._stock_unexplained()
+        sold_unknown = defaultdict(int)
+        for offer in siblings:
+            sold_unknown[offer.product_id.id] += unexplained[offer.id]
+        selling = siblings._selling().grouped("product_id")
+        targets = {}
+        for offer in offers:
+            product = offer.product_id
+            quantity = max(0, available[product.id] - sold_unknown[product.id] - self.stock_buffer)
+            if self.stock_split == "split":
+                # Whole units, the remainder to the oldest offers: together never more than Odoo has.
+                sharing = (selling.get(product, offers.browse()) | offer).sorted("id").ids
+                quantity = quantity // len(sharing) + (1 if sharing.index(offer.id) < quantity % len(sharing) else 0)
+            targets[offer.id] = quantity
+        return targets
+
+    def _stock_available(self, products):
+        """``{product id: units Odoo can ship}``: the free quantity (on hand minus reserved) in the
+        shop's warehouses minus the items of open Allegro orders Odoo has not reserved; for a kit
+        (with mrp), as many kits as its components allow."""
+        self.ensure_one()
+        products = products.sudo().with_company(self.company_id)
+        kits = {}
+        if "mrp.bom" in self.env:
+            boms = self.env["mrp.bom"].sudo()._bom_find(products, company_id=self.company_id.id, bom_type="phantom")
+            for product in products.filtered(lambda p: boms.get(p)):
+                kits[product] = _kit_components(boms[product], product)
+        counted = products.filtered(lambda p: p not in kits)
+        for components in kits.values():
+            counted |= self.env["product.product"].concat(*[c for c, _qty in components])
+        held = self._held_by_allegro_orders()
+        free = {p.id: p.free_qty - held.get(p.id, 0)
+                for p in counted.with_context(warehouse_id=self._stock_warehouses().ids)}
+        result = {p.id: int(free[p.id] // 1) for p in products if p not in kits}
+        for kit, components in kits.items():
+            result[kit.id] = min((int(free[c.id] // qty) for c, qty in components if qty > 0), default=0)
+        return result
+
+    def _held_by_allegro_orders(self):
+        """``{product id: units}`` bought on Allegro (any shop of the company) in orders still open
+        whose sale order does not reserve them: not paid yet, held for product mapping, amounts that
+        differ, in error. Allegro already took these units off its offers; a kit holds its components."""
+        self.ensure_one()
+        lines = self.env["allegro.order.line"].sudo().search([
+            ("company_id", "=", self.company_id.id),
+            ("order_id.status", "!=", "CANCELLED"),
+            ("order_id.sync_state", "!=", "gone"),
+            ("order_id.fulfillment_provider", "!=", "ALLEGRO"),
+            "|", ("order_id.no_sale_reason", "=", False), ("order_id.sale_requested", "=", True),
+            "|", ("order_id.sale_order_id", "=", False), ("order_id.sale_order_id.state", "in", ("draft", "sent")),
+        ])
+        offers = {(o.shop_id.id, o.offer_id): o.product_id for o in self.env["allegro.offer"].sudo().search(
+            [("company_id", "=", self.company_id.id), ("offer_id", "in", list(set(lines.mapped("offer_id")))),
+             ("product_id", "!=", False)])}
+        held = defaultdict(int)
+        boms = {}
+        for line in lines:
+            product = line.product_id or offers.get((line.shop_id.id, line.offer_id))
+            if not product:
+                continue
+            if "mrp.bom" in self.env:
+                if product not in boms:
+                    bom = self.env["mrp.bom"].sudo()._bom_find(
+                        product, company_id=self.company_id.id, bom_type="phantom").get(product)
+                    boms[product] = _kit_components(bom, product) if bom else None
+                if boms[product]:
+                    for component, qty in boms[product]:
+                        held[component.id] += line.quantity * qty
+                    continue
+            held[product.id] += line.quantity
+        return held
 
     def _send_offer_updates(self, offers, prices=True):
         """Tell Allegro what differs: quantities grouped by value (1,000 offers a command), END for
@@ -295,18 +411,23 @@ class AllegroShop(models.Model):
         client = None
         commands = []
         synced = offers._stock_synced()
-        offers.filtered("stock_dirty").write({"stock_dirty": False})
         if synced:
-            targets = self._stock_targets(synced.product_id)
+            synced._rebase_stock(synced._stock_unexplained())
+            targets = self._stock_targets(synced)
             groups = defaultdict(list)
             for offer in synced:
-                for change in offer._stock_change(targets[offer.product_id.id]):
-                    groups[change].append(offer.offer_id)
+                for change in offer._stock_change(targets[offer.id]):
+                    groups[change].append(offer)
             if groups:
                 client = self._allegro_client()
                 # Quantities first, so that an offer is activated with its new stock.
-                for (kind, value), offer_ids in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
-                    commands += self._put_commands(client, kind, value, offer_ids)
+                for (kind, value), group in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
+                    if kind == "quantity":
+                        # Allegro's stock moves by what Odoo sets: so does the count of its purchases
+                        # (taken back if Allegro refuses), even when the result is read later.
+                        for offer in group:
+                            offer.stock_base += value - offer.allegro_stock
+                    commands += self._put_commands(client, kind, value, [o.offer_id for o in group])
         if prices and self.price_sync:
             price_groups = self._price_changes(offers)
             if price_groups:
@@ -316,6 +437,9 @@ class AllegroShop(models.Model):
         if commands:
             _logger.info("Allegro shop %s: %d offer command(s) sent", self.id, len(commands))
             self._read_command_tasks(client, commands)
+        # Cleared only now, in the transaction that sent them: a stock move committed during the send
+        # wrote its mark on the same rows, so this write conflicts and the job runs again.
+        offers.filtered("stock_dirty").write({"stock_dirty": False})
         return commands
 
     def _put_commands(self, client, kind, value, offer_ids):
@@ -337,7 +461,9 @@ class AllegroShop(models.Model):
         return sent
 
     def _read_command_tasks(self, client, commands):
-        """Apply each command's task results to its offers; a refused task is shown on its offer."""
+        """Apply each command's task results to its offers; a refused task is shown on its offer.
+        A task Odoo cannot read (no offer, a status it does not know) is shown on its offer when it
+        names one, and skipped: the other tasks and commands go on."""
         Offer = self.env["allegro.offer"].sudo()
         waiting = []
         for api_kind, command_id, value in commands:
@@ -345,22 +471,42 @@ class AllegroShop(models.Model):
             if any(task.get("status") == "NEW" for task in tasks):
                 waiting.append((api_kind, command_id, value))
                 continue
-            done = [t["offer"]["id"] for t in tasks if t.get("status") == "SUCCESS"]
-            refused = {t["offer"]["id"]: _task_error(t) or self.env._("Refused by Allegro")
-                       for t in tasks if t.get("status") == "FAIL"}
-            if done:
-                offers = Offer.search([("shop_id", "=", self.id), ("offer_id", "in", done)])
+            results = defaultdict(dict)  # status -> {offer id: task}
+            for task in tasks:
+                offer_id = str(((task or {}).get("offer") or {}).get("id") or "")
+                if not offer_id:
+                    _logger.warning("Allegro shop %s: command %s has a task without an offer: %r",
+                                    self.id, command_id, task)
+                    continue
+                results[task.get("status") if task.get("status") in ("SUCCESS", "FAIL") else "?"][offer_id] = task
+            offers = {o.offer_id: o for o in Offer.search(
+                [("shop_id", "=", self.id), ("offer_id", "in", [i for r in results.values() for i in r])])}
+            done = [offers[i] for i in results["SUCCESS"] if i in offers]
+            now = self.env.cr.now()
+            for offer in done:
                 if api_kind == "price":
                     marketplace, amount, _currency = value
-                    for offer in offers:
-                        prices = dict(offer.marketplace_prices or {}, **{marketplace: amount})
-                        offer.write({"marketplace_prices": prices, "sync_error": False})
+                    prices = dict(offer.marketplace_prices or {}, **{marketplace: amount})
+                    offer.write({"marketplace_prices": prices, "sync_error": False})
+                elif api_kind == "quantity":
+                    offer.write({"allegro_stock": value, "read_at": now, "sync_error": False})
                 else:
-                    offers.write(dict(_applied_values(api_kind, value), sync_error=False))
-            if refused:
-                _logger.info("Allegro shop %s: command %s refused for %d offer(s)", self.id, command_id, len(refused))
-            for offer in Offer.search([("shop_id", "=", self.id), ("offer_id", "in", list(refused))]):
-                offer.sync_error = refused[offer.offer_id]
+                    offer.write(dict(_applied_values(value), sync_error=False))
+            if results["FAIL"]:
+                _logger.info("Allegro shop %s: command %s refused for %d offer(s)", self.id, command_id,
+                             len(results["FAIL"]))
+            not_done = [offers[i] for i in list(results["FAIL"]) + list(results["?"]) if i in offers]
+            if api_kind == "quantity":
+                for offer in not_done:
+                    offer.stock_base -= value - offer.allegro_stock
+            for offer_id, task in results["FAIL"].items():
+                if offer_id in offers:
+                    offers[offer_id].sync_error = _task_error(task) or self.env._("Refused by Allegro")
+            for offer_id, task in results["?"].items():
+                if offer_id in offers:
+                    offers[offer_id].sync_error = self.env._(
+                        "Allegro answered with a task status Odoo does not know (%(status)s): the change may not "
+                        "have been made. It is sent again at the next reconciliation.", status=task.get("status"))
         if waiting:
             self.with_delay(channel=JOB_CHANNEL, eta=fields.Datetime.now() + COMMAND_RECHECK_DELAY,
                             description="Allegro: results of offer changes of %s" % self.name
@@ -386,6 +532,14 @@ class AllegroShop(models.Model):
         return groups
 
 
+def _kit_components(bom, product):
+    """``[(component, quantity per kit)]`` of the storable components of a kit, nested kits unfolded,
+    in the components' own units."""
+    _boms, lines = bom.explode(product, 1)
+    return [(line.product_id, line.product_uom_id._compute_quantity(data["qty"], line.product_id.uom_id))
+            for line, data in lines if line.product_id.is_storable]
+
+
 def _differs(current, new):
     if isinstance(current, dict) or isinstance(new, dict):
         return (current or {}) != (new or {})
@@ -401,10 +555,8 @@ def _task_error(task):
     return "; ".join(e.get("userMessage") or e.get("message") or "" for e in errors) or task.get("message")
 
 
-def _applied_values(api_kind, value):
-    """Offer values once a task succeeded."""
-    if api_kind == "quantity":
-        return {"allegro_stock": value}
+def _applied_values(value):
+    """Offer values once a publication task succeeded."""
     if value == "end":
         return {"status": "ENDED", "ended_by_sync": True}
     return {"status": "ACTIVE", "ended_by_sync": False}

@@ -25,7 +25,4 @@ class StockQuant(models.Model):
         if location.usage not in ("internal", "transit"):
             return
         # The connector's own bookkeeping: a warehouse user cannot see offers.
-        offers = self.env["allegro.offer"].sudo().search(
-            [("product_id", "=", product.id), ("shop_id.stock_sync", "=", True)])
-        if offers:
-            offers._mark_stock_dirty()
+        self.env["allegro.offer"].sudo()._offers_of_products(product)._mark_stock_dirty()

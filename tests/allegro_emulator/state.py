@@ -53,7 +53,13 @@ class Store:
         return order, timeline
 
     def add_order(self, overrides):
+        """A purchase now: as on Allegro, the offers' stock goes down by the items bought."""
         order, timeline = self._build(overrides, utcnow())
+        if order["status"] != "CANCELLED":
+            for item in order["lineItems"]:
+                offer = self.book.by_id.get((item.get("offer") or {}).get("id"))
+                if offer:
+                    self.book.set_stock(offer, max(0, offer["stock"]["available"] - item["quantity"]))
         for kind, when in timeline:
             self.emit(order, kind, when)
         for key in ("revision", "updatedAt"):  # hand-written values win over generated ones
