@@ -34,27 +34,17 @@ HOW IT RUNS
 """
 
 import argparse
-import importlib
 import logging
 import random
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-TESTS_DIR = str(Path(__file__).resolve().parents[1] / "tests")
+from bench_common import TESTS_DIR, start_odoo
+
 DISTINCT_VALUES = 300
 # Part 4: how often a warehouse move is committed while a job sends to Allegro.
 MOVE_DURING_SEND = 0.3
-
-
-def start_odoo(addons_path, db):
-    importlib.import_module("odoo.init")
-    from odoo.modules.registry import Registry
-    from odoo.tools import config
-
-    config.parse_config(["--addons-path=" + addons_path, "-d", db, "--log-level=warn"], setup_logging=True)
-    return Registry(db)
 
 
 def writes(requests):
