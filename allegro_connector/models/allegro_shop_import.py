@@ -228,17 +228,19 @@ class AllegroShop(models.Model):
                                          lambda: self._find_or_create_pricelist(currency))
 
     def _find_or_create_pricelist(self, currency):
-        Pricelist = self.env["product.pricelist"]
+        # Whoever fetches orders need not manage pricelists or currencies: the
+        # marketplace's pricelist is the connector's own set-up, like the gross taxes.
+        Pricelist = self.env["product.pricelist"].sudo()
         pricelist = Pricelist.search(
             [("currency_id", "=", currency.id), ("company_id", "in", [self.company_id.id, False])], limit=1
         )
         if pricelist:
-            return pricelist, True
+            return pricelist.sudo(False), True
         if not currency.active:
-            currency.active = True
+            currency.sudo().active = True
         return Pricelist.create(
             {"name": f"Allegro {currency.name}", "currency_id": currency.id, "company_id": self.company_id.id}
-        ), False
+        ).sudo(False), False
 
     def _gross_taxes(self, taxes):
         """The price-included version of each tax: Allegro prices are gross,

@@ -230,6 +230,21 @@ class TestRoles(AllegroEmulatorCase):
             self.env["allegro.map.products"].with_user(self.allegro_user).with_context(
                 active_ids=orders.ids).create({}).action_apply()
 
+    def test_allegro_user_fetches_the_first_order_of_a_marketplace(self):
+        """Nobody imported before him, and the order is in a currency the company has not used yet:
+        its pricelist is the connector's to make, his sale order is his."""
+        czk = self.env.ref("base.CZK")
+        self.env["product.pricelist"].with_context(active_test=False).search(
+            [("currency_id", "=", czk.id)]).action_archive()
+        czk.active = False
+        form = self.emulator.add_order(**PAID, marketplace={"id": "allegro-cz"}, lineItems=items((0, 1)))
+        result = self.shop.with_user(self.allegro_user).action_fetch_orders()
+        self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
+        order = self.allegro_order(self.shop, form["id"])
+        self.assertEqual(order.sync_state, "done", order.sync_error)
+        self.assertEqual(order.sale_order_id.pricelist_id.currency_id, czk)
+        self.assertEqual(order.sale_order_id.create_uid, self.allegro_user, "made with his rights")
+
     def test_raw_payload_is_for_managers_only(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
         with self.assertRaises(AccessError):
