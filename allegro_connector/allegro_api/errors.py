@@ -108,14 +108,17 @@ class AllegroServerError(AllegroError):
 
 
 class AllegroTransportError(AllegroError):
-    """Timeouts / connection failures after the retries."""
+    """Timeouts / connection failures after the retries. ``unanswered``: the
+    request may have reached Allegro, whose answer never came (a timeout, a
+    dropped connection); otherwise it provably never left this machine."""
 
     retryable = True
 
     def __init__(self, message=None, status=None, errors=None, response_body=None, *, retry_after=None,
-                 retryable=True):
+                 retryable=True, unanswered=False):
         super().__init__(message, status, errors, response_body, retry_after=retry_after)
         self.retryable = retryable
+        self.unanswered = unanswered
 
 
 # -- OAuth ------------------------------------------------------------------

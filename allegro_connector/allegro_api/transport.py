@@ -197,8 +197,8 @@ class Transport:
                         self.sleep(wait)
                         continue
                 err = AllegroTransportError(
-                    masked("Allegro %s %s failed after %d attempt(s): %s"
-                           % (method, path, retries + 1, reason)))
+                    masked("Allegro %s %s failed after %d attempt(s): %s" % (method, path, retries + 1, reason)),
+                    unanswered=not before_send)
                 err.after_ambiguous_retry = ambiguous
                 raise err from None
             except requests.exceptions.RequestException as exc:

@@ -252,9 +252,16 @@ class AllegroShop(models.Model):
     def _allegro_error_text(self, error):
         """What to show a person of a failed call, in the language of the
         environment: Allegro's own messages kept, the client's English
-        wording left out. Other errors as they are."""
+        wording left out (a network failure's technical reason is in the
+        server log). Other errors as they are."""
         if not isinstance(error, api_errors.AllegroError):
             return str(error) or type(error).__name__
+        if isinstance(error, api_errors.AllegroTransportError):
+            if error.unanswered:
+                return self.env._("Allegro did not answer.")
+            if not error.retryable:
+                return self.env._("Allegro could not be reached at the shop's address.")
+            return self.env._("Allegro could not be reached.")
         details = "; ".join(error.details())
         if error.status:
             return self.env._("Allegro answered HTTP %(status)s: %(details)s", status=error.status,

@@ -151,3 +151,15 @@ class TestPolishJobs(AllegroEmulatorCase):
         tracked = orders.message_ids.tracking_value_ids
         values = set(tracked.mapped("old_value_char") + tracked.mapped("new_value_char")) - {False, ""}
         self.assertFalse(values & _english_labels(), "English values in the chatter's tracking")
+
+    def test_an_answer_allegro_never_gave_is_told_in_polish(self):
+        order = self.imported(**PAID, lineItems=items((2, 1)))
+        self.send_pushes()
+        path = "/order/checkout-forms/%s/shipments" % order.external_id
+        self.emulator.faults.lose_answer(count=1, path_prefix=path, method="POST")  # the connection drops
+        self.env["allegro.push"]._queue_shipment(order, "PL-LOST", "INPOST")
+        self.send_pushes()
+        shipment = order.push_ids.filtered(lambda p: p.kind == "shipment")
+        self.assertEqual(shipment.state, "pending", "its outcome is checked later")
+        self.assertEqual(shipment.job_message, "Allegro nie odpowiedziało.")
+
