@@ -69,6 +69,16 @@ def _event_form(event):
     return (event.get("order") or {}).get("checkoutForm") or {}
 
 
+def _as_new_as(form, revision, occurred_at):
+    """Whether a listed form holds what an event announced: the announced
+    revision, or a later one (updated at or after the event; revisions are
+    opaque, times are not). A form updated before its event lags behind."""
+    if revision in (None, form.get("revision")):
+        return True
+    updated_at = parse_timestamp(form.get("updatedAt"))
+    return bool(updated_at and occurred_at and updated_at >= occurred_at)
+
+
 class ListedForms:
     """The checkout forms updated around a page of events' times, listed
     (sorted by updatedAt, 100 per request) only as far as the slices need.
@@ -286,7 +296,7 @@ class AllegroImporter(models.AbstractModel):
             form = _event_form(event)
             if form.get("id"):
                 revisions.setdefault(form["id"], set()).add(form.get("revision"))
-                latest[form["id"]] = form.get("revision")
+                latest[form["id"]] = (form.get("revision"), parse_timestamp(event.get("occurredAt")))
         known = self._known_orders(shop, revisions)
         wanted = {}
         for form_id, announced in revisions.items():
@@ -300,7 +310,7 @@ class AllegroImporter(models.AbstractModel):
         # A listing lagging behind the journal gives an order as it was before
         # its event: that one is read on its own before the cursor passes the event.
         forms = {form_id: form for form_id, form in listed.take(wanted).items()
-                 if latest[form_id] in (None, form.get("revision"))}
+                 if _as_new_as(form, *latest[form_id])}
         self._import_forms(shop, list(forms.values()), stats)
         missed = {form_id: announced for form_id, announced in wanted.items() if form_id not in forms}
         if missed:

@@ -3,7 +3,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.addons.allegro_connector.models.allegro_importer import ImportStats
 
 from .common import AllegroEmulatorCase
-from .test_order_import import PAID, items
+from .test_order_import import PAID, UNPAID, items
 
 FORM_LIST = "/order/checkout-forms"
 FORM_READ = "/order/checkout-forms/{id}"
@@ -39,6 +39,19 @@ class TestImportEngine(AllegroEmulatorCase):
         for form in (forms[0], forms[77], forms[-1]):
             self.assertTrue(self.allegro_order(self.shop, form["id"]).sale_order_id)
         self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+
+    def test_orders_changed_again_later_in_the_journal_page_cost_no_read(self):
+        """Bought, then paid further down the same page of events: the listing gives each order as paid,
+        newer than its first event announced, which is what the import wants; nothing is read again."""
+        forms = [self.emulator.add_order(**UNPAID, lineItems=items((i % 5, 1))) for i in range(60)]
+        for form in forms:
+            self.emulator.pay_order(form["id"])
+        self.emulator.reset_requests()
+        summary = self.import_orders(self.shop)
+        self.assertEqual((summary["state"], summary["new"]), ("done", 60), summary["message"])
+        self.assertFalse(self.requests(FORM_READ))
+        for form in (forms[0], forms[-1]):
+            self.assertEqual(self.allegro_order(self.shop, form["id"]).payment_status, "paid")
 
     def test_order_the_listing_misses_is_read_on_its_own(self):
         listed, changed = self.add_orders(2)
