@@ -195,7 +195,6 @@ def test_headers_and_basic_calls(emu, make_client):
     assert headers["Accept-Language"] == "pl-PL"
     assert headers["User-Agent"] == "allegro_connector/19.0 (+odoo)"
     assert headers["Authorization"].startswith("Bearer ey")
-    assert client.get_marketplaces()["marketplaces"]
     carriers = client.get_carriers()["carriers"]
     assert {"id": "OTHER"} in carriers or any(c["id"] == "OTHER" for c in carriers)
     assert client.get_order_event_stats()["latestEvent"]["id"].isdigit()
@@ -837,8 +836,8 @@ def test_change_offer_quantity(emu, client):
         "offerCriteria": [{"type": "CONTAINS_OFFERS", "offers": [{"id": o} for o in offers]}],
     }
     assert all(o["stock"]["available"] == 42 for o in emu.offers[:3])
-    assert client.get_offer_quantity_command(command_id)["taskCount"]["total"] == 3
-    tasks = client.get_offer_quantity_command_tasks(command_id)["tasks"]
+    assert client.get_offer_command("quantity", command_id)["taskCount"]["total"] == 3
+    tasks = client.get_offer_command_tasks("quantity", command_id)["tasks"]
     assert {t["offer"]["id"] for t in tasks} == set(offers)
     client.change_offer_quantity(uuid.uuid4(), offers[:1], -2, change_type="GAIN")
     assert emu.offers[0]["stock"]["available"] == 40

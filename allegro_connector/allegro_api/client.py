@@ -199,10 +199,6 @@ class AllegroClient:
         """``GET /me`` (MeResponse)."""
         return self._get("/me")
 
-    def get_marketplaces(self):
-        """``GET /marketplaces`` (AllegroMarketplaces)."""
-        return self._get("/marketplaces")
-
     def get_carriers(self):
         """``GET /order/carriers`` (OrdersShippingCarriersResponse)."""
         return self._get("/order/carriers")
@@ -497,13 +493,6 @@ class AllegroClient:
         return self._get("/sale/%s/%s/tasks" % (OFFER_COMMANDS[kind], _segment(command_id, "command_id")),
                          {"offset": offset, "limit": limit})
 
-    def get_offer_quantity_command(self, command_id):
-        """``GET /sale/offer-quantity-change-commands/{commandId}`` (GeneralReport)."""
-        return self.get_offer_command("quantity", command_id)
-
-    def get_offer_quantity_command_tasks(self, command_id, offset=0, limit=100):
-        """``GET /sale/offer-quantity-change-commands/{commandId}/tasks`` (TaskReport)."""
-        return self.get_offer_command_tasks("quantity", command_id, offset, limit)
 
     # ------------------------------------------------------------------
     @staticmethod

@@ -12,7 +12,8 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
-from ..const import MARKETPLACE_CURRENCIES, MARKETPLACES
+from ..const import (CHANNEL_OFFERS, KEY_OFFER_EVENTS, KEY_OFFERS_RECONCILE, KEY_STOCK_SEND, MARKETPLACE_CURRENCIES,
+                     MARKETPLACES)
 from .allegro_offer import OFFER_STATUSES
 
 _logger = logging.getLogger(__name__)
@@ -25,7 +26,6 @@ COMMAND_RECHECK_DELAY = timedelta(seconds=10)
 # A journal naming more offers than this is cheaper to follow by reading the whole list.
 EVENT_OFFERS_LOOKUP_LIMIT = 200
 EVENT_LOOKUP_CHUNK = 50
-JOB_CHANNEL = "root.allegro.offers"
 # Allegro down or busy: the job runs again later (its sends are FIXED values, safe to repeat).
 TEMPORARY_ERRORS = (api_errors.AllegroRateLimited, api_errors.AllegroServerError, api_errors.AllegroTransportError)
 RETRY_AFTER_SECONDS = 60
@@ -126,21 +126,21 @@ class AllegroShop(models.Model):
     def _cron_reconcile_offers(self):
         """Full read of every shop's offers, which also finds stock changed by hand on Allegro."""
         for shop in self._offer_shops():
-            shop.with_delay(channel=JOB_CHANNEL, identity_key="allegro-offers-reconcile-%d" % shop.id,
+            shop.with_delay(channel=CHANNEL_OFFERS, identity_key=KEY_OFFERS_RECONCILE % shop.id,
                             description="Allegro: read offers of %s and reconcile" % shop.name
                             )._job_reconcile_offers()
 
     @api.model
     def _cron_read_offer_events(self):
         for shop in self._offer_shops():
-            shop.with_delay(channel=JOB_CHANNEL, identity_key="allegro-offer-events-%d" % shop.id,
+            shop.with_delay(channel=CHANNEL_OFFERS, identity_key=KEY_OFFER_EVENTS % shop.id,
                             description="Allegro: offer events of %s" % shop.name)._job_read_offer_events()
 
     def _schedule_stock_send(self):
         """One send per shop, a little later, so that a burst of stock moves makes one batch."""
         eta = fields.Datetime.now() + STOCK_SEND_DELAY
         for shop in self.filtered("stock_sync").with_user(SUPERUSER_ID):
-            shop.with_delay(channel=JOB_CHANNEL, eta=eta, identity_key="allegro-stock-send-%d" % shop.id,
+            shop.with_delay(channel=CHANNEL_OFFERS, eta=eta, identity_key=KEY_STOCK_SEND % shop.id,
                             description="Allegro: send stock of %s" % shop.name)._job_send_stock()
 
     # ------------------------------------------------------------------
@@ -508,7 +508,7 @@ class AllegroShop(models.Model):
                         "Allegro answered with a task status Odoo does not know (%(status)s): the change may not "
                         "have been made. It is sent again at the next reconciliation.", status=task.get("status"))
         if waiting:
-            self.with_delay(channel=JOB_CHANNEL, eta=fields.Datetime.now() + COMMAND_RECHECK_DELAY,
+            self.with_delay(channel=CHANNEL_OFFERS, eta=fields.Datetime.now() + COMMAND_RECHECK_DELAY,
                             description="Allegro: results of offer changes of %s" % self.name
                             )._job_read_command_tasks(waiting)
         return waiting
