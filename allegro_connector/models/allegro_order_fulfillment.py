@@ -6,7 +6,7 @@ from .allegro_rights import ALLEGRO_USER, check_group
 
 
 class AllegroOrder(models.Model):
-    """Fulfilment back to Allegro: statuses, tracking numbers, cancellation."""
+    """Fulfillment back to Allegro: statuses, tracking numbers, cancellation."""
 
     _inherit = "allegro.order"
 
