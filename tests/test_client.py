@@ -198,7 +198,7 @@ def test_headers_and_basic_calls(emu, make_client):
     carriers = client.get_carriers()["carriers"]
     assert {"id": "OTHER"} in carriers or any(c["id"] == "OTHER" for c in carriers)
     assert client.get_order_event_stats()["latestEvent"]["id"].isdigit()
-    assert client.request_count == 4
+    assert client.request_count == 3
 
 
 def test_no_accept_language_by_default(emu, client):
