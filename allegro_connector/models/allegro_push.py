@@ -42,10 +42,12 @@ class OrderBusy(RetryableJobError):
 class AllegroPush(models.Model):
     """A change to send to Allegro: a fulfillment status, a tracking number or an invoice.
 
-    Warehouse and sales staff never wait on Allegro: their action records the
-    update and queues one job (OCA queue_job) that sends it in a transaction
-    of its own. The record is what the seller sees: its state, Allegro's
-    answer and a Retry button; the job does the work, with retries.
+    Validating a delivery or confirming an order records the update and
+    queues one job (OCA queue_job) that sends it in a transaction of its own:
+    nobody waits on Allegro for those. Buttons that ask for an answer (a
+    seller's cancel, Retry, the bulk status change) send at once and show it.
+    The record is what the seller sees: its state, Allegro's answer and a
+    Retry button; the job does the work, with retries.
     """
 
     _name = "allegro.push"
