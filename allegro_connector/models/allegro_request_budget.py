@@ -13,7 +13,6 @@ collecting 429s.
 """
 
 import hashlib
-import random
 import time
 from urllib.parse import urlsplit
 
@@ -29,9 +28,6 @@ RATE_PARAMETER = "allegro_connector.requests_per_minute"
 # Longer than this, the work is postponed (a job retries later) rather than
 # held in a worker.
 MAX_WAIT = 10.0
-# Backoff while another worker holds the budget row: from 2 ms, doubling, at
-# most 100 ms, each randomized so that waiting workers do not retry in step.
-LOCK_BACKOFF_FIRST, LOCK_BACKOFF_MAX = 0.002, 0.1
 
 # One atomic statement, the row locked only while it runs: refill for the time
 # elapsed, then take one request, unless that request would have to wait
@@ -89,33 +85,29 @@ class AllegroRequestBudget(models.Model):
         """Take one request of the application's budget; returns how many
         seconds to wait before sending it (0 when there is room).
 
-        Another worker holding the row for a moment makes this one retry
-        after a short randomized backoff, never fail. Raises
+        Another worker holding the row makes this one wait in PostgreSQL's
+        queue for the row lock, never fail; once it has the row, it takes
+        again from the row as the other worker left it. Raises
         AllegroRateLimited, taking nothing, when the wait would be longer
         than MAX_WAIT."""
         per_second = self._rate() / 60.0
         give_up = time.monotonic() + MAX_WAIT
-        backoff = LOCK_BACKOFF_FIRST
         while True:
             try:
-                return self._take_once(key, per_second)
-            except (LockNotAvailable, SerializationFailure):
-                # Another worker took from it that very moment: its statement lasts a ms.
-                if time.monotonic() > give_up:
-                    raise api_errors.AllegroRateLimited(
-                        "The request budget of this Allegro application is busy", status=429,
-                        retry_after=1) from None
-                time.sleep(random.uniform(backoff / 2, backoff))
-                backoff = min(LOCK_BACKOFF_MAX, backoff * 2)
+                return self._take_once(key, per_second, max(0.001, give_up - time.monotonic()))
+            except SerializationFailure:
+                continue  # the row changed while this one waited for it: the other worker is done
+            except LockNotAvailable:
+                raise api_errors.AllegroRateLimited(
+                    "The request budget of this Allegro application is busy", status=429, retry_after=1) from None
 
     @api.model
-    def _take_once(self, key, per_second):
+    def _take_once(self, key, per_second, lock_wait):
         with self.env.registry.cursor() as cr:
-            # Waiting for the row lock is bounded: a worker holding it longer
-            # is waited for by the backoff above, with the lock released.
-            cr.execute("SET LOCAL lock_timeout = '50ms'")
+            # The wait for another worker's row lock is PostgreSQL's, bounded.
+            cr.execute("SET LOCAL lock_timeout = '%dms'" % max(1, lock_wait * 1000))
             burst = max(1.0, per_second * 60.0 / 16.0)
-            # Losing the race for the row is expected: retried, not logged.
+            # A wait past the timeout is told by the caller, not logged as a bad query.
             cr.execute(TAKE_ONE, {"key": key, "burst": burst, "per_second": per_second,
                                   "floor": -MAX_WAIT * per_second}, log_exceptions=False)
             row = cr.fetchone()
@@ -137,7 +129,7 @@ class AllegroRequestBudget(models.Model):
                     Budget.create({"application_key": key, "tokens": burst, "refilled_at": 0.0})
             except IntegrityError:
                 pass
-        return self._take_once(key, per_second)
+        return self._take_once(key, per_second, lock_wait)
 
 
 class RequestBudget:
