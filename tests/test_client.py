@@ -626,6 +626,14 @@ def test_token_set_helpers():
 # ---------------------------------------------------------------------------
 # order events
 # ---------------------------------------------------------------------------
+def order_journal(client, from_id, limit):
+    """The order journal followed with the client's cursor pagination."""
+    def fetch(from_id, limit):
+        return client.get_order_events(from_id=from_id, limit=limit)
+
+    return api.CursorIterator(fetch, "events", from_id=from_id, limit=limit)
+
+
 def test_event_iteration_dedups_and_orders(emu, client):
     start = client.get_order_event_stats()["latestEvent"]["id"]
     emu.seed_orders(25)
@@ -634,7 +642,7 @@ def test_event_iteration_dedups_and_orders(emu, client):
     emu.duplicate_events = True
     emu.shuffle_events = True
     client.request_count = 0
-    events = client.iter_order_events(from_id=start, limit=7)
+    events = order_journal(client, start, 7)
     ids = [event["id"] for event in events]
     assert ids == sorted(truth, key=int)
     assert len(set(ids)) == len(ids)
@@ -650,9 +658,9 @@ def test_event_iteration_resumes_from_cursor(emu, client):
     emu.seed_orders(10)
     truth = [e["id"] for e in emu.events if int(e["id"]) > int(start)]
     emu.shuffle_events = True
-    first = client.iter_order_events(from_id=start, limit=4)
+    first = order_journal(client, start, 4)
     taken = [next(first)["id"] for _ in range(5)]  # stop in the middle of the second page
-    rest = [e["id"] for e in client.iter_order_events(from_id=first.cursor, limit=4)]
+    rest = [e["id"] for e in order_journal(client, first.cursor, 4)]
     assert taken + rest == truth
 
 

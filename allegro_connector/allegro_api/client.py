@@ -214,20 +214,6 @@ class AllegroClient:
         """``GET /order/events``: one page of the order event journal."""
         return self._get("/order/events", _journal_params(from_id, types, limit))
 
-    def iter_order_events(self, from_id=None, types=None, limit=1000, max_pages=None):
-        """Iterate over order events after ``from_id``.
-
-        Returns a :class:`~.pagination.CursorIterator`: events come in id
-        order, each id once; ``.cursor`` is the last id to store as the next
-        ``from_id``.
-        """
-        _check_range("limit", limit, 1, 1000)
-
-        def fetch(from_id, limit):
-            return self.get_order_events(from_id=from_id, types=types, limit=limit)
-
-        return CursorIterator(fetch, "events", from_id=from_id, limit=limit, max_pages=max_pages)
-
     # ------------------------------------------------------------------
     # Checkout forms (orders)
     # ------------------------------------------------------------------
