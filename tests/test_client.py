@@ -9,7 +9,6 @@ for it (putting the addon directory on sys.path would expose its ``models``,
 """
 
 import email.utils
-import importlib.util
 import logging
 import math
 import subprocess
@@ -22,31 +21,11 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
-REPO_DIR = TESTS_DIR.parent
-API_DIR = REPO_DIR / "allegro_connector" / "allegro_api"
 
 if str(TESTS_DIR) not in sys.path:  # for the emulator when run without -o pythonpath=tests
     sys.path.insert(0, str(TESTS_DIR))
 
-
-def load_allegro_api():
-    """Import allegro_connector/allegro_api as the stand-alone package ``allegro_api``."""
-    if "allegro_api" in sys.modules:
-        return sys.modules["allegro_api"]
-    spec = importlib.util.spec_from_file_location(
-        "allegro_api", API_DIR / "__init__.py", submodule_search_locations=[str(API_DIR)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["allegro_api"] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop("allegro_api", None)
-        raise
-    return module
-
-
-api = load_allegro_api()
-
+from allegro_api_standalone import API_DIR, api  # noqa: E402
 from allegro_emulator import AllegroEmulator  # noqa: E402
 
 PUBLIC = "application/vnd.allegro.public.v1+json"

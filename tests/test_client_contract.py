@@ -5,7 +5,6 @@ spec's path template; the recorded bodies are validated with the emulator's
 contract helpers. Without the spec file they fail, saying where it was looked for.
 """
 
-import importlib.util
 import sys
 import uuid
 from pathlib import Path
@@ -13,30 +12,11 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
-API_DIR = TESTS_DIR.parent / "allegro_connector" / "allegro_api"
 
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-
-def load_allegro_api():
-    """Same loader as test_client.py: the package without the Odoo addon around it."""
-    if "allegro_api" in sys.modules:
-        return sys.modules["allegro_api"]
-    spec = importlib.util.spec_from_file_location(
-        "allegro_api", API_DIR / "__init__.py", submodule_search_locations=[str(API_DIR)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["allegro_api"] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop("allegro_api", None)
-        raise
-    return module
-
-
-api = load_allegro_api()
-
+from allegro_api_standalone import api  # noqa: E402
 from allegro_emulator import AllegroEmulator  # noqa: E402
 from allegro_emulator.contract import require_spec, validate_request, validate_response  # noqa: E402
 
