@@ -7,10 +7,11 @@ from . import allegro_offer
 from . import allegro_shop_offers
 from . import allegro_delivery_method
 from . import allegro_order
-from . import allegro_order_sale
+from . import allegro_sale_builder
+from . import allegro_order_buyer
 from . import allegro_order_revision
 from . import allegro_order_fulfillment
-from . import allegro_order_invoice
+from . import allegro_order_invoicing
 from . import account_move
 from . import allegro_status_map
 from . import allegro_push

@@ -30,8 +30,8 @@ class AllegroDeliveryMethod(models.Model):
         """The method of an Allegro order; remembered the first time it is seen."""
         company = order.shop_id.company_id
         method_id = order.delivery_method_id or "unknown"
-        return order.shop_id._lookup(("delivery_method", company.id, method_id),
-                                     lambda: self._find_or_create(order, company, method_id))
+        return order._lookup(("delivery_method", company.id, method_id),
+                             lambda: self._find_or_create(order, company, method_id))
 
     def _find_or_create(self, order, company, method_id):
         method = self.search([("method_id", "=", method_id), ("company_id", "=", company.id)], limit=1)

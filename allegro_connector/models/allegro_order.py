@@ -8,6 +8,16 @@ from ..allegro_api.params import parse_timestamp
 from ..const import ORDER_STATUSES, PAYMENT_STATUSES, SELLER_STATUS_OF, SELLER_STATUSES
 from .allegro_rights import ALLEGRO_USER, check_group
 
+# The units allegro.order is composed of: Odoo needs each defined before the
+# model that inherits it, whichever file is imported first (the importer imports this one).
+from . import (  # noqa: F401
+    allegro_order_buyer,
+    allegro_order_fulfillment,
+    allegro_order_invoicing,
+    allegro_order_revision,
+    allegro_sale_builder,
+)
+
 SYNC_STATES = [
     ("done", "Synchronized"),
     ("held", "Waiting for product mapping"),
@@ -56,7 +66,17 @@ class AllegroOrder(models.Model):
 
     _name = "allegro.order"
     _description = "Allegro Order"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    # Each job of an order is a unit of its own, holding only methods: the sale
+    # order, the buyer's contacts, the revision history, updates to Allegro, invoices.
+    _inherit = [
+        "mail.thread",
+        "mail.activity.mixin",
+        "allegro.sale.builder",
+        "allegro.order.buyer",
+        "allegro.order.revision.ledger",
+        "allegro.order.fulfillment",
+        "allegro.order.invoicing",
+    ]
     _order = "bought_at desc, id desc"
     _rec_name = "name"
 
@@ -153,6 +173,14 @@ class AllegroOrder(models.Model):
     sync_error = fields.Text(readonly=True)
     needs_attention = fields.Boolean(readonly=True, index=True, tracking=True)
     attention_reason = fields.Text(readonly=True)
+    revision_ids = fields.One2many("allegro.order.revision", "order_id", "Revision history", readonly=True)
+    push_ids = fields.One2many("allegro.push", "order_id", string="Updates to Allegro")
+    # A count anyone who reads the order may see (an accountant has no right on updates).
+    push_error_count = fields.Integer(compute="_compute_push_error_count", compute_sudo=True)
+    invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
+    # Counts shown to whoever reads the order, whatever their rights on the documents.
+    picking_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
+    invoice_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
 
     _shop_external_unique = models.Constraint(
         "UNIQUE(shop_id, external_id)", "An Allegro order is imported once per shop."
@@ -167,6 +195,17 @@ class AllegroOrder(models.Model):
                 order.seller_status = "cancelled"
             else:
                 order.seller_status = SELLER_STATUS_OF.get(order.fulfillment_status or "NEW", "new")
+
+    @api.depends("push_ids.state")
+    def _compute_push_error_count(self):
+        for order in self:
+            order.push_error_count = len(order.push_ids.filtered(lambda p: p.state == "failed"))
+
+    @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids", "invoice_ids")
+    def _compute_document_counts(self):
+        for order in self:
+            order.picking_count = len(order.sale_order_id.picking_ids)
+            order.invoice_count = len(order._invoices())
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -357,14 +396,6 @@ class AllegroOrder(models.Model):
                     for key in ("old_value_char", "new_value_char"):
                         values[key] = labels.get(values[key], values[key])
         return changes, tracking_values
-
-    def _holds_revision(self, revisions):
-        """Whether this order is imported in good standing exactly as each of
-        ``revisions`` (a set: the one a listing gives, or all an event page
-        announced; None when unknown, to read it anyway): then there is
-        nothing to read or to redo."""
-        self.ensure_one()
-        return revisions is not None and self.sync_state in ("done", "held") and set(revisions) == {self.revision}
 
     def _flag(self, reason):
         """Ask a person to look at the order, and say why."""

@@ -1,23 +1,16 @@
-from odoo import api, fields, models
+from odoo import models
 from odoo.exceptions import UserError
 
 from ..const import STATUS_RANK
 from .allegro_rights import ALLEGRO_USER, check_group
 
 
-class AllegroOrder(models.Model):
-    """Fulfillment back to Allegro: statuses, tracking numbers, cancellation."""
+class AllegroOrderFulfillment(models.AbstractModel):
+    """Fulfillment back to Allegro: statuses, tracking numbers, cancellation.
+    Part of ``allegro.order``."""
 
-    _inherit = "allegro.order"
-
-    push_ids = fields.One2many("allegro.push", "order_id", string="Updates to Allegro")
-    # A count anyone who reads the order may see (an accountant has no right on updates).
-    push_error_count = fields.Integer(compute="_compute_push_error_count", compute_sudo=True)
-
-    @api.depends("push_ids.state")
-    def _compute_push_error_count(self):
-        for order in self:
-            order.push_error_count = len(order.push_ids.filtered(lambda p: p.state == "failed"))
+    _name = "allegro.order.fulfillment"
+    _description = "Allegro order fulfillment"
 
     # ------------------------------------------------------------------
     # Automatic updates, from the status mapping

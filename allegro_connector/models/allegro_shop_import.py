@@ -10,14 +10,6 @@ from ..const import CHANNEL_IMPORT, KEY_IMPORT
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, check_group
 
 
-def _bookings(tax):
-    """Where a tax books: the accounts and tags of its repartition lines."""
-    return sorted(
-        (line.document_type, line.repartition_type, line.account_id.id, tuple(sorted(line.tag_ids.ids)))
-        for line in tax.repartition_line_ids
-    )
-
-
 class AllegroShop(models.Model):
     _inherit = "allegro.shop"
 
@@ -199,80 +191,6 @@ class AllegroShop(models.Model):
     # ------------------------------------------------------------------
     # Defaults used while making sale orders
     # ------------------------------------------------------------------
-
-    def _lookup(self, key, find):
-        """``find()`` once per import transaction: asked for every order.
-
-        Only records that existed already are remembered; one made now could
-        vanish with a rolled-back savepoint. One found now may have been made
-        earlier in the same batch: Odoo empties the cursor's cache at every
-        rollback, savepoints included, so it never outlives a dropped batch."""
-        cache = self.env.cr.cache.setdefault("allegro_connector", {})
-        if key in cache:
-            return self.env[cache[key][0]].browse(cache[key][1])
-        record, existed = find()
-        if existed:
-            cache[key] = (record._name, record.ids)
-        return record
-
-    def _warehouse(self):
-        return self.warehouse_id or self._lookup(("warehouse", self.company_id.id), lambda: (
-            self.env["stock.warehouse"].search([("company_id", "=", self.company_id.id)], limit=1), True))
-
-    def _delivery_product(self):
-        return self.delivery_product_id or self.env.ref("allegro_connector.product_allegro_delivery")
-
-    def _pricelist_for(self, currency):
-        pricelist = self.pricelist_ids.filtered(lambda p: p.currency_id == currency)[:1]
-        return pricelist or self._lookup(("pricelist", self.company_id.id, currency.id),
-                                         lambda: self._find_or_create_pricelist(currency))
-
-    def _find_or_create_pricelist(self, currency):
-        # Whoever fetches orders need not manage pricelists or currencies: the
-        # marketplace's pricelist is the connector's own set-up, like the gross taxes.
-        Pricelist = self.env["product.pricelist"].sudo()
-        pricelist = Pricelist.search(
-            [("currency_id", "=", currency.id), ("company_id", "in", [self.company_id.id, False])], limit=1
-        )
-        if pricelist:
-            return pricelist.sudo(False), True
-        if not currency.active:
-            currency.sudo().active = True
-        return Pricelist.create(
-            {"name": f"Allegro {currency.name}", "currency_id": currency.id, "company_id": self.company_id.id}
-        ).sudo(False), False
-
-    def _gross_taxes(self, taxes):
-        """The price-included version of each tax: Allegro prices are gross,
-        and an order must total what the buyer paid, to the grosz."""
-        result = self.env["account.tax"]
-        for tax in taxes:
-            result |= tax if tax.price_include else self._lookup(
-                ("gross_tax", tax.id), lambda tax=tax: self._find_or_create_gross_tax(tax))
-        return result
-
-    def _find_or_create_gross_tax(self, tax):
-        # Same rate is not enough: an OSS tax of another country (23% in
-        # Slovakia) must not become the domestic one; it is the same tax when
-        # it books to the same accounts with the same tags.
-        included = self.env["account.tax"].search(
-            [
-                ("company_id", "=", tax.company_id.id),
-                ("type_tax_use", "=", tax.type_tax_use),
-                ("amount_type", "=", tax.amount_type),
-                ("amount", "=", tax.amount),
-                ("price_include_override", "=", "tax_included"),
-                ("tax_group_id", "=", tax.tax_group_id.id),
-                ("country_id", "=", tax.country_id.id),
-            ],
-        ).filtered(lambda included: _bookings(included) == _bookings(tax))[:1]
-        if included:
-            return included, True
-        # Whoever fetches orders need not be an accountant: the gross twin of a
-        # tax is the connector's own bookkeeping.
-        return tax.sudo().copy(
-            {"name": self.env._("%(tax)s (price included)", tax=tax.name), "price_include_override": "tax_included"}
-        ).sudo(False), False
 
     def _notify_new_order(self, order):
         if self.notify_email:

@@ -57,6 +57,21 @@ class TestOrderImport(AllegroEmulatorCase):
         run = self.env["allegro.import.run"].search([("shop_id", "=", self.shop.id)])
         self.assertEqual((run.kind, run.state, run.orders_new), ("initial", "done", len(demo)))
 
+    def test_sale_order_takes_the_shop_s_warehouse_pricelist_and_delivery_product(self):
+        company = self.shop.company_id
+        warehouse = self.env["stock.warehouse"].create({"name": "Allegro", "code": "ALG", "company_id": company.id})
+        pricelist = self.env["product.pricelist"].create(
+            {"name": "Allegro shop", "currency_id": company.currency_id.id, "company_id": company.id})
+        courier = self.env["product.product"].create({"name": "Allegro courier", "type": "service"})
+        self.shop.write({"warehouse_id": warehouse.id, "pricelist_ids": [(6, 0, pricelist.ids)],
+                         "delivery_product_id": courier.id})
+        form = self.emulator.add_order(**PAID, lineItems=items((0, 1)))
+        self.import_orders(self.shop)
+        sale = self.allegro_order(self.shop, form["id"]).sale_order_id
+        self.assertEqual(sale.warehouse_id, warehouse)
+        self.assertEqual(sale.pricelist_id, pricelist)
+        self.assertEqual(sale.order_line.filtered("is_delivery").product_id, courier)
+
     def test_times_given_with_an_offset_are_kept_in_utc(self):
         """Allegro may write a time with its offset: the order shows the same moment, not two hours off."""
         paid = dict(PAID["payment"], finishedAt="2026-12-01T10:20:30.123+02:00")

@@ -3,63 +3,28 @@ from markupsafe import Markup
 from odoo import fields, models
 from odoo.tools import float_compare, format_amount
 
-# Fields whose change means the buyer edited where the parcel goes.
-DELIVERY_FIELDS = (
-    "delivery_name", "delivery_company", "delivery_street", "delivery_zip",
-    "delivery_city", "delivery_country_code", "delivery_phone", "pickup_point_id",
-)
-# What a revision history compares, by kind of change.
-REVISION_FIELDS = {
-    "money": ("total_to_pay", "delivery_cost", "surcharge_total"),
-    "shipping": DELIVERY_FIELDS + ("pickup_point_address",),
-    "invoice": ("invoice_required", "invoice_name", "invoice_vat", "invoice_street", "invoice_zip",
-                "invoice_city", "invoice_country_code"),
-    "status": ("status", "payment_status", "fulfillment_status"),
-}
+from .allegro_order_revision import DELIVERY_FIELDS
+
 # Changes a confirmed sale order does not take silently. Address changes
 # follow the status mapping (Odoo applies or flags them).
 CHANGES_FLAGGED_AFTER_CONFIRMATION = ("money", "items", "delivery_method")
 
 
-# What makes two contacts of one buyer the same.
-CONTACT_KEY_FIELDS = ("name", "street", "zip", "city", "country_id")
+def _bookings(tax):
+    """Where a tax books: the accounts and tags of its repartition lines."""
+    return sorted(
+        (line.document_type, line.repartition_type, line.account_id.id, tuple(sorted(line.tag_ids.ids)))
+        for line in tax.repartition_line_ids
+    )
 
 
-def _contact_key(parent, contact_type, values):
-    """(key, values with empty ones as False) of a contact of ``parent``."""
-    values = {k: v or False for k, v in values.items()}
-    return (parent.id, contact_type, tuple(values[name] for name in CONTACT_KEY_FIELDS)), values
+class AllegroSaleBuilder(models.AbstractModel):
+    """The sale order of an Allegro order: made, updated from later revisions,
+    confirmed by the shop's policy; and the shop's defaults it is made with
+    (warehouse, pricelist, price-included taxes). Part of ``allegro.order``."""
 
-
-class BatchContacts:
-    """The buyers of a batch of orders, looked up at once, and the contacts
-    made for them. A buyer made in this batch has no contacts but those made
-    here: finding them needs no search."""
-
-    def __init__(self, buyers):
-        self.buyers = buyers  # (company id, Allegro buyer id) -> res.partner
-        self.new_buyer_ids = set()
-        self.made = {}  # (parent id, type, address) -> res.partner
-
-
-class AllegroOrder(models.Model):
-    """From Allegro order to sale order, and later revisions."""
-
-    _inherit = "allegro.order"
-
-    revision_ids = fields.One2many("allegro.order.revision", "order_id", "Revision history", readonly=True)
-    def _snapshot(self):
-        """What a later revision is compared with."""
-        self.ensure_one()
-        values = {name: self[name] for names in REVISION_FIELDS.values() for name in names}
-        values.update(
-            revision=self.revision,
-            delivery_method_id=self.delivery_method_id,
-            delivery_method_name=self.delivery_method_name,
-            items={line.line_item_id: (line.offer_name, line.quantity, line.unit_price) for line in self.line_ids},
-            charges=sorted((c.kind, c.name, c.quantity, c.unit_price) for c in self.charge_ids),
-        )
-        return values
+    _name = "allegro.sale.builder"
+    _description = "Allegro sale order builder"
 
     def _sync_sale_order(self, previous=None, apply_policies=True, to_create=None):
         """Bring the sale order in line with this revision of the order.
@@ -130,7 +95,7 @@ class AllegroOrder(models.Model):
         return True
 
     # ------------------------------------------------------------------
-    # Creation
+    # Making the sale order
     # ------------------------------------------------------------------
 
     def _match_products(self):
@@ -141,19 +106,6 @@ class AllegroOrder(models.Model):
             for line in shop_lines:
                 if products.get(line):
                     line.product_id = products[line]
-
-    def _known_buyers(self):
-        """The contacts of these orders' buyers already in Odoo (BatchContacts)."""
-        Partner = self.env["res.partner"]
-        buyers = {}
-        for company, orders in self.grouped(lambda o: o.shop_id.company_id).items():
-            for partner in Partner.search([
-                ("allegro_buyer_id", "in", list(set(orders.mapped("buyer_id")))),
-                ("company_id", "in", [company.id, False]),
-                ("parent_id", "=", False),
-            ], order="id"):
-                buyers.setdefault((company.id, partner.allegro_buyer_id), partner)
-        return BatchContacts(buyers)
 
     def _create_sale_orders(self):
         """Make the sale orders of these orders, created in one call (Odoo
@@ -205,7 +157,7 @@ class AllegroOrder(models.Model):
         return {
             **self._sale_order_values(contacts),
             "company_id": shop.company_id.id,
-            "warehouse_id": shop._warehouse().id,
+            "warehouse_id": self._warehouse().id,
             "team_id": shop.team_id.id,
             "user_id": shop.user_id.id,
             "date_order": self.bought_at or fields.Datetime.now(),
@@ -252,7 +204,7 @@ class AllegroOrder(models.Model):
             "partner_invoice_id": invoice_partner.id,
             "partner_shipping_id": shipping_partner.id,
             "fiscal_position_id": fiscal_position.id,
-            "pricelist_id": shop._pricelist_for(self.currency_id).id,
+            "pricelist_id": self._pricelist_for(self.currency_id).id,
             "carrier_id": carrier.id,
             "order_line": [(0, 0, values) for values in order_lines],
         }
@@ -270,7 +222,7 @@ class AllegroOrder(models.Model):
         taxes = product.taxes_id._filter_taxes_by_company(company)
         if not taxes and company_default:
             taxes = company.account_sale_tax_id
-        return self.shop_id._gross_taxes(fiscal_position.map_tax(taxes))
+        return self._gross_taxes(fiscal_position.map_tax(taxes))
 
     def _sale_line_values(self, product, line, fiscal_position):
         name = line.offer_name
@@ -302,12 +254,11 @@ class AllegroOrder(models.Model):
 
     def _delivery_line(self, fiscal_position):
         """Values of the delivery line, and the carrier mapped to the method."""
-        shop = self.shop_id
         if not (self.delivery_method_id or self.delivery_cost):
             return {}, self.env["delivery.carrier"]
         method = self.env["allegro.delivery.method"]._for_order(self)
         carrier = method.carrier_id
-        product = carrier.product_id or shop._delivery_product()
+        product = carrier.product_id or self._delivery_product()
         return {
             "product_id": product.id,
             "name": self.delivery_method_name or product.name,
@@ -351,239 +302,9 @@ class AllegroOrder(models.Model):
                     )
                 )
 
-    def _find_or_create_partners(self, contacts=None):
-        """Buyer (found again by Allegro buyer id), delivery and invoice contacts.
-
-        ``contacts``: the BatchContacts of the batch this order is made in
-        (``_known_buyers``, ``_make_new_partners``); without it, the buyer is
-        looked up alone."""
-        shop = self.shop_id
-        if contacts is None:
-            contacts = self._known_buyers()
-        key = (shop.company_id.id, self.buyer_id)
-        buyer = contacts.buyers.get(key)
-        if buyer:
-            values = self._buyer_values(address=False)
-            buyer.write({k: v for k, v in values.items() if v and buyer[k] != v})
-        else:
-            buyer = contacts.buyers[key] = self._new_partners().create(self._buyer_values())
-            contacts.new_buyer_ids.add(buyer.id)
-        shipping_values, invoice_values = self._contact_values(buyer)
-        shipping = self._child_contact(contacts, buyer, "delivery", shipping_values)
-        # No invoice asked for: the shop says whose data a receipt-like invoice
-        # carries, the delivery's or the account owner's.
-        invoice = shipping if shop.invoice_data_source == "delivery" else buyer
-        if invoice_values is not None:
-            contact = self
-            if self._vat_unchecked(invoice_values):
-                # Odoo would refuse the contact, and the order with it: the
-                # tax id is kept as the buyer gave it, for a person to check.
-                contact = self.with_context(no_vat_validation=True)
-                if not self.invoice_vat_unchecked:
-                    self.invoice_vat_unchecked = True
-                self._flag(self.env._(
-                    "Check the buyer's tax id: %(vat)s does not pass Odoo's check; it is kept as Allegro gave it.",
-                    vat=self.invoice_vat,
-                ))
-            elif self.invoice_vat_unchecked:
-                self.invoice_vat_unchecked = False
-            invoice = contact._child_contact(contacts, buyer, "invoice", invoice_values)
-        return buyer, invoice, shipping
-
-    def _new_partners(self):
-        return self.env["res.partner"].with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
-
-    def _buyer_values(self, address=True):
-        values = {
-            "name": self.buyer_company or self.buyer_name or self.buyer_login or self.buyer_email,
-            "is_company": bool(self.buyer_company),
-            "email": self.buyer_email,
-            "phone": self.buyer_phone,
-            "allegro_buyer_id": self.buyer_id,
-        }
-        if address:
-            # A new buyer: the account owner's address; the delivery one when Allegro gives none.
-            values["company_id"] = self.shop_id.company_id.id
-            values.update(self._address_values(
-                self.buyer_street, self.buyer_zip, self.buyer_city, self.buyer_country_code
-            ) if self.buyer_street else self._address_values(
-                self.delivery_street, self.delivery_zip, self.delivery_city, self.delivery_country_code
-            ))
-        return values
-
-    def _contact_values(self, buyer):
-        """Values of the delivery contact, and of the invoice contact (None when no invoice data)."""
-        shipping = {
-            "name": self.delivery_company and self.delivery_name
-            and f"{self.delivery_company}, {self.delivery_name}"
-            or self.delivery_company or self.delivery_name or buyer.name,
-            "phone": self.delivery_phone,
-            **self._address_values(
-                self.delivery_street, self.delivery_zip, self.delivery_city, self.delivery_country_code
-            ),
-        }
-        invoice = None
-        if self.invoice_required or self.invoice_street:
-            invoice = {
-                "name": self.invoice_name or buyer.name,
-                "vat": self.invoice_vat,
-                **self._address_values(
-                    self.invoice_street, self.invoice_zip, self.invoice_city, self.invoice_country_code
-                ),
-            }
-        return shipping, invoice
-
-    def _vat_unchecked(self, invoice_values):
-        return bool(self.invoice_vat) and not self._vat_passes_check(invoice_values["country_id"])
-
-    def _make_new_partners(self, contacts):
-        """The buyers of these orders not in Odoo yet, then their contacts:
-        each kind made in one call (``_find_or_create_partners`` finds them)."""
-        new = {}
-        orders = self.filtered(lambda o: not o._held_for_products())
-        for order in orders:
-            key = (order.shop_id.company_id.id, order.buyer_id)
-            if key not in contacts.buyers and key not in new:
-                new[key] = order._buyer_values()
-        if not new:
-            return
-        for key, buyer in zip(new, self._new_partners().create(list(new.values()))):
-            contacts.buyers[key] = buyer
-            contacts.new_buyer_ids.add(buyer.id)
-        todo = {False: {}, True: {}}  # by "tax id kept unchecked"
-        for order in orders:
-            buyer = contacts.buyers[(order.shop_id.company_id.id, order.buyer_id)]
-            if buyer.id not in contacts.new_buyer_ids:
-                continue
-            shipping, invoice = order._contact_values(buyer)
-            kinds = [("delivery", shipping, False)]
-            if invoice is not None:
-                kinds.append(("invoice", invoice, order._vat_unchecked(invoice)))
-            for contact_type, values, unchecked in kinds:
-                key, values = _contact_key(buyer, contact_type, values)
-                if key not in contacts.made:
-                    todo[unchecked][key] = dict(values, parent_id=buyer.id, type=contact_type,
-                                                company_id=buyer.company_id.id)
-        for unchecked, pending in todo.items():
-            if pending:
-                Partner = self._new_partners().with_context(no_vat_validation=unchecked)
-                contacts.made.update(zip(pending, Partner.create(list(pending.values()))))
-
-    def _vat_passes_check(self, country_id):
-        Partner = self.env["res.partner"]
-        if not hasattr(Partner, "_run_vat_checks"):
-            return True  # no VAT validation installed (base_vat)
-        country = self.env["res.country"].browse(country_id)
-        return bool(Partner._run_vat_checks(country, self.invoice_vat, validation="setnull")[0])
-
-    def _address_values(self, street, zip_code, city, country_code):
-        return {
-            "street": street,
-            "zip": zip_code,
-            "city": city,
-            "country_id": country_code and self.shop_id._lookup(("country", country_code.upper()), lambda: (
-                self.env["res.country"].search([("code", "=", country_code.upper())], limit=1), True)).id,
-        }
-
-    def _child_contact(self, contacts, parent, contact_type, values):
-        """The parent's contact of that type and address, made if missing."""
-        key, values = _contact_key(parent, contact_type, values)
-        if parent.id in contacts.new_buyer_ids:
-            contact = contacts.made.get(key, self.env["res.partner"])
-        else:
-            contact = self.env["res.partner"].search(
-                [("parent_id", "=", parent.id), ("type", "=", contact_type),
-                 *[(name, "=", values[name]) for name in CONTACT_KEY_FIELDS]], limit=1)
-        if contact:
-            if values.get("vat") and contact.vat != values["vat"]:
-                contact.vat = values["vat"]
-            return contact
-        contact = contacts.made[key] = self._new_partners().create(
-            dict(values, parent_id=parent.id, type=contact_type, company_id=parent.company_id.id)
-        )
-        return contact
-
     # ------------------------------------------------------------------
-    # Later revisions
+    # Applying a later revision
     # ------------------------------------------------------------------
-
-    def _revision_changes(self, previous):
-        """What changed since ``previous`` (a snapshot): (kind, readable text) pairs."""
-        current = self._snapshot()
-        changes = []
-        for kind, names in REVISION_FIELDS.items():
-            for name in names:
-                before, after = previous.get(name), current[name]
-                if (before or False) != (after or False):
-                    changes.append((kind, "%s: %s → %s" % (
-                        self._fields[name]._description_string(self.env),
-                        self._revision_value(name, before), self._revision_value(name, after))))
-        if (previous.get("delivery_method_id") or False) != (current["delivery_method_id"] or False):
-            changes.append(("delivery_method", self.env._(
-                "Delivery method: %(before)s → %(after)s",
-                before=previous.get("delivery_method_name") or "-", after=self.delivery_method_name or "-")))
-        before_items, after_items = previous.get("items") or {}, current["items"]
-        for item_id, (name, quantity, price) in after_items.items():
-            old = before_items.get(item_id)
-            if not old:
-                changes.append(("items", self.env._(
-                    "Item added: %(quantity)s × %(item)s at %(price)s", quantity=quantity, item=name,
-                    price=format_amount(self.env, price, self.currency_id))))
-            elif old[1:] != (quantity, price):
-                changes.append(("items", self.env._(
-                    "%(item)s: %(old_quantity)s × %(old_price)s → %(quantity)s × %(price)s", item=name,
-                    old_quantity=old[1], old_price=format_amount(self.env, old[2], self.currency_id),
-                    quantity=quantity, price=format_amount(self.env, price, self.currency_id))))
-        for item_id, (name, quantity, _price) in before_items.items():
-            if item_id not in after_items:
-                changes.append(("items", self.env._(
-                    "Item removed: %(quantity)s × %(item)s", quantity=quantity, item=name)))
-        if (previous.get("charges") or []) != current["charges"]:
-            changes.append(("money", self.env._(
-                "Services, deposits and surcharges: %(before)s → %(after)s",
-                before=self._describe_charges(previous.get("charges") or []),
-                after=self._describe_charges(current["charges"]))))
-        return changes
-
-    def _describe_charges(self, charges):
-        kinds = dict(self.env["allegro.order.charge"]._fields["kind"]._description_selection(self.env))
-        return ", ".join(
-            "%s %s: %s × %s" % (kinds[kind], name, quantity, format_amount(self.env, price, self.currency_id))
-            for kind, name, quantity, price in charges
-        ) or "-"
-
-    def _revision_value(self, name, value):
-        field = self._fields[name]
-        if value in (None, False, ""):
-            return "-"
-        if field.type == "monetary":
-            return format_amount(self.env, value, self.currency_id)
-        if field.type == "selection":
-            return dict(field._description_selection(self.env)).get(value, value)
-        if field.type == "boolean":
-            return self.env._("yes") if value else self.env._("no")
-        return str(value)
-
-    def _record_revision(self, previous, changes, outcome):
-        # The history is the connector's bookkeeping, whoever fetched the order.
-        self.env["allegro.order.revision"].sudo().create({
-            "order_id": self.id,
-            "revision": self.revision,
-            "previous_revision": previous.get("revision"),
-            "change_kinds": ", ".join(sorted({self._change_kind_label(kind) for kind, _text in changes})),
-            "changes": "\n".join(text for _kind, text in changes),
-            "outcome": outcome,
-        })
-
-    def _change_kind_label(self, kind):
-        return {
-            "money": self.env._("money"),
-            "items": self.env._("items"),
-            "delivery_method": self.env._("delivery method"),
-            "shipping": self.env._("delivery address"),
-            "invoice": self.env._("invoice data"),
-            "status": self.env._("status"),
-        }[kind]
 
     def _resync_sale_order(self):
         """Rebuild the unconfirmed sale order from this revision. False when it
@@ -675,6 +396,10 @@ class AllegroOrder(models.Model):
             subtype_xmlid="mail.mt_note",
         )
 
+    # ------------------------------------------------------------------
+    # Held orders, confirmation
+    # ------------------------------------------------------------------
+
     def _complete_held_orders(self):
         """Make the sale orders of held orders whose products are now known."""
         held = self.filtered(lambda o: o.sync_state == "held" and not o.sale_order_id)
@@ -708,3 +433,84 @@ class AllegroOrder(models.Model):
             and self.status == "READY_FOR_PROCESSING"
             and self.payment_status in ("paid", "cod")
         )
+
+    # ------------------------------------------------------------------
+    # The shop's defaults for sale orders
+    # ------------------------------------------------------------------
+
+    def _lookup(self, key, find):
+        """``find()`` once per import transaction: asked for every order.
+
+        Only records that existed already are remembered; one made now could
+        vanish with a rolled-back savepoint. One found now may have been made
+        earlier in the same batch: Odoo empties the cursor's cache at every
+        rollback, savepoints included, so it never outlives a dropped batch."""
+        cache = self.env.cr.cache.setdefault("allegro_connector", {})
+        if key in cache:
+            return self.env[cache[key][0]].browse(cache[key][1])
+        record, existed = find()
+        if existed:
+            cache[key] = (record._name, record.ids)
+        return record
+
+    def _warehouse(self):
+        shop = self.shop_id
+        return shop.warehouse_id or self._lookup(("warehouse", shop.company_id.id), lambda: (
+            self.env["stock.warehouse"].search([("company_id", "=", shop.company_id.id)], limit=1), True))
+
+    def _delivery_product(self):
+        return self.shop_id.delivery_product_id or self.env.ref("allegro_connector.product_allegro_delivery")
+
+    def _pricelist_for(self, currency):
+        shop = self.shop_id
+        pricelist = shop.pricelist_ids.filtered(lambda p: p.currency_id == currency)[:1]
+        return pricelist or self._lookup(("pricelist", shop.company_id.id, currency.id),
+                                         lambda: self._find_or_create_pricelist(currency))
+
+    def _find_or_create_pricelist(self, currency):
+        # Whoever fetches orders need not manage pricelists or currencies: the
+        # marketplace's pricelist is the connector's own set-up, like the gross taxes.
+        company = self.shop_id.company_id
+        Pricelist = self.env["product.pricelist"].sudo()
+        pricelist = Pricelist.search(
+            [("currency_id", "=", currency.id), ("company_id", "in", [company.id, False])], limit=1
+        )
+        if pricelist:
+            return pricelist.sudo(False), True
+        if not currency.active:
+            currency.sudo().active = True
+        return Pricelist.create(
+            {"name": f"Allegro {currency.name}", "currency_id": currency.id, "company_id": company.id}
+        ).sudo(False), False
+
+    def _gross_taxes(self, taxes):
+        """The price-included version of each tax: Allegro prices are gross,
+        and an order must total what the buyer paid, to the grosz."""
+        result = self.env["account.tax"]
+        for tax in taxes:
+            result |= tax if tax.price_include else self._lookup(
+                ("gross_tax", tax.id), lambda tax=tax: self._find_or_create_gross_tax(tax))
+        return result
+
+    def _find_or_create_gross_tax(self, tax):
+        # Same rate is not enough: an OSS tax of another country (23% in
+        # Slovakia) must not become the domestic one; it is the same tax when
+        # it books to the same accounts with the same tags.
+        included = self.env["account.tax"].search(
+            [
+                ("company_id", "=", tax.company_id.id),
+                ("type_tax_use", "=", tax.type_tax_use),
+                ("amount_type", "=", tax.amount_type),
+                ("amount", "=", tax.amount),
+                ("price_include_override", "=", "tax_included"),
+                ("tax_group_id", "=", tax.tax_group_id.id),
+                ("country_id", "=", tax.country_id.id),
+            ],
+        ).filtered(lambda included: _bookings(included) == _bookings(tax))[:1]
+        if included:
+            return included, True
+        # Whoever fetches orders need not be an accountant: the gross twin of a
+        # tax is the connector's own bookkeeping.
+        return tax.sudo().copy(
+            {"name": self.env._("%(tax)s (price included)", tax=tax.name), "price_include_override": "tax_included"}
+        ).sudo(False), False

@@ -7,21 +7,12 @@ from .allegro_rights import BILLING, check_group
 INVOICE_BATCH = 200
 
 
-class AllegroOrder(models.Model):
-    """Invoices of Allegro orders: drafted (or posted) by policy, linked, sent to Allegro."""
+class AllegroOrderInvoicing(models.AbstractModel):
+    """Invoices of Allegro orders: drafted (or posted) by policy, linked, sent to Allegro.
+    Part of ``allegro.order``."""
 
-    _inherit = "allegro.order"
-
-    invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
-    # Counts shown to whoever reads the order, whatever their rights on the documents.
-    picking_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
-    invoice_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
-
-    @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids", "invoice_ids")
-    def _compute_document_counts(self):
-        for order in self:
-            order.picking_count = len(order.sale_order_id.picking_ids)
-            order.invoice_count = len(order._invoices())
+    _name = "allegro.order.invoicing"
+    _description = "Allegro order invoicing"
 
     def _invoices(self):
         return (self.sale_order_id.invoice_ids | self.invoice_ids).filtered(
