@@ -183,7 +183,8 @@ class Bench:
                                        placeholder_product_id=self._placeholder())
             say("Importing %d orders (no latency yet)" % args.updates)
             with self.registry.cursor() as cr:
-                summary = self.env(cr)["allegro.shop"].browse(shop_id)._run_import()
+                env = self.env(cr)
+                summary = env["allegro.importer"]._run_import(env["allegro.shop"].browse(shop_id))
             say("  %s" % summary["message"].splitlines()[0])
             emu.faults.delay(args.latency, count=None, path_prefix="/order/")
             results = []

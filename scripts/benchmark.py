@@ -671,7 +671,7 @@ def run_connector(args, registry, emu):
         cr.commit()
         if args.worker == "journal":
             # Go-live on an empty account, then the burst arrives.
-            if shop._run_import()["state"] != "done":
+            if shop.env["allegro.importer"]._run_import(shop)["state"] != "done":
                 raise RuntimeError("the first import of the empty account failed")
             emu.seed_orders(args.orders, days=JOURNAL_BURST_SECONDS / 86400)
             emu.latency = args.latency / 1000.0
@@ -687,9 +687,9 @@ def run_connector(args, registry, emu):
             if profiler:
                 profiler.enable()
             # Run after run as the jobs the import queues for itself would.
-            summary = shop._run_import_slice()
+            summary = shop.env["allegro.importer"]._run_import_slice(shop)
             while summary["state"] == "continues":
-                summary = shop._run_import_slice()
+                summary = shop.env["allegro.importer"]._run_import_slice(shop)
             if profiler:
                 profiler.disable()
         requests = list(emu.requests)
@@ -783,16 +783,16 @@ def run_life(args, registry, emu):
             "product_id": env["product.product"].create({"name": "InPost", "type": "service"}).id})
         shop.write({"invoice_policy": "delivered", "invoice_post": True})
         cr.commit()
-        if shop._run_import()["state"] != "done":
+        if shop.env["allegro.importer"]._run_import(shop)["state"] != "done":
             raise RuntimeError("the first import of the empty account failed")
         for _n in range(args.orders):
             # Company buyers, who ask for an invoice: it goes to Allegro too.
             emu.add_order(status="READY_FOR_PROCESSING", payment={"type": "ONLINE", "provider": "P24"},
                           invoice={"required": True, "address": {"company": {}}})
         emu.reset_requests()
-        shop._run_import()  # the burst: sale orders confirmed, PROCESSING queued
+        shop.env["allegro.importer"]._run_import(shop)  # the burst: sale orders confirmed, PROCESSING queued
         perform_due_jobs(env)
-        shop._run_import()  # the journal brings PROCESSING's revision
+        shop.env["allegro.importer"]._run_import(shop)  # the journal brings PROCESSING's revision
         pickings = env["sale.order"].search([("allegro_shop_id", "=", shop.id)]).picking_ids
         for number, picking in enumerate(pickings.filtered(lambda p: p.state not in ("done", "cancel")), 1):
             picking.write({"carrier_id": carrier.id, "carrier_tracking_ref": "LIFE%08d" % number})
@@ -802,7 +802,7 @@ def run_life(args, registry, emu):
             picking.with_context(cancel_backorder=False)._action_done()  # shipment, SENT, invoice
             cr.commit()
         perform_due_jobs(env)
-        shop._run_import()
+        shop.env["allegro.importer"]._run_import(shop)
         requests = list(emu.requests)
         pushes = env["allegro.push"].search([("shop_id", "=", shop.id)])
         problems = []

@@ -67,7 +67,7 @@ def main():
     registry = start_odoo(args.addons_path, args.db)
     import odoo.api
     from odoo import fields
-    from odoo.addons.allegro_connector.models.allegro_shop_offers import STOCK_SEND_DELAY
+    from odoo.addons.allegro_connector.models.allegro_shop import STOCK_SEND_DELAY
     from odoo.addons.queue_job.job import Job
 
     emu = AllegroEmulator(client_id="bench-client", client_secret="bench-secret", random_seed=3)
@@ -172,7 +172,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
     from psycopg2 import OperationalError, errorcodes
 
     from odoo import fields
-    from odoo.addons.allegro_connector.models.allegro_shop_offers import AllegroShop
+    from odoo.addons.allegro_connector.models.allegro_offer_sync import AllegroOfferSync
     from odoo.addons.queue_job.job import Job
 
     rng = random.Random(17)
@@ -231,10 +231,10 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                                                               quantity)
                 counts["changes"] += 1
 
-    put_commands = AllegroShop._put_commands
+    put_commands = AllegroOfferSync._put_commands
 
-    def put_commands_while_moving(shop, client, kind, value, offer_ids):
-        sent = put_commands(shop, client, kind, value, offer_ids)
+    def put_commands_while_moving(sync, shop, client, kind, value, offer_ids):
+        sent = put_commands(sync, shop, client, kind, value, offer_ids)
         if counts.pop("move_due", False):
             move_stock(offer_ids)  # committed while the job waits for Allegro's answer
         return sent
@@ -286,7 +286,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
 
     # A job hit by a concurrent update is logged by Odoo as a bad query; it runs again, as queue_job's would.
     logging.getLogger("odoo.sql_db").setLevel(logging.CRITICAL)
-    AllegroShop._put_commands = put_commands_while_moving
+    AllegroOfferSync._put_commands = put_commands_while_moving
     try:
         for round_number in range(purchases // 10):
             for _purchase in range(10):
@@ -301,7 +301,8 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                 bought.append((form["id"], offer["id"], quantity))
                 counts["changes"] += 1
             with registry.cursor() as cr:
-                odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})["allegro.shop"].browse(shop_id)._run_import()
+                env = odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})
+                env["allegro.importer"]._run_import(env["allegro.shop"].browse(shop_id))
             run_jobs()
             if round_number % 5 == 4:
                 run_again_on_conflict(lambda env: env["allegro.shop"].browse(shop_id)._job_read_offer_events())
@@ -309,7 +310,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                 run_jobs()
             sample(sorted({offer_id for _o, offer_id, _q in bought}))
     finally:
-        AllegroShop._put_commands = put_commands
+        AllegroOfferSync._put_commands = put_commands
     return [
         ("Part 4: offers, purchases (half unpaid), stock changes",
          "%d, %d, %d" % (len(offers), len(bought), counts["changes"]), ""),

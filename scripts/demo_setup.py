@@ -35,7 +35,7 @@ env.cr.commit()  # noqa: F821 - the connection below runs on its own cursors
 # The emulator restarts empty on each run: always connect anew.
 shop.action_connect()
 env.cr.commit()  # noqa: F821
-shop._collect_device_token()
+shop.env["allegro.shop.token"]._collect_device_token(shop)
 env.cr.commit()  # noqa: F821
 print("Demo shop: %s, seller %s" % (shop.state, shop.seller_login))
 if shop.state != "connected":
@@ -55,5 +55,5 @@ for offer in shop._allegro_client().iter_offers():
         })
 env.cr.commit()  # noqa: F821
 
-summary = shop._run_import()
+summary = shop.env["allegro.importer"]._run_import(shop)
 print("Orders imported: %s" % summary["message"])

@@ -2,9 +2,9 @@ from . import allegro_request_budget
 from . import allegro_shop
 from . import allegro_shop_token
 from . import allegro_importer
-from . import allegro_shop_import
 from . import allegro_offer
-from . import allegro_shop_offers
+from . import allegro_offer_sync
+from . import allegro_shop_pricelist
 from . import allegro_delivery_method
 from . import allegro_order
 from . import allegro_sale_builder

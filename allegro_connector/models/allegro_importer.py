@@ -130,6 +130,31 @@ class AllegroImporter(models.AbstractModel):
             raise ImportTakenOver()
 
     @api.model
+    def _run_import(self, shop, sweep=False, slice_seconds=None):
+        """One run of the import; one that stopped at its time limit goes on in a job."""
+        summary = self._run_import_slice(shop, sweep=sweep, slice_seconds=slice_seconds)
+        if summary["state"] == "continues":
+            shop._enqueue_imports(sweep=sweep)
+        return summary
+
+    @api.model
+    def _run_import_slice(self, shop, sweep=False, slice_seconds=None):
+        """Import on a cursor of its own, committing batch by batch.
+
+        A batch commit is what lets the event cursor move: the orders it
+        covers are committed with it, so a later failure (an Allegro outage
+        half-way) neither loses them nor skips events.
+        """
+        shop.ensure_one()
+        shop.env.flush_all()  # under tests the import cursor shares this transaction
+        with shop.env.registry.cursor() as cr:
+            shop_on_cr = shop.with_env(shop.env(cr=cr))
+            summary = shop_on_cr.env["allegro.importer"]._import_orders(
+                shop_on_cr, sweep=sweep, slice_seconds=slice_seconds)
+        shop.invalidate_recordset()
+        return summary
+
+    @api.model
     def _import_orders(self, shop, sweep=False, slice_seconds=None):
         """One run; it stops at the first commit after ``slice_seconds``
         (default SLICE_SECONDS; state "continues") for the caller to queue the next."""

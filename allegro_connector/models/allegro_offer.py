@@ -107,7 +107,7 @@ class AllegroOffer(models.Model):
     def _compute_stock_to_send(self):
         self.stock_to_send = 0
         for shop, offers in self._stock_synced().grouped("shop_id").items():
-            targets = shop._stock_targets(offers)
+            targets = self.env["allegro.offer.sync"]._stock_targets(shop, offers)
             for offer in offers:
                 offer.stock_to_send = targets[offer.id]
 

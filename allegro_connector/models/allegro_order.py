@@ -413,7 +413,7 @@ class AllegroOrder(models.Model):
         """Read the orders again from Allegro and apply what changed."""
         check_group(self, ALLEGRO_USER)
         for shop, orders in self.grouped("shop_id").items():
-            shop._reimport_orders(orders)
+            self.env["allegro.importer"]._reimport_orders(shop, orders)
 
     def action_mark_resolved(self):
         check_group(self, ALLEGRO_USER)

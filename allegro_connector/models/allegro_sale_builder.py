@@ -176,7 +176,8 @@ class AllegroSaleBuilder(models.AbstractModel):
                 body=Markup("<b>%s</b><br/>%s") % (self.env._("Message from the buyer:"), self.buyer_message),
                 subtype_xmlid="mail.mt_note",
             )
-        self.shop_id._notify_new_order(self)
+        if self.shop_id.notify_email:
+            self.env.ref("allegro_connector.mail_template_new_order").send_mail(self.id)
 
     def _sale_order_values(self, contacts=None):
         """Partners, fiscal position, carrier and lines of this revision.

@@ -1,12 +1,15 @@
+"""The Allegro shop: its settings, its buttons and its schedules.
+
+The work is done by units that take the shop: ``allegro.shop.token``
+(OAuth, device flow, token refresh), ``allegro.importer`` (orders) and
+``allegro.offer.sync`` (offers, stock and prices)."""
+
 import logging
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-import psycopg2.errors
-
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
 
 from ..allegro_api import (
     DEFAULT_API_URL,
@@ -14,12 +17,12 @@ from ..allegro_api import (
     SANDBOX_API_URL,
     SANDBOX_AUTH_URL,
     AllegroClient,
-    AllegroOAuth,
 )
 from ..allegro_api import errors as api_errors
-from ..const import MARKETPLACE_CURRENCIES, MARKETPLACES
+from ..const import (CHANNEL_IMPORT, CHANNEL_OFFERS, KEY_IMPORT, KEY_OFFER_EVENTS, KEY_OFFERS_RECONCILE,
+                     KEY_STOCK_SEND, MARKETPLACE_CURRENCIES, MARKETPLACES)
 from .allegro_request_budget import RequestBudget, application_key
-from .allegro_rights import ALLEGRO_USER, SYSTEM, check_group
+from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, SYSTEM, check_group
 
 _logger = logging.getLogger(__name__)
 
@@ -34,14 +37,13 @@ ENVIRONMENT_URLS = {
 # Seconds per HTTP request. A single number rather than a (connect, read)
 # pair: Odoo's test harness compares the timeout with a number.
 REQUEST_TIMEOUT = 30
-# An access token this close to its expiry is refreshed before use, so that a
-# request never starts with a token that dies on the way.
-TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
 # The keep-alive cron refreshes tokens that expire within this window, so an
 # idle shop keeps a valid refresh token.
 TOKEN_KEEPALIVE_WINDOW = timedelta(hours=2)
 # The languages Allegro writes its error messages in (Accept-Language).
 ALLEGRO_LANGUAGES = ("en-US", "pl-PL", "uk-UA", "sk-SK", "cs-CZ", "hu-HU")
+# Stock changes are collected for this long, then sent in one go.
+STOCK_SEND_DELAY = timedelta(seconds=20)
 
 
 class AllegroShop(models.Model):
@@ -146,6 +148,131 @@ class AllegroShop(models.Model):
         "Token expiry", compute="_compute_tokens", groups="base.group_system"
     )
 
+    # Import of orders
+    import_start_date = fields.Datetime(
+        "Import orders since",
+        default=lambda self: fields.Datetime.now() - timedelta(days=14),
+        help="The first import reads orders bought since then; later imports follow Allegro's event journal.",
+    )
+    last_event_id = fields.Char("Last order event", readonly=True, copy=False,
+                                help="Cursor in Allegro's order event journal.")
+    initial_import_done = fields.Boolean(readonly=True, copy=False)
+    initial_import_mark = fields.Datetime(
+        "First import read up to", readonly=True, copy=False,
+        help="While the first import runs in several parts: orders bought until then are in Odoo.")
+    last_sweep_at = fields.Datetime("Last sweep", readonly=True, copy=False)
+    sweep_mark = fields.Datetime(
+        "Sweep read up to", readonly=True, copy=False,
+        help="While a sweep runs in several parts: orders updated on Allegro until then were read.")
+    sweep_overlap_minutes = fields.Integer(
+        "Sweep overlap (minutes)", default=60,
+        help="The sweep re-reads orders updated on Allegro since the previous sweep minus this margin.",
+    )
+    unpaid_recheck_days = fields.Integer(
+        "Re-check unpaid orders for (days)", default=14,
+        help="Unpaid orders bought within this many days are re-read at each sweep "
+        "(payment arriving, address edited).",
+    )
+    confirm_policy = fields.Selection(
+        [
+            ("never", "Never: I confirm them"),
+            ("paid", "When paid or cash on delivery"),
+            ("always", "Always"),
+        ],
+        string="Confirm sale orders",
+        default="paid",
+        required=True,
+        help="Confirming creates the delivery, which reserves the stock.",
+    )
+    unmanaged_policy = fields.Selection(
+        [
+            ("hold", "Hold the order until its products are mapped"),
+            ("placeholder", "Use the placeholder product"),
+        ],
+        string="Items matching no product",
+        default="hold",
+        required=True,
+    )
+    placeholder_product_id = fields.Many2one("product.product", check_company=True)
+    delivery_product_id = fields.Many2one(
+        "product.product", check_company=True,
+        help="Product of the delivery line when the Allegro delivery method has no carrier mapped.",
+    )
+    warehouse_id = fields.Many2one("stock.warehouse", check_company=True)
+    team_id = fields.Many2one("crm.team", "Sales team", check_company=True)
+    user_id = fields.Many2one("res.users", "Salesperson")
+    pricelist_ids = fields.Many2many(
+        "product.pricelist", string="Pricelists",
+        help="One per currency. Orders in a currency with no pricelist here get the first "
+        "pricelist of the company in that currency, or a new one.",
+    )
+    notify_email = fields.Char("E-mail on new orders",
+                               help="Address that gets an e-mail for every new Allegro order.")
+    notify_buyer = fields.Boolean(
+        "E-mail the buyer", help="Off by default: Allegro already informs the buyer."
+    )
+    invoice_policy = fields.Selection(
+        [("never", "Never"), ("paid", "When the order is paid"), ("delivered", "When the delivery is validated")],
+        string="Create invoices", default="never", required=True,
+    )
+    invoice_post = fields.Boolean(
+        "Post invoices", help="Off: invoices stay drafts for the accountant to check and post.")
+    invoice_data_source = fields.Selection(
+        [("account", "The account owner's data"), ("delivery", "The delivery data")],
+        string="Invoice data when none was asked for", default="account", required=True,
+        help="Whose name and address an invoice carries when the buyer did not ask for one.",
+    )
+    payment_journal_id = fields.Many2one(
+        "account.journal", "Register Allegro payments in", check_company=True,
+        domain="[('type', 'in', ('bank', 'cash'))]",
+        help="Posted invoices of orders Allegro says are paid are registered as paid in this journal.",
+    )
+    close_on_invoice = fields.Boolean(
+        "Close orders once invoiced", help="The order's status turns Closed when its invoice is posted.")
+    order_count = fields.Integer(compute="_compute_order_count")
+    import_run_ids = fields.One2many("allegro.import.run", "shop_id")
+
+    # Offers, stock and prices
+    offer_ids = fields.One2many("allegro.offer", "shop_id")
+    offer_count = fields.Integer(compute="_compute_offer_count")
+    stock_sync = fields.Boolean(
+        "Send stock to Allegro",
+        help="Keep the available quantity of linked offers equal to Odoo's free quantity.",
+    )
+    stock_warehouse_ids = fields.Many2many(
+        "stock.warehouse",
+        string="Warehouses counted",
+        check_company=True,
+        domain="[('company_id', '=', company_id)]",
+        help="Warehouses whose free quantity Allegro may sell; all warehouses of the company when empty.",
+    )
+    stock_buffer = fields.Integer(
+        "Safety buffer",
+        help="Units kept back from Allegro: offers show the free quantity minus this number, never below zero.",
+    )
+    stock_split = fields.Selection(
+        [("whole", "Whole free stock in every offer"), ("split", "Split between the offers")],
+        "Several offers of a product", default="whole",
+        help="When a product is sold through several offers (in this shop or in the company's other shops): "
+        "either every offer shows the whole free quantity, and a sale on one updates all the others at once "
+        "(two buyers may still buy the last unit in the same moment), or the free quantity is shared out "
+        "between the offers, so that together they never show more than Odoo can ship.",
+    )
+    stock_reactivate = fields.Boolean(
+        "Re-activate on restock",
+        default=True,
+        help="An offer ended because Odoo had no stock left is activated again when stock comes back. "
+        "Offers are always ended at zero: Allegro refuses a quantity of 0.",
+    )
+    price_sync = fields.Boolean(
+        "Send prices to Allegro",
+        help="Set the price of linked offers on each marketplace from the pricelist chosen for it.",
+    )
+    price_pricelist_ids = fields.One2many("allegro.shop.pricelist", "shop_id", string="Price sources")
+    offer_event_cursor = fields.Char(readonly=True, copy=False, groups="base.group_system",
+                                     help="Last offer event read from Allegro's journal.")
+    offers_read_at = fields.Datetime("Offers read", readonly=True, copy=False)
+
     _name_company_unique = models.Constraint(
         "UNIQUE(name, company_id)", "An Allegro shop name must be unique per company."
     )
@@ -202,24 +329,34 @@ class AllegroShop(models.Model):
                     )
                 )
 
+    @api.constrains("unmanaged_policy", "placeholder_product_id")
+    def _check_placeholder(self):
+        for shop in self:
+            if shop.unmanaged_policy == "placeholder" and not shop.placeholder_product_id:
+                raise UserError(self.env._("Choose the placeholder product of shop %(shop)s.", shop=shop.name))
+
+    def _compute_order_count(self):
+        counts = dict(self.env["allegro.order"]._read_group(
+            [("shop_id", "in", self.ids)], ["shop_id"], ["__count"]
+        ))
+        for shop in self:
+            shop.order_count = counts.get(shop, 0)
+
+    def _compute_offer_count(self):
+        counts = dict(self.env["allegro.offer"]._read_group([("shop_id", "in", self.ids)], ["shop_id"], ["__count"]))
+        for shop in self:
+            shop.offer_count = counts.get(shop, 0)
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"stock_sync", "stock_warehouse_ids", "stock_buffer", "stock_reactivate", "stock_split"} & set(vals):
+            for shop in self.filtered("stock_sync"):
+                shop.offer_ids.filtered("product_id")._mark_stock_dirty()
+        return result
+
     # ------------------------------------------------------------------
     # API access
     # ------------------------------------------------------------------
-
-    def _allegro_oauth(self):
-        self.ensure_one()
-        shop = self.sudo()
-        if not (shop.client_id and shop.client_secret):
-            raise UserError(
-                self.env._(
-                    "Shop %(shop)s has no Client ID and Client Secret. Register an "
-                    "application on Allegro's developer portal and enter them first.",
-                    shop=self.display_name,
-                )
-            )
-        return AllegroOAuth(
-            shop.auth_url, shop.client_id, shop.client_secret, timeout=REQUEST_TIMEOUT
-        )
 
     def _allegro_client(self):
         """An API client for this shop; tokens are refreshed as needed.
@@ -231,7 +368,8 @@ class AllegroShop(models.Model):
         # Every shop of one Allegro application shares its request budget.
         budget = RequestBudget(self.env, application_key(shop.api_url, shop.client_id))
         language = (self.env.lang or "").replace("_", "-")
-        return AllegroClient(shop.api_url, self._allegro_token_provider(), timeout=REQUEST_TIMEOUT,
+        tokens = self.env["allegro.shop.token"]._allegro_token_provider(self)
+        return AllegroClient(shop.api_url, tokens, timeout=REQUEST_TIMEOUT,
                              before_request=budget,
                              accept_language=language if language in ALLEGRO_LANGUAGES else None)
 
@@ -268,122 +406,6 @@ class AllegroShop(models.Model):
                               details=details or error.message)
         return self.env._("Connection to Allegro failed: %(error)s", error=details or error.message)
 
-    def _allegro_token_provider(self):
-        """A callable giving a valid access token, refreshing it when due.
-
-        The token is kept in the closure: after a refresh committed on another
-        cursor, this transaction's snapshot still shows the old token.
-        """
-        shop = self
-        current = {}
-
-        def provide(force_refresh=False):
-            if not force_refresh and _is_fresh(current):
-                return current["access_token"]
-            if not current:
-                current.update(shop._token_values(shop.sudo().token_ids[:1]))
-                if not force_refresh and _is_fresh(current):
-                    return current["access_token"]
-            current.update(shop._refresh_tokens(current.get("access_token")))
-            return current["access_token"]
-
-        return provide
-
-    def _token_values(self, token):
-        return {
-            "access_token": token.access_token,
-            "refresh_token": token.refresh_token,
-            "expires_at": token.expires_at,
-        }
-
-    def _refresh_tokens(self, stale_access_token):
-        """Get a new token pair from Allegro, once per shop at any one time.
-
-        Runs with the shop's token row locked on a cursor of its own: a second
-        worker that wants to refresh waits for the first one and then takes
-        the token it stored instead of spending the (rotated, single-use)
-        refresh token a second time.
-        """
-        self.ensure_one()
-
-        def refresh(token):
-            if token.access_token != stale_access_token and _is_fresh(
-                self._token_values(token)
-            ):
-                return  # another worker refreshed meanwhile
-            if not token.refresh_token:
-                raise UserError(
-                    self.env._(
-                        "Shop %(shop)s is not connected to Allegro: press Connect.",
-                        shop=self.display_name,
-                    )
-                )
-            try:
-                tokens = self._allegro_oauth().refresh(token.refresh_token)
-            except api_errors.InvalidGrant as error:
-                raise UserError(
-                    self.env._(
-                        "Allegro no longer accepts the connection of shop %(shop)s "
-                        "(%(reason)s). Press Connect to authorize it again.",
-                        shop=self.display_name,
-                        reason=error,
-                    )
-                ) from error
-            token.write(_token_vals(tokens))
-            _logger.info("Allegro shop %s: access token refreshed", self.id)
-
-        return self._update_token_committed(refresh)
-
-    def _update_token_committed(self, update):
-        """Call ``update(token)`` on the locked token row and commit at once.
-
-        Committing on a separate cursor is deliberate: Allegro invalidates a
-        refresh token (or device code) as soon as it is used, so the new tokens
-        must be stored even if the caller's transaction later rolls back.
-        Returns the token values as stored.
-        """
-        self.ensure_one()
-        # Under tests the other cursor shares this transaction: let it see
-        # what this one wrote.
-        self.env.flush_all()
-        for _attempt in range(3):
-            try:
-                with self.env.registry.cursor() as cr:
-                    env = self.env(cr=cr, su=True)
-                    token = env["allegro.shop.token"].search(
-                        [("shop_id", "=", self.id)], limit=1
-                    )
-                    if not token:
-                        raise UserError(
-                            self.env._(
-                                "Save shop %(shop)s before connecting it.",
-                                shop=self.display_name,
-                            )
-                        )
-                    # Waits (unlike lock_for_update) while a concurrent
-                    # refresh of the same shop finishes.
-                    cr.execute(
-                        SQL(
-                            "SELECT id FROM allegro_shop_token WHERE id = %s FOR NO KEY UPDATE",
-                            token.id,
-                        )
-                    )
-                    update(token)
-                    values = self._token_values(token)
-            except psycopg2.errors.SerializationFailure:
-                # A concurrent worker committed new tokens while we waited:
-                # start over on a fresh snapshot and take them.
-                continue
-            self.env["allegro.shop.token"].invalidate_model()
-            return values
-        raise UserError(
-            self.env._(
-                "Could not update the Allegro tokens of shop %(shop)s: "
-                "other workers kept changing them. Try again.",
-                shop=self.display_name,
-            )
-        )
-
     # ------------------------------------------------------------------
     # Connection (OAuth device flow)
     # ------------------------------------------------------------------
@@ -393,10 +415,9 @@ class AllegroShop(models.Model):
         self.ensure_one()
         check_group(self, SYSTEM)
         try:
-            device = self._allegro_oauth().start_device_flow()
+            device = self.env["allegro.shop.token"]._start_device_flow(self)
         except api_errors.AllegroError as error:
             return self._notify_failure(error)
-        self.sudo().token_ids.write({"device_code": device.device_code})
         self.write(
             {
                 "state": "pending",
@@ -421,7 +442,7 @@ class AllegroShop(models.Model):
         self.ensure_one()
         check_group(self, SYSTEM)
         try:
-            done = self._collect_device_token()
+            done = self.env["allegro.shop.token"]._collect_device_token(self)
         except (api_errors.AllegroError, UserError) as error:
             return self._notify_failure(error)
         if self.state == "error":
@@ -439,53 +460,6 @@ class AllegroShop(models.Model):
             self.env._("Connected to Allegro as %(login)s.", login=self.seller_login),
             "success",
         )
-
-    def _collect_device_token(self):
-        """Exchange the device code for tokens. True once connected."""
-        self.ensure_one()
-        if self.state != "pending":
-            return self.state == "connected"
-        if self.device_expires_at and self.device_expires_at < fields.Datetime.now():
-            self._set_error(
-                self.env._("The authorization code expired before it was confirmed. Press Connect again.")
-            )
-            return False
-        oauth = self._allegro_oauth()
-        outcome = {}
-
-        def exchange(token):
-            if not token.device_code:
-                outcome["done"] = bool(token.refresh_token)
-                return  # another worker collected it already
-            try:
-                tokens = oauth.poll_device_token(token.device_code)
-            except (api_errors.AuthorizationPending, api_errors.SlowDown):
-                outcome["done"] = False
-                return
-            except (api_errors.AccessDenied, api_errors.ExpiredDeviceCode, api_errors.InvalidGrant) as error:
-                token.device_code = False
-                outcome["error"] = error
-                return
-            token.write(dict(_token_vals(tokens), device_code=False))
-            outcome["done"] = True
-
-        self._update_token_committed(exchange)
-        if "error" in outcome:
-            self._set_error(
-                self.env._("Allegro refused the authorization: %(reason)s", reason=outcome["error"])
-            )
-            return False
-        if not outcome["done"]:
-            return False
-        self.write(
-            {
-                "device_user_code": False,
-                "device_verification_url": False,
-                "device_expires_at": False,
-            }
-        )
-        self._check_connection()
-        return self.state == "connected"
 
     def _schedule_device_poll(self):
         cron = self.env.ref(
@@ -531,9 +505,7 @@ class AllegroShop(models.Model):
 
     def action_disconnect(self):
         check_group(self, SYSTEM)
-        self.sudo().token_ids.write(
-            {"access_token": False, "refresh_token": False, "expires_at": False, "device_code": False}
-        )
+        self.env["allegro.shop.token"]._forget_tokens(self)
         self.write(
             {
                 "state": "not_connected",
@@ -578,7 +550,7 @@ class AllegroShop(models.Model):
         for shop in pending:
             shop = shop._in_allegro_lang()
             try:
-                shop._collect_device_token()
+                shop.env["allegro.shop.token"]._collect_device_token(shop)
             except (api_errors.AllegroError, UserError) as error:
                 if not getattr(error, "retryable", False):  # else polled again, still pending
                     shop._set_error(shop._allegro_error_text(error))
@@ -600,7 +572,7 @@ class AllegroShop(models.Model):
         for shop in tokens.shop_id.sudo(False):
             shop = shop._in_allegro_lang()
             try:
-                shop._refresh_tokens(shop.sudo().token_ids[:1].access_token)
+                shop.env["allegro.shop.token"]._keep_alive(shop)
             except (api_errors.AllegroError, UserError) as error:
                 if getattr(error, "retryable", False):
                     # Allegro's OAuth server busy (429), down (5xx) or not
@@ -610,19 +582,123 @@ class AllegroShop(models.Model):
                     continue
                 shop._set_error(shop._allegro_error_text(error))
 
+    # ------------------------------------------------------------------
+    # Orders (the import itself is allegro.importer)
+    # ------------------------------------------------------------------
 
-def _is_fresh(token_values):
-    expires_at = token_values.get("expires_at")
-    return bool(
-        token_values.get("access_token")
-        and expires_at
-        and expires_at > fields.Datetime.now() + TOKEN_REFRESH_MARGIN
-    )
+    def action_update_carriers(self):
+        """Read the carriers Allegro accepts with tracking numbers."""
+        self.ensure_one()
+        check_group(self, ALLEGRO_MANAGER)
+        self.env["allegro.carrier"]._update_from(
+            self.company_id, self._allegro_client().get_carriers().get("carriers") or []
+        )
+        return self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_carrier")
 
+    def action_view_orders(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_order")
+        action["domain"] = [("shop_id", "in", self.ids)]
+        return action
 
-def _token_vals(tokens):
-    return {
-        "access_token": tokens.access_token,
-        "refresh_token": tokens.refresh_token,
-        "expires_at": fields.Datetime.now() + timedelta(seconds=tokens.expires_in),
-    }
+    def action_fetch_orders(self):
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        summary = self.env["allegro.importer"]._run_import(self)
+        kind = "danger" if summary["state"] == "failed" else "success"
+        if summary["state"] == "skipped":
+            kind = "warning"
+        return self._notify(summary["message"], kind)
+
+    @api.model
+    def _cron_fetch_orders(self):
+        self.search([("state", "=", "connected")])._enqueue_imports()
+
+    @api.model
+    def _cron_sweep_orders(self):
+        self.search([("state", "=", "connected"), ("initial_import_done", "=", True)])._enqueue_imports(sweep=True)
+
+    def _enqueue_imports(self, sweep=False):
+        """One job per shop, so that several shops import side by side on
+        several workers and one shop's failure stays its own. The identity key
+        keeps a shop from being queued twice; the shop's lock keeps two jobs
+        from importing it at once."""
+        for shop in self:
+            kind = "sweep" if sweep else "fetch"
+            shop.with_delay(
+                channel=CHANNEL_IMPORT,
+                identity_key=KEY_IMPORT % (kind, shop.id),
+                description=self.env._("Allegro: import orders of %(shop)s", shop=shop.display_name),
+            )._import_job(sweep=sweep)
+
+    def _import_job(self, sweep=False):
+        self.ensure_one()
+        # Orders, notes and flags in the shop's language, not in the one the job was queued in.
+        shop = self._in_allegro_lang()
+        return shop.env["allegro.importer"]._run_import(shop, sweep=sweep)["message"]
+
+    # ------------------------------------------------------------------
+    # Offers (the engine is allegro.offer.sync)
+    # ------------------------------------------------------------------
+
+    def action_read_offers(self):
+        """Read every offer now, then send what differs."""
+        sync = self.env["allegro.offer.sync"]
+        for shop in self:
+            try:
+                sync._read_offers(shop)
+            except api_errors.AllegroError as exc:
+                raise UserError(self.env._("Allegro did not return the offer list: %(error)s", error=exc)) from exc
+            if shop.stock_sync or shop.price_sync:
+                sync._send_offer_updates(shop, shop.offer_ids.filtered("product_id"))
+        return self.action_view_offers()
+
+    def action_view_offers(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_offer")
+        action["domain"] = [("shop_id", "in", self.ids)]
+        return action
+
+    def _offer_shops(self):
+        return self.search([("state", "=", "connected")])
+
+    @api.model
+    def _cron_reconcile_offers(self):
+        """Full read of every shop's offers, which also finds stock changed by hand on Allegro."""
+        for shop in self._offer_shops():
+            shop.with_delay(channel=CHANNEL_OFFERS, identity_key=KEY_OFFERS_RECONCILE % shop.id,
+                            description="Allegro: read offers of %s and reconcile" % shop.name
+                            )._job_reconcile_offers()
+
+    @api.model
+    def _cron_read_offer_events(self):
+        for shop in self._offer_shops():
+            shop.with_delay(channel=CHANNEL_OFFERS, identity_key=KEY_OFFER_EVENTS % shop.id,
+                            description="Allegro: offer events of %s" % shop.name)._job_read_offer_events()
+
+    def _schedule_stock_send(self):
+        """One send per shop, a little later, so that a burst of stock moves makes one batch."""
+        eta = fields.Datetime.now() + STOCK_SEND_DELAY
+        for shop in self.filtered("stock_sync").with_user(SUPERUSER_ID):
+            shop.with_delay(channel=CHANNEL_OFFERS, eta=eta, identity_key=KEY_STOCK_SEND % shop.id,
+                            description="Allegro: send stock of %s" % shop.name)._job_send_stock()
+
+    # Jobs: Allegro's refusals and the offers' states in the shop's language.
+
+    def _job_reconcile_offers(self):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        shop.env["allegro.offer.sync"]._reconcile_offers(shop)
+
+    def _job_send_stock(self):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        shop.env["allegro.offer.sync"]._send_stock(shop)
+
+    def _job_read_offer_events(self):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        shop.env["allegro.offer.sync"]._follow_offer_events(shop)
+
+    def _job_read_command_tasks(self, commands):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        shop.env["allegro.offer.sync"]._recheck_command_tasks(shop, commands)

@@ -165,7 +165,7 @@ class AllegroEmulatorCase(JobRunnerMixin, TransactionCase):
 
     def import_orders(self, shop, sweep=False):
         """Run the import as the cron does, then read its results afresh."""
-        summary = shop._run_import(sweep=sweep)
+        summary = shop.env["allegro.importer"]._run_import(shop, sweep=sweep)
         self.env.invalidate_all()
         return summary
 

@@ -52,7 +52,7 @@ class TestConcurrentImport(TransactionCase):
             shop = self.env(cr=cr)["allegro.shop"].browse(self.shop_id)
             barrier.wait(timeout=10)
             try:
-                summaries.append(shop._run_import())
+                summaries.append(shop.env["allegro.importer"]._run_import(shop))
             except Exception as error:  # reported by the assertion below
                 summaries.append({"state": repr(error)})
 
@@ -82,5 +82,5 @@ class TestConcurrentImport(TransactionCase):
             self.assertEqual(len(sales), len(expected))
             self.assertEqual(len(sales.allegro_order_id), len(sales), "one sale order per Allegro order")
             # The import that ran afterwards finds nothing left to do.
-            summary = env["allegro.shop"].browse(self.shop_id)._run_import()
+            summary = env["allegro.importer"]._run_import(env["allegro.shop"].browse(self.shop_id))
             self.assertEqual((summary["state"], summary["new"]), ("done", 0))

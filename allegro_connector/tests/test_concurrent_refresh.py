@@ -39,7 +39,7 @@ class TestConcurrentRefresh(TransactionCase):
             shop = self.env(cr=cr)["allegro.shop"].browse(self.shop_id)
             barrier.wait(timeout=10)
             try:
-                provider = shop._allegro_token_provider()
+                provider = shop.env["allegro.shop.token"]._allegro_token_provider(shop)
                 token = provider()
                 AllegroClient(shop.api_url, provider, timeout=30).get_me()
                 results.append(token)

@@ -4,7 +4,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 
 from allegro_emulator import AllegroEmulator
 
-from ..models.allegro_shop_offers import AllegroShop
+from ..models.allegro_offer_sync import AllegroOfferSync
 from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop, delete_records_created_since
 
 # Removed after the test, in this order.
@@ -66,13 +66,13 @@ class TestStockMovedDuringASend(TransactionCase):
 
     def test_stock_moved_while_the_job_talks_to_allegro_is_sent(self):
         self.move_stock(3)  # 7 left: the offer is marked, a send is queued
-        put_commands = AllegroShop._put_commands
+        put_commands = AllegroOfferSync._put_commands
 
-        def put_commands_during_a_move(shop, *args, **kwargs):
-            sent = put_commands(shop, *args, **kwargs)
+        def put_commands_during_a_move(sync, *args, **kwargs):
+            sent = put_commands(sync, *args, **kwargs)
             self.move_stock(3)  # committed while the job waits for Allegro: 4 left
             return sent
-        with patch.object(AllegroShop, "_put_commands", put_commands_during_a_move):
+        with patch.object(AllegroOfferSync, "_put_commands", put_commands_during_a_move):
             try:
                 self.run_send_job()
             except Exception as error:  # noqa: BLE001 - queue_job retries a job hit by a concurrent update

@@ -45,7 +45,7 @@ class TestConcurrentUpdates(JobRunnerMixin, TransactionCase):
         )
         with self.registry.cursor() as cr:
             shop = self.env(cr=cr)["allegro.shop"].browse(shop_id)
-            self.assertEqual(shop._run_import()["state"], "done")
+            self.assertEqual(shop.env["allegro.importer"]._run_import(shop)["state"], "done")
             self.order_id = self.env(cr=cr)["allegro.order"].search([("shop_id", "=", shop_id)]).id
 
     def _delete_created_records(self):

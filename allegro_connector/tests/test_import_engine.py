@@ -129,7 +129,7 @@ class TestImportEngine(AllegroEmulatorCase):
         forms = self.add_orders(110)
         shop = self.create_connected_shop(name="Second shop")
         # A run stops at its first commit once its time is up (here at once).
-        summary = shop._run_import(slice_seconds=1e-6)
+        summary = shop.env["allegro.importer"]._run_import(shop, slice_seconds=1e-6)
         self.env.invalidate_all()
         self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
         self.assertFalse(shop.initial_import_done)
@@ -157,7 +157,7 @@ class TestImportEngine(AllegroEmulatorCase):
 
     def test_a_long_journal_run_goes_on_from_its_last_committed_slice(self):
         self.add_orders(110)
-        summary = self.shop._run_import(slice_seconds=1e-6)
+        summary = self.shop.env["allegro.importer"]._run_import(self.shop, slice_seconds=1e-6)
         self.env.invalidate_all()
         self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
         cursor = self.shop.last_event_id
@@ -187,7 +187,7 @@ class TestImportEngine(AllegroEmulatorCase):
     def test_a_long_sweep_goes_on_where_it_stopped(self):
         forms = self.add_orders(120)
         self.shop.sudo().last_event_id = self.emulator.events[-1]["id"]
-        summary = self.shop._run_import(sweep=True, slice_seconds=1e-6)
+        summary = self.shop.env["allegro.importer"]._run_import(self.shop, sweep=True, slice_seconds=1e-6)
         self.env.invalidate_all()
         self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
         mark = self.shop.sweep_mark

@@ -80,7 +80,7 @@ class TestJobRunner(TransactionCase):
         """Import the orders, then queue a status and a tracking number for each."""
         with self.registry.cursor() as cr:
             shop = self.env(cr=cr)["allegro.shop"].browse(self.shop_id)
-            self.assertEqual(shop._run_import()["state"], "done")
+            self.assertEqual(shop.env["allegro.importer"]._run_import(shop)["state"], "done")
         with self.registry.cursor() as cr:
             env = self.env(cr=cr)
             orders = env["allegro.order"].search([("shop_id", "=", self.shop_id)])

@@ -70,7 +70,7 @@ class TestStockRule(AllegroEmulatorCase):
                                        **overrides)
 
     def import_orders_as_cron(self):
-        self.run_offer_jobs(lambda: self.shop._run_import())
+        self.run_offer_jobs(lambda: self.shop.env["allegro.importer"]._run_import(self.shop))
 
     def receive(self, product, quantity):
         """The warehouse user validates a receipt from a supplier."""
@@ -220,7 +220,7 @@ class TestStockRule(AllegroEmulatorCase):
         self.assertEqual((self.allegro_stock(self.mug), self.allegro_stock(second)), (10, 10))
         self.buy(3)  # on the first offer: Allegro shows 7 there, still 10 on the second
         with trap_jobs() as trap:
-            self.shop._run_import()
+            self.shop.env["allegro.importer"]._run_import(self.shop)
             self.assertEqual([job.method_name for job in trap.enqueued_jobs], ["_job_send_stock"])
         self.run_offer_jobs(lambda: self.shop.with_delay()._job_send_stock())
         self.assertEqual((self.allegro_stock(self.mug), self.allegro_stock(second)), (7, 7))
@@ -239,7 +239,7 @@ class TestStockRule(AllegroEmulatorCase):
         self.assertEqual(other.offer(self.mug["id"])["stock"]["available"], 10)
         self.buy(2)  # on the first shop, not paid yet
         with trap_jobs() as trap:
-            self.shop._run_import()
+            self.shop.env["allegro.importer"]._run_import(self.shop)
             queued = [job.recordset for job in trap.enqueued_jobs if job.method_name == "_job_send_stock"]
         self.assertEqual(len(queued), 2, "one send per shop")
         # The first shop's send alone: the second shop's offer goes with it.

@@ -67,7 +67,7 @@ class TestTours(JobRunnerMixin, HttpCase):
         self.emulator.auto_approve = True
         self.shop.action_connect()
         self.shop.action_check_authorization()
-        self.shop._run_import()
+        self.shop.env["allegro.importer"]._run_import(self.shop)
         self.env.invalidate_all()
         return self.env["allegro.order"].search([("shop_id", "=", self.shop.id)], order="id")
 

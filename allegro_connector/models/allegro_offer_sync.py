@@ -1,26 +1,30 @@
+"""The offer and stock engine: reading offers from Allegro and keeping their
+stock (and prices) in step with Odoo.
+
+The shop keeps the settings, the buttons and the schedules; this unit holds
+no state of its own, every method takes the shop it works for (in the
+environment, and so the language, the shop's job gives it).
+"""
+
 import logging
 import uuid
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from odoo import SUPERUSER_ID, api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
-from ..const import (CHANNEL_OFFERS, KEY_OFFER_EVENTS, KEY_OFFERS_RECONCILE, KEY_STOCK_SEND, MARKETPLACE_CURRENCIES,
-                     MARKETPLACES)
+from ..const import CHANNEL_OFFERS, MARKETPLACE_CURRENCIES
 from .allegro_offer import OFFER_STATUSES
 
 _logger = logging.getLogger(__name__)
 
 OFFER_PAGE_SIZE = 1000
-# Stock changes are collected for this long, then sent in one go.
-STOCK_SEND_DELAY = timedelta(seconds=20)
 # How soon commands whose tasks Allegro has not carried out yet are read again.
 COMMAND_RECHECK_DELAY = timedelta(seconds=10)
 # A journal naming more offers than this is cheaper to follow by reading the whole list.
@@ -39,126 +43,25 @@ def _retry_when_allegro_is_away():
         raise RetryableJobError(str(exc), seconds=RETRY_AFTER_SECONDS) from exc
 
 
-# Allegro shows these prices in whole units.
-WHOLE_UNIT_CURRENCIES = ("CZK", "HUF")
-
-
-class AllegroShop(models.Model):
-    """Offers of a shop: reading them from Allegro and keeping their stock (and prices) in step with Odoo."""
-
-    _inherit = "allegro.shop"
-
-    offer_ids = fields.One2many("allegro.offer", "shop_id")
-    offer_count = fields.Integer(compute="_compute_offer_count")
-    stock_sync = fields.Boolean(
-        "Send stock to Allegro",
-        help="Keep the available quantity of linked offers equal to Odoo's free quantity.",
-    )
-    stock_warehouse_ids = fields.Many2many(
-        "stock.warehouse",
-        string="Warehouses counted",
-        check_company=True,
-        domain="[('company_id', '=', company_id)]",
-        help="Warehouses whose free quantity Allegro may sell; all warehouses of the company when empty.",
-    )
-    stock_buffer = fields.Integer(
-        "Safety buffer",
-        help="Units kept back from Allegro: offers show the free quantity minus this number, never below zero.",
-    )
-    stock_split = fields.Selection(
-        [("whole", "Whole free stock in every offer"), ("split", "Split between the offers")],
-        "Several offers of a product", default="whole",
-        help="When a product is sold through several offers (in this shop or in the company's other shops): "
-        "either every offer shows the whole free quantity, and a sale on one updates all the others at once "
-        "(two buyers may still buy the last unit in the same moment), or the free quantity is shared out "
-        "between the offers, so that together they never show more than Odoo can ship.",
-    )
-    stock_reactivate = fields.Boolean(
-        "Re-activate on restock",
-        default=True,
-        help="An offer ended because Odoo had no stock left is activated again when stock comes back. "
-        "Offers are always ended at zero: Allegro refuses a quantity of 0.",
-    )
-    price_sync = fields.Boolean(
-        "Send prices to Allegro",
-        help="Set the price of linked offers on each marketplace from the pricelist chosen for it.",
-    )
-    price_pricelist_ids = fields.One2many("allegro.shop.pricelist", "shop_id", string="Price sources")
-    offer_event_cursor = fields.Char(readonly=True, copy=False, groups="base.group_system",
-                                     help="Last offer event read from Allegro's journal.")
-    offers_read_at = fields.Datetime("Offers read", readonly=True, copy=False)
-
-    def _compute_offer_count(self):
-        counts = dict(self.env["allegro.offer"]._read_group([("shop_id", "in", self.ids)], ["shop_id"], ["__count"]))
-        for shop in self:
-            shop.offer_count = counts.get(shop, 0)
-
-    def write(self, vals):
-        result = super().write(vals)
-        if {"stock_sync", "stock_warehouse_ids", "stock_buffer", "stock_reactivate", "stock_split"} & set(vals):
-            for shop in self.filtered("stock_sync"):
-                shop.offer_ids.filtered("product_id")._mark_stock_dirty()
-        return result
+class AllegroOfferSync(models.AbstractModel):
+    _name = "allegro.offer.sync"
+    _description = "Allegro offer and stock sync"
 
     # ------------------------------------------------------------------
-    # Buttons, crons
+    # The work of the shop's jobs
     # ------------------------------------------------------------------
-    def action_read_offers(self):
-        """Read every offer now, then send what differs."""
-        for shop in self:
-            try:
-                shop._read_offers()
-            except api_errors.AllegroError as exc:
-                raise UserError(self.env._("Allegro did not return the offer list: %(error)s", error=exc)) from exc
-            if shop.stock_sync or shop.price_sync:
-                shop._send_offer_updates(shop.offer_ids.filtered("product_id"))
-        return self.action_view_offers()
-
-    def action_view_offers(self):
-        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_offer")
-        action["domain"] = [("shop_id", "in", self.ids)]
-        return action
-
-    def _offer_shops(self):
-        return self.search([("state", "=", "connected")])
-
     @api.model
-    def _cron_reconcile_offers(self):
-        """Full read of every shop's offers, which also finds stock changed by hand on Allegro."""
-        for shop in self._offer_shops():
-            shop.with_delay(channel=CHANNEL_OFFERS, identity_key=KEY_OFFERS_RECONCILE % shop.id,
-                            description="Allegro: read offers of %s and reconcile" % shop.name
-                            )._job_reconcile_offers()
-
-    @api.model
-    def _cron_read_offer_events(self):
-        for shop in self._offer_shops():
-            shop.with_delay(channel=CHANNEL_OFFERS, identity_key=KEY_OFFER_EVENTS % shop.id,
-                            description="Allegro: offer events of %s" % shop.name)._job_read_offer_events()
-
-    def _schedule_stock_send(self):
-        """One send per shop, a little later, so that a burst of stock moves makes one batch."""
-        eta = fields.Datetime.now() + STOCK_SEND_DELAY
-        for shop in self.filtered("stock_sync").with_user(SUPERUSER_ID):
-            shop.with_delay(channel=CHANNEL_OFFERS, eta=eta, identity_key=KEY_STOCK_SEND % shop.id,
-                            description="Allegro: send stock of %s" % shop.name)._job_send_stock()
-
-    # ------------------------------------------------------------------
-    # Jobs (Allegro's refusals and the offers' states in the shop's language)
-    # ------------------------------------------------------------------
-    def _job_reconcile_offers(self):
-        self.ensure_one()
-        shop = self._in_allegro_lang()
+    def _reconcile_offers(self, shop):
+        """Read every offer of the shop, then send what differs."""
         with _retry_when_allegro_is_away():
-            shop._read_offers()
+            self._read_offers(shop)
             if shop.stock_sync or shop.price_sync:
-                shop._send_offer_updates(shop.offer_ids.filtered("product_id"))
+                self._send_offer_updates(shop, shop.offer_ids.filtered("product_id"))
 
-    def _job_send_stock(self):
+    @api.model
+    def _send_stock(self, shop):
         """Send the shop's marked offers, and with them the marked offers of the same products in the
         company's other shops: every offer of a product shows its new quantity at once."""
-        self.ensure_one()
-        shop = self._in_allegro_lang()
         if not shop.stock_sync:
             return
         Offer = shop.env["allegro.offer"]
@@ -169,33 +72,34 @@ class AllegroShop(models.Model):
                                     ("shop_id.state", "=", "connected")])
         for offers_shop, shop_offers in offers.grouped("shop_id").items():
             with _retry_when_allegro_is_away():
-                offers_shop._send_offer_updates(shop_offers, prices=False)
+                self._send_offer_updates(offers_shop, shop_offers, prices=False)
 
-    def _job_read_offer_events(self):
-        self.ensure_one()
+    @api.model
+    def _follow_offer_events(self, shop):
         with _retry_when_allegro_is_away():
-            self._in_allegro_lang()._read_offer_events()
+            self._read_offer_events(shop)
 
-    def _job_read_command_tasks(self, commands):
+    @api.model
+    def _recheck_command_tasks(self, shop, commands):
         """Read commands whose tasks were still NEW; again later while some still are."""
-        self.ensure_one()
-        shop = self._in_allegro_lang()
         with _retry_when_allegro_is_away():
-            shop._read_command_tasks(shop._allegro_client(), commands)
+            self._read_command_tasks(shop, shop._allegro_client(), commands)
 
     # ------------------------------------------------------------------
     # Reading offers
     # ------------------------------------------------------------------
-    def _read_offers(self, mark_drift=True):
+    @api.model
+    def _read_offers(self, shop, mark_drift=True):
         """Every offer of the shop, all marketplaces, into the offer list; new ones linked to products."""
-        self.ensure_one()
-        client = self._allegro_client()
+        shop.ensure_one()
+        client = shop._allegro_client()
         listing = list(client.iter_offers(page_size=OFFER_PAGE_SIZE))
-        self._store_offers(listing, mark_drift=mark_drift)
-        self.sudo().offers_read_at = fields.Datetime.now()
+        self._store_offers(shop, listing, mark_drift=mark_drift)
+        shop.sudo().offers_read_at = fields.Datetime.now()
         return len(listing)
 
-    def _store_offers(self, listing, mark_drift=True):
+    @api.model
+    def _store_offers(self, shop, listing, mark_drift=True):
         """Create or update offers from OfferListingDto entries; only changed values are written.
 
         ``mark_drift``: offers whose Allegro stock now differs from Odoo's are
@@ -203,24 +107,24 @@ class AllegroShop(models.Model):
         stock before its order reaches Odoo, and sending Odoo's figure back in
         that window would sell the same item twice.
         """
-        Offer = self.env["allegro.offer"]
+        Offer = shop.env["allegro.offer"]
         entries = []
         for data in listing:
             if not isinstance(data, dict) or not data.get("id"):
                 # Nothing to keep it under: said in the log, the other offers go on.
-                _logger.warning("Allegro shop %s: an offer without an id was skipped: %r", self.id, data)
+                _logger.warning("Allegro shop %s: an offer without an id was skipped: %r", shop.id, data)
                 continue
             entries.append(data)
-        existing = {o.offer_id: o for o in Offer.search([("shop_id", "=", self.id),
+        existing = {o.offer_id: o for o in Offer.search([("shop_id", "=", shop.id),
                                                          ("offer_id", "in", [str(d["id"]) for d in entries])])}
-        currencies = {c.name: c for c in self.env["res.currency"].with_context(active_test=False).search([])}
-        now = self.env.cr.now()  # the clock of the orders' create_date, see allegro.offer.stock_base_at
+        currencies = {c.name: c for c in shop.env["res.currency"].with_context(active_test=False).search([])}
+        now = shop.env.cr.now()  # the clock of the orders' create_date, see allegro.offer.stock_base_at
         to_create, changed = [], Offer
         for data in entries:
-            values = self._offer_values(data, currencies)
+            values = self._offer_values(shop, data, currencies)
             offer = existing.get(values["offer_id"])
             if offer is None:
-                to_create.append(dict(values, shop_id=self.id, read_at=now, stock_base=values.get("allegro_stock", 0),
+                to_create.append(dict(values, shop_id=shop.id, read_at=now, stock_base=values.get("allegro_stock", 0),
                                       stock_base_at=now))
                 continue
             diff = {k: v for k, v in values.items() if _differs(offer[k], v)}
@@ -238,7 +142,8 @@ class AllegroShop(models.Model):
             drifted._mark_stock_dirty()
         return created | changed
 
-    def _offer_values(self, data, currencies):
+    @api.model
+    def _offer_values(self, shop, data, currencies):
         """Offer values of an OfferListingDto entry (with an id). What Odoo cannot read (a status it
         does not know, a stock that is no number) is left as it was and said in ``read_error``."""
         price = (data.get("sellingMode") or {}).get("price") or {}
@@ -267,28 +172,29 @@ class AllegroShop(models.Model):
         if status in dict(OFFER_STATUSES) or not status:
             values["status"] = status or False
         else:
-            problems.append(self.env._("Allegro gives the offer the status %(status)s, which this version of the "
+            problems.append(shop.env._("Allegro gives the offer the status %(status)s, which this version of the "
                                        "connector does not know: the offer keeps the status it had.", status=status))
         available = (data.get("stock") or {}).get("available") or 0
         try:
             values["allegro_stock"] = int(available)
         except (TypeError, ValueError):
-            problems.append(self.env._("Allegro gives the offer a stock Odoo cannot read (%(stock)s): the offer "
+            problems.append(shop.env._("Allegro gives the offer a stock Odoo cannot read (%(stock)s): the offer "
                                        "keeps the stock it had.", stock=available))
         try:
             if price.get("amount") is not None:
                 values["price"] = float(price["amount"])
         except (TypeError, ValueError):
-            problems.append(self.env._("Allegro gives the offer a price Odoo cannot read (%(price)s).",
+            problems.append(shop.env._("Allegro gives the offer a price Odoo cannot read (%(price)s).",
                                        price=price.get("amount")))
         values["read_error"] = "\n".join(problems) or False
         return values
 
-    def _read_offer_events(self):
+    @api.model
+    def _read_offer_events(self, shop):
         """Follow the offer event journal: re-read the offers it names (or all of them after a burst)."""
-        self.ensure_one()
-        client = self._allegro_client()
-        events = client.iter_offer_events(from_id=self.sudo().offer_event_cursor or None)
+        shop.ensure_one()
+        client = shop._allegro_client()
+        events = client.iter_offer_events(from_id=shop.sudo().offer_event_cursor or None)
         offer_ids, sold_out = [], set()
         for event in events:
             offer_id = (event.get("offer") or {}).get("id")
@@ -299,37 +205,39 @@ class AllegroShop(models.Model):
                 sold_out.add(offer_id)
         if offer_ids:
             if len(offer_ids) > EVENT_OFFERS_LOOKUP_LIMIT:
-                self._read_offers(mark_drift=False)
+                self._read_offers(shop, mark_drift=False)
             else:
                 listing = []
                 for start in range(0, len(offer_ids), EVENT_LOOKUP_CHUNK):
                     chunk = offer_ids[start:start + EVENT_LOOKUP_CHUNK]
                     listing += list(client.iter_offers(page_size=len(chunk), offer_id=chunk))
-                self._store_offers(listing, mark_drift=False)
+                self._store_offers(shop, listing, mark_drift=False)
             if sold_out:
-                self.env["allegro.offer"].search([("shop_id", "=", self.id), ("offer_id", "in", list(sold_out))]
+                shop.env["allegro.offer"].search([("shop_id", "=", shop.id), ("offer_id", "in", list(sold_out))]
                                                  ).write({"ended_by_sync": True})
         if events.cursor:
-            self.sudo().offer_event_cursor = events.cursor
+            shop.sudo().offer_event_cursor = events.cursor
         return len(offer_ids)
 
     # ------------------------------------------------------------------
     # Stock
     # ------------------------------------------------------------------
-    def _stock_warehouses(self):
-        self.ensure_one()
-        return self.stock_warehouse_ids or self.env["stock.warehouse"].sudo().search(
-            [("company_id", "=", self.company_id.id)])
+    @api.model
+    def _stock_warehouses(self, shop):
+        shop.ensure_one()
+        return shop.stock_warehouse_ids or shop.env["stock.warehouse"].sudo().search(
+            [("company_id", "=", shop.company_id.id)])
 
-    def _stock_targets(self, offers):
+    @api.model
+    def _stock_targets(self, shop, offers):
         """``{offer id: quantity for Allegro}``: what Odoo can ship of the offer's product (see
         ``_stock_available``), minus what Allegro sold that Odoo has not imported yet (on any offer of
         the product), minus the safety buffer, never below zero; split between the product's
         offers when the shop says so."""
-        self.ensure_one()
-        available = self._stock_available(offers.product_id)
-        siblings = self.env["allegro.offer"].sudo().search(
-            [("product_id", "in", offers.product_id.ids), ("company_id", "=", self.company_id.id)]
+        shop.ensure_one()
+        available = self._stock_available(shop, offers.product_id)
+        siblings = shop.env["allegro.offer"].sudo().search(
+            [("product_id", "in", offers.product_id.ids), ("company_id", "=", shop.company_id.id)]
         )._stock_synced()
         unexplained = siblings._stock_unexplained()
         sold_unknown = defaultdict(int)
@@ -339,51 +247,53 @@ class AllegroShop(models.Model):
         targets = {}
         for offer in offers:
             product = offer.product_id
-            quantity = max(0, available[product.id] - sold_unknown[product.id] - self.stock_buffer)
-            if self.stock_split == "split":
+            quantity = max(0, available[product.id] - sold_unknown[product.id] - shop.stock_buffer)
+            if shop.stock_split == "split":
                 # Whole units, the remainder to the oldest offers: together never more than Odoo has.
                 sharing = (selling.get(product, offers.browse()) | offer).sorted("id").ids
                 quantity = quantity // len(sharing) + (1 if sharing.index(offer.id) < quantity % len(sharing) else 0)
             targets[offer.id] = quantity
         return targets
 
-    def _stock_available(self, products):
+    @api.model
+    def _stock_available(self, shop, products):
         """``{product id: units Odoo can ship}``: the free quantity (on hand minus reserved) in the
         shop's warehouses minus the items of open Allegro orders Odoo has not reserved; for a kit
         (with mrp), as many kits as its components allow."""
-        self.ensure_one()
-        products = products.sudo().with_company(self.company_id)
+        shop.ensure_one()
+        products = products.sudo().with_company(shop.company_id)
         kits = {}
-        if "mrp.bom" in self.env:
-            boms = self.env["mrp.bom"].sudo()._bom_find(products, company_id=self.company_id.id, bom_type="phantom")
+        if "mrp.bom" in shop.env:
+            boms = shop.env["mrp.bom"].sudo()._bom_find(products, company_id=shop.company_id.id, bom_type="phantom")
             for product in products.filtered(lambda p: boms.get(p)):
                 kits[product] = _kit_components(boms[product], product)
         counted = products.filtered(lambda p: p not in kits)
         for components in kits.values():
-            counted |= self.env["product.product"].concat(*[c for c, _qty in components])
-        held = self._held_by_allegro_orders()
+            counted |= shop.env["product.product"].concat(*[c for c, _qty in components])
+        held = self._held_by_allegro_orders(shop)
         free = {p.id: p.free_qty - held.get(p.id, 0)
-                for p in counted.with_context(warehouse_id=self._stock_warehouses().ids)}
+                for p in counted.with_context(warehouse_id=self._stock_warehouses(shop).ids)}
         result = {p.id: int(free[p.id] // 1) for p in products if p not in kits}
         for kit, components in kits.items():
             result[kit.id] = min((int(free[c.id] // qty) for c, qty in components if qty > 0), default=0)
         return result
 
-    def _held_by_allegro_orders(self):
+    @api.model
+    def _held_by_allegro_orders(self, shop):
         """``{product id: units}`` bought on Allegro (any shop of the company) in orders still open
         whose sale order does not reserve them: not paid yet, held for product mapping, amounts that
         differ, in error. Allegro already took these units off its offers; a kit holds its components."""
-        self.ensure_one()
-        lines = self.env["allegro.order.line"].sudo().search([
-            ("company_id", "=", self.company_id.id),
+        shop.ensure_one()
+        lines = shop.env["allegro.order.line"].sudo().search([
+            ("company_id", "=", shop.company_id.id),
             ("order_id.status", "!=", "CANCELLED"),
             ("order_id.sync_state", "!=", "gone"),
             ("order_id.fulfillment_provider", "!=", "ALLEGRO"),
             "|", ("order_id.no_sale_reason", "=", False), ("order_id.sale_requested", "=", True),
             "|", ("order_id.sale_order_id", "=", False), ("order_id.sale_order_id.state", "in", ("draft", "sent")),
         ])
-        offers = {(o.shop_id.id, o.offer_id): o.product_id for o in self.env["allegro.offer"].sudo().search(
-            [("company_id", "=", self.company_id.id), ("offer_id", "in", list(set(lines.mapped("offer_id")))),
+        offers = {(o.shop_id.id, o.offer_id): o.product_id for o in shop.env["allegro.offer"].sudo().search(
+            [("company_id", "=", shop.company_id.id), ("offer_id", "in", list(set(lines.mapped("offer_id")))),
              ("product_id", "!=", False)])}
         held = defaultdict(int)
         boms = {}
@@ -391,10 +301,10 @@ class AllegroShop(models.Model):
             product = line.product_id or offers.get((line.shop_id.id, line.offer_id))
             if not product:
                 continue
-            if "mrp.bom" in self.env:
+            if "mrp.bom" in shop.env:
                 if product not in boms:
-                    bom = self.env["mrp.bom"].sudo()._bom_find(
-                        product, company_id=self.company_id.id, bom_type="phantom").get(product)
+                    bom = shop.env["mrp.bom"].sudo()._bom_find(
+                        product, company_id=shop.company_id.id, bom_type="phantom").get(product)
                     boms[product] = _kit_components(bom, product) if bom else None
                 if boms[product]:
                     for component, qty in boms[product]:
@@ -403,23 +313,24 @@ class AllegroShop(models.Model):
             held[product.id] += line.quantity
         return held
 
-    def _send_offer_updates(self, offers, prices=True):
+    @api.model
+    def _send_offer_updates(self, shop, offers, prices=True):
         """Tell Allegro what differs: quantities grouped by value (1,000 offers a command), END for
         offers with nothing left, ACTIVATE for restocked ones; then prices. Reads the tasks' results."""
-        self.ensure_one()
+        shop.ensure_one()
         offers = offers.sudo()
         client = None
         commands = []
         synced = offers._stock_synced()
         if synced:
             synced._rebase_stock(synced._stock_unexplained())
-            targets = self._stock_targets(synced)
+            targets = self._stock_targets(shop, synced)
             groups = defaultdict(list)
             for offer in synced:
                 for change in offer._stock_change(targets[offer.id]):
                     groups[change].append(offer)
             if groups:
-                client = self._allegro_client()
+                client = shop._allegro_client()
                 # Quantities first, so that an offer is activated with its new stock.
                 for (kind, value), group in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
                     if kind == "quantity":
@@ -427,22 +338,23 @@ class AllegroShop(models.Model):
                         # (taken back if Allegro refuses), even when the result is read later.
                         for offer in group:
                             offer.stock_base += value - offer.allegro_stock
-                    commands += self._put_commands(client, kind, value, [o.offer_id for o in group])
-        if prices and self.price_sync:
-            price_groups = self._price_changes(offers)
+                    commands += self._put_commands(shop, client, kind, value, [o.offer_id for o in group])
+        if prices and shop.price_sync:
+            price_groups = self._price_changes(shop, offers)
             if price_groups:
-                client = client or self._allegro_client()
+                client = client or shop._allegro_client()
                 for (marketplace, amount, currency), offer_ids in price_groups.items():
-                    commands += self._put_commands(client, "price", (marketplace, amount, currency), offer_ids)
+                    commands += self._put_commands(shop, client, "price", (marketplace, amount, currency), offer_ids)
         if commands:
-            _logger.info("Allegro shop %s: %d offer command(s) sent", self.id, len(commands))
-            self._read_command_tasks(client, commands)
+            _logger.info("Allegro shop %s: %d offer command(s) sent", shop.id, len(commands))
+            self._read_command_tasks(shop, client, commands)
         # Cleared only now, in the transaction that sent them: a stock move committed during the send
         # wrote its mark on the same rows, so this write conflicts and the job runs again.
         offers.filtered("stock_dirty").write({"stock_dirty": False})
         return commands
 
-    def _put_commands(self, client, kind, value, offer_ids):
+    @api.model
+    def _put_commands(self, shop, client, kind, value, offer_ids):
         """Send one change to the offers, in commands of at most 1,000; returns [(api kind, id, value)]."""
         sent = []
         for start in range(0, len(offer_ids), MAX_OFFERS_PER_COMMAND):
@@ -460,11 +372,12 @@ class AllegroShop(models.Model):
                 sent.append(("publication", command_id, kind))
         return sent
 
-    def _read_command_tasks(self, client, commands):
+    @api.model
+    def _read_command_tasks(self, shop, client, commands):
         """Apply each command's task results to its offers; a refused task is shown on its offer.
         A task Odoo cannot read (no offer, a status it does not know) is shown on its offer when it
         names one, and skipped: the other tasks and commands go on."""
-        Offer = self.env["allegro.offer"].sudo()
+        Offer = shop.env["allegro.offer"].sudo()
         waiting = []
         for api_kind, command_id, value in commands:
             tasks = client.get_offer_command_tasks(api_kind, command_id).get("tasks") or []
@@ -476,13 +389,13 @@ class AllegroShop(models.Model):
                 offer_id = str(((task or {}).get("offer") or {}).get("id") or "")
                 if not offer_id:
                     _logger.warning("Allegro shop %s: command %s has a task without an offer: %r",
-                                    self.id, command_id, task)
+                                    shop.id, command_id, task)
                     continue
                 results[task.get("status") if task.get("status") in ("SUCCESS", "FAIL") else "?"][offer_id] = task
             offers = {o.offer_id: o for o in Offer.search(
-                [("shop_id", "=", self.id), ("offer_id", "in", [i for r in results.values() for i in r])])}
+                [("shop_id", "=", shop.id), ("offer_id", "in", [i for r in results.values() for i in r])])}
             done = [offers[i] for i in results["SUCCESS"] if i in offers]
-            now = self.env.cr.now()
+            now = shop.env.cr.now()
             for offer in done:
                 if api_kind == "price":
                     marketplace, amount, _currency = value
@@ -493,7 +406,7 @@ class AllegroShop(models.Model):
                 else:
                     offer.write(dict(_applied_values(value), sync_error=False))
             if results["FAIL"]:
-                _logger.info("Allegro shop %s: command %s refused for %d offer(s)", self.id, command_id,
+                _logger.info("Allegro shop %s: command %s refused for %d offer(s)", shop.id, command_id,
                              len(results["FAIL"]))
             not_done = [offers[i] for i in list(results["FAIL"]) + list(results["?"]) if i in offers]
             if api_kind == "quantity":
@@ -501,27 +414,28 @@ class AllegroShop(models.Model):
                     offer.stock_base -= value - offer.allegro_stock
             for offer_id, task in results["FAIL"].items():
                 if offer_id in offers:
-                    offers[offer_id].sync_error = _task_error(task) or self.env._("Refused by Allegro")
+                    offers[offer_id].sync_error = _task_error(task) or shop.env._("Refused by Allegro")
             for offer_id, task in results["?"].items():
                 if offer_id in offers:
-                    offers[offer_id].sync_error = self.env._(
+                    offers[offer_id].sync_error = shop.env._(
                         "Allegro answered with a task status Odoo does not know (%(status)s): the change may not "
                         "have been made. It is sent again at the next reconciliation.", status=task.get("status"))
         if waiting:
-            self.with_delay(channel=CHANNEL_OFFERS, eta=fields.Datetime.now() + COMMAND_RECHECK_DELAY,
-                            description="Allegro: results of offer changes of %s" % self.name
+            shop.with_delay(channel=CHANNEL_OFFERS, eta=fields.Datetime.now() + COMMAND_RECHECK_DELAY,
+                            description="Allegro: results of offer changes of %s" % shop.name
                             )._job_read_command_tasks(waiting)
         return waiting
 
     # ------------------------------------------------------------------
     # Prices
     # ------------------------------------------------------------------
-    def _price_changes(self, offers):
+    @api.model
+    def _price_changes(self, shop, offers):
         """``{(marketplace, amount, currency): [offer ids]}`` for prices that differ from the pricelist
         chosen for that marketplace (pricelists in another currency than the marketplace's are skipped)."""
-        self.ensure_one()
+        shop.ensure_one()
         groups = defaultdict(list)
-        for line in self.price_pricelist_ids:
+        for line in shop.price_pricelist_ids:
             currency = line.pricelist_id.currency_id
             if currency.name != MARKETPLACE_CURRENCIES.get(line.marketplace):
                 continue
@@ -560,28 +474,3 @@ def _applied_values(value):
     if value == "end":
         return {"status": "ENDED", "ended_by_sync": True}
     return {"status": "ACTIVE", "ended_by_sync": False}
-
-
-class AllegroShopPricelist(models.Model):
-    _name = "allegro.shop.pricelist"
-    _description = "Allegro price source per marketplace"
-    _order = "shop_id, marketplace"
-
-    shop_id = fields.Many2one("allegro.shop", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="shop_id.company_id", store=True)
-    marketplace = fields.Selection(MARKETPLACES, required=True)
-    pricelist_id = fields.Many2one("product.pricelist", required=True, check_company=True)
-    currency_id = fields.Many2one(related="pricelist_id.currency_id")
-
-    _shop_marketplace_unique = models.Constraint(
-        "UNIQUE(shop_id, marketplace)", "One pricelist per marketplace and shop."
-    )
-
-    def _price_of(self, product):
-        """The pricelist price as Allegro's amount string, in the currency's precision."""
-        self.ensure_one()
-        price = self.pricelist_id._get_product_price(product, 1.0)
-        currency = self.pricelist_id.currency_id
-        if currency.name in WHOLE_UNIT_CURRENCIES:
-            return str(Decimal(str(price)).quantize(Decimal("1"), rounding=ROUND_HALF_UP)) + ".00"
-        return "%.*f" % (currency.decimal_places, currency.round(price))
