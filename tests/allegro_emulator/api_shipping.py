@@ -228,7 +228,8 @@ def protocol(emu, req):
                  if desk.delivery_types[s["id"]] == "DOOR" and "canceledDate" not in s]
     if not shipments:
         return Reply(204)
-    rows = ["%s  %s  %s" % (p["waybill"], s["carrier"], s["receiver"]["city"]) for s in shipments for p in s["packages"]]
+    rows = ["%s  %s  %s" % (p["waybill"], s["carrier"], s["receiver"]["city"])
+            for s in shipments for p in s["packages"]]
     header = ["Handover protocol %s" % utcnow().date().isoformat(),
               "Sender: %s" % (desk.sender.get("company") or desk.sender.get("name")), "Parcels: %d" % len(rows)]
     pages = [header + rows[start:start + PROTOCOL_LINES_PER_PAGE]

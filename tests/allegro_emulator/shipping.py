@@ -7,6 +7,7 @@ is tied to its order by the receiver's email, the buyer's Allegro address.
 Once created, its waybills show in the order's shipments, as on Allegro.
 """
 
+import copy
 from datetime import timedelta
 
 from .catalogue import CARRIER_NAMES
@@ -88,7 +89,7 @@ class ShippingDesk:
             receiver["company"] = address["companyName"]
         if delivery.get("pickupPoint"):
             receiver["point"] = delivery["pickupPoint"]["id"]
-        packages = [dict(DEFAULT_PACKAGE) for _ in range(delivery.get("calculatedNumberOfPackages") or 1)]
+        packages = [copy.deepcopy(DEFAULT_PACKAGE) for _ in range(delivery.get("calculatedNumberOfPackages") or 1)]
         suggested = {"sender": dict(self.sender), "receiver": receiver, "packages": packages, "labelFormat": "PDF"}
         cod = self._is_cod(order)
         total = order["summary"]["totalToPay"]
@@ -102,7 +103,8 @@ class ShippingDesk:
             limits["cashOnDelivery"] = {"amount": COD_LIMIT, "currency": "PLN"}
         option = {"deliveryType": kind, "paymentType": "POSTPAID" if cod else "PREPAID", "packageType": "PACKAGE",
                   "originCountry": "PL", "destinationCountry": receiver["countryCode"], "limits": limits,
-                  "additionalServices": [{"id": i, "name": n, "description": d} for i, n, d in ADDITIONAL_SERVICES[kind]],
+                  "additionalServices": [{"id": i, "name": n, "description": d}
+                                         for i, n, d in ADDITIONAL_SERVICES[kind]],
                   "additionalProperties": []}
         return {"orderId": order["id"], "suggestedInput": suggested, "deliveryOptions": [option]}
 
@@ -200,10 +202,11 @@ class ShippingDesk:
             packages.append({key: package[key] for key in ("type", "length", "width", "height", "weight", "textOnLabel")
                              if key in package} | {"waybill": waybill, "transportingInfo": transporting})
         shipment = {"id": new_uuid(self.rng), "sender": body["sender"], "receiver": body["receiver"],
-                    "packages": packages, "carrier": carrier, "transport": [t["carrierId"]
-                                                                           for t in packages[0]["transportingInfo"]],
-                    "labelFormat": body.get("labelFormat") or "PDF", "additionalServices": body.get("additionalServices")
-                    or [], "additionalProperties": dict(body.get("additionalProperties") or {}),
+                    "packages": packages, "carrier": carrier,
+                    "transport": [t["carrierId"] for t in packages[0]["transportingInfo"]],
+                    "labelFormat": body.get("labelFormat") or "PDF",
+                    "additionalServices": body.get("additionalServices") or [],
+                    "additionalProperties": dict(body.get("additionalProperties") or {}),
                     "createdDate": iso(utcnow()), "pickupAvailable": kind == "DOOR"}
         for key in ("referenceNumber", "cashOnDelivery", "insurance", "deliveryMethodId"):
             if body.get(key):
@@ -235,11 +238,9 @@ class ShippingDesk:
         if "canceledDate" not in shipment:
             shipment["canceledDate"] = iso(utcnow())
             shipment["pickupAvailable"] = False
-            waybills = {p["waybill"] for p in shipment["packages"]}
-            order_id = self.order_of[shipment_id]
-            # The canceled parcel's waybills leave the order.
-            kept = [s for s in self.store.shipments.get(order_id, []) if s["waybill"] not in waybills]
-            self.store.shipments[order_id] = kept
+            order = self.store.orders.get(self.order_of[shipment_id])
+            if order is not None:
+                self.store.remove_waybills(order, {p["waybill"] for p in shipment["packages"]})
         return [], {"shipmentId": shipment_id}
 
     def refusal_of_pickup(self, shipment_id):
@@ -257,7 +258,8 @@ class ShippingDesk:
             if day.weekday() < 5:
                 days.append(day)
             day += timedelta(days=1)
-        return [{"date": d.isoformat(), "minTime": start, "maxTime": end} for d in days for start, end in PICKUP_WINDOWS]
+        return [{"date": d.isoformat(), "minTime": start, "maxTime": end}
+                for d in days for start, end in PICKUP_WINDOWS]
 
     def _carry_out_pickup(self, body):
         errors = []
@@ -266,9 +268,12 @@ class ShippingDesk:
             if reason:
                 errors.append(error("PICKUP_NOT_POSSIBLE", reason, "shipmentIds",
                                     "Status paczki uniemożliwia zamówienie odbioru", details=shipment_id))
+        shipments = [self.shipments[s] for s in body["shipmentIds"]]
+        if len({s["carrier"] for s in shipments}) > 1:
+            errors.append(error("PICKUP_NOT_POSSIBLE", "The parcels of one pickup must have the same carrier",
+                                "shipmentIds", "Paczki jednego odbioru muszą mieć tego samego przewoźnika"))
         if errors:
             return errors, {}
-        shipments = [self.shipments[s] for s in body["shipmentIds"]]
         pickup = {"id": new_uuid(self.rng), "carrierPickupId": "P%010d" % self.rng.randrange(10 ** 10),
                   "carrier": shipments[0]["carrier"], "pickupCarrier": shipments[0]["carrier"],
                   "address": body["address"], "shipmentIds": list(body["shipmentIds"]),

@@ -169,6 +169,14 @@ class Store:
     # -- shipments -----------------------------------------------------------
     def add_shipment(self, order, shipment):
         self.shipments.setdefault(order["id"], []).append(shipment)
+        self._summarise_shipments(order)
+
+    def remove_waybills(self, order, waybills):
+        """A canceled Ship with Allegro parcel's waybills leave the order."""
+        self.shipments[order["id"]] = [s for s in self.shipments.get(order["id"], []) if s["waybill"] not in waybills]
+        self._summarise_shipments(order)
+
+    def _summarise_shipments(self, order):
         sent = {li["id"] for s in self.shipments[order["id"]] for li in s["lineItems"]}
         all_items = {li["id"] for li in order["lineItems"]}
         summary = "ALL" if all_items <= sent else ("SOME" if sent & all_items else "NONE")
