@@ -210,12 +210,19 @@ def test_lost_answer_repeated_with_the_same_command_id_makes_no_second_parcel(em
     assert len(client.get_shipments(order["id"])["shipments"]) == 1
 
 
-def test_5xx_after_the_create_was_taken_is_answered_by_its_status(emu, client):
+@pytest.mark.parametrize("fault", ["read timeout", "504"])
+def test_create_taken_but_unanswered_is_answered_by_its_status(emu, make_client, fault):
+    if fault == "504":
+        client = make_client()
+        emu.faults.lose_answer(count=1, path_prefix=CREATE, method="POST", status=504)
+    else:  # the client gives up before the emulator, which takes the create all the same
+        client = make_client(timeout=(2, 0.4), sleep=RecordingSleep(real=1.5))
+        emu.faults.delay(0.8, count=1, path_prefix=CREATE, method="POST")
     order = an_order(emu)
     command_id = str(uuid.uuid4())
-    emu.faults.lose_answer(count=1, path_prefix=CREATE, method="POST", status=504)
     answer = client.create_shipment(command_id, client.get_delivery_proposals(order["id"])["suggestedInput"])
-    assert answer["status"] == "SUCCESS"
+    assert answer["commandId"] == command_id and answer["status"] == "SUCCESS"
+    assert [r["status"] for r in emu.requests if r["path"] == CREATE] == [200, 400]
     assert len(client.get_shipments(order["id"])["shipments"]) == 1
 
 

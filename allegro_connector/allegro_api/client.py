@@ -96,8 +96,9 @@ def _shipment_ids(shipment_ids, maximum=None):
     """A non-empty list of shipment ids as strings (at most ``maximum``)."""
     if isinstance(shipment_ids, (str, bytes)):
         raise ValueError("shipment_ids must be a list of ids, not one string")
-    ids = [str(s) for s in (shipment_ids or []) if s is not None and str(s).strip()]
-    if not ids or len(ids) != len(shipment_ids):
+    given = list(shipment_ids or [])
+    ids = [str(s) for s in given if s is not None and str(s).strip()]
+    if not ids or len(ids) != len(given):
         raise ValueError("shipment_ids must list at least one shipment id, none of them empty")
     if maximum is not None and len(ids) > maximum:
         raise ValueError("At most %d shipments per call (got %d)" % (maximum, len(ids)))

@@ -234,7 +234,7 @@ class ShippingDesk:
                           "Nie znaleziono przesyłki %s" % shipment_id)], {}
         if shipment_id in self.handed_over:
             return [error("CANCELLATION_NOT_POSSIBLE", "The parcel was handed over to the carrier",
-                          "shipmentId", "Przesyłka została już nadana")], {"shipmentId": shipment_id}
+                          "shipmentId", "Przesyłka została już nadana")], {}
         if "canceledDate" not in shipment:
             shipment["canceledDate"] = iso(utcnow())
             shipment["pickupAvailable"] = False
