@@ -30,6 +30,7 @@
         "views/allegro_status_map_views.xml",
         "views/allegro_push_views.xml",
         "views/allegro_carrier_views.xml",
+        "views/allegro_parcel_views.xml",
         "wizards/allegro_fulfillment_wizards_views.xml",
         "views/account_move_views.xml",
         "views/allegro_shop_views.xml",

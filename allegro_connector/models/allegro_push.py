@@ -363,11 +363,16 @@ class AllegroPush(models.Model):
         timed out, got a 5xx or died with its worker may have been processed:
         a repeat reads what Allegro holds first, so a tracking number goes once."""
         form_id = self.order_id.external_id
-        held = (client.get_shipments(form_id) or {}).get("shipments") or [] if repeat else []
+        # Allegro lists the tracking numbers of its own parcels on the order by itself.
+        by_allegro = self.env["allegro.parcel"]._ships_waybill(self.picking_id, self.waybill)
+        held = (client.get_shipments(form_id) or {}).get("shipments") or [] if repeat or by_allegro else []
         for shipment in held:
-            if shipment.get("waybill") == self.waybill and shipment.get("carrierId") == self.carrier_code:
+            if shipment.get("waybill") == self.waybill and (
+                    by_allegro or shipment.get("carrierId") == self.carrier_code):
                 self.remote_id = shipment.get("id")
                 return
+        if by_allegro:
+            raise RetryableJobError(self.env._("Allegro does not list the parcel on the order yet."))
         created = client.add_shipment(form_id, self.carrier_code, self.waybill, carrier_name=self.carrier_name,
                                       line_item_ids=json.loads(self.line_item_ids or "[]") or None)
         self.remote_id = (created or {}).get("id")

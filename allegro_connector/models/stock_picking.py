@@ -52,14 +52,7 @@ class StockPicking(models.Model):
         """Send the tracking number of the goods this delivery shipped, then
         the mapped status once the whole order has left."""
         order = self._allegro_order()
-        waybills = self._allegro_waybills()
-        if waybills:
-            carrier_code, carrier_name = self.carrier_id._allegro_carrier()
-            shipped = self.move_ids.filtered(lambda m: m.state == "done" and m.quantity).sale_line_id
-            line_items = order.line_ids.filtered(lambda l: l.sale_line_id in shipped).mapped("line_item_id")
-            for waybill in waybills:
-                order.env["allegro.push"]._queue_shipment(
-                    order, waybill, carrier_code, carrier_name, line_items, picking=self)
+        self._allegro_queue_waybills(order, self._allegro_waybills())
         still_open = self.sale_id.picking_ids.filtered(
             lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
         )
@@ -67,6 +60,17 @@ class StockPicking(models.Model):
             event = "delivery_done_pickup" if order.pickup_point_id else "delivery_done"
             order._push_event_status(event, fallback="delivery_done")
             order._apply_invoice_policy("delivered")
+
+    def _allegro_queue_waybills(self, order, waybills):
+        """Queue one shipment update per tracking number of this delivery."""
+        if not waybills:
+            return
+        carrier_code, carrier_name = self.carrier_id._allegro_carrier()
+        shipped = self.move_ids.filtered(lambda m: m.state == "done" and m.quantity).sale_line_id
+        line_items = order.line_ids.filtered(lambda l: l.sale_line_id in shipped).mapped("line_item_id")
+        for waybill in waybills:
+            order.env["allegro.push"]._queue_shipment(
+                order, waybill, carrier_code, carrier_name, line_items, picking=self)
 
 
 class StockMove(models.Model):
