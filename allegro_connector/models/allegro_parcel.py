@@ -400,7 +400,7 @@ class StockPicking(models.Model):
             raise UserError(self.env._("Allegro has no label for these parcels (cancelled?)."))
         pdf = content.startswith(b"%PDF")
         attachment = self.env["ir.attachment"].create({
-            "name": self.env._("Allegro labels") + (".pdf" if pdf else ".zpl"),
+            "name": "%s.%s" % (self.env._("Allegro labels"), "pdf" if pdf else "zpl"),
             "raw": content,
             "mimetype": "application/pdf" if pdf else "text/plain",
         })

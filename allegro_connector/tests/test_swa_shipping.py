@@ -74,6 +74,8 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         order = self.order()
         self.assertEqual(order.sale_order_id.order_line.filtered("is_delivery").price_unit, order.delivery_cost,
                          "the price the buyer paid")
+        self.assertEqual(self.swa.rate_shipment(order.sale_order_id)["price"], order.delivery_cost,
+                         "never priced again")
         picking = self.validate(order)
         parcel = self.parcel_of(picking)
         self.assertEqual((parcel.state, len(parcel.command_id)), ("pending", 36), "command id chosen before sending")
