@@ -111,6 +111,30 @@ class TestTours(JobRunnerMixin, HttpCase):
         self.assertEqual([(s["waybill"], s["carrierId"]) for s in shipments], [("620000000777", "INPOST")])
         self.assertEqual(self.allegro_status(order), "SENT")
 
+    def test_warehouse_user_ships_with_allegro_and_finds_the_label(self):
+        swa = self.env["delivery.carrier"].create({
+            "name": "Allegro shipping",
+            "delivery_type": "allegro",
+            "product_id": self.env["product.product"].create({"name": "Allegro delivery", "type": "service"}).id,
+        })
+        courier = {"id": "2488f7b7-5d1c-4d65-b85c-4cbcf253fd93", "name": "Allegro Kurier24 InPost"}
+        self.env["allegro.delivery.method"].create({"method_id": courier["id"], "name": courier["name"],
+                                                    "carrier_id": swa.id})
+        form = self.emulator.add_order(**PAID, lineItems=items((2, 1)), buyer=self.buyer(3),
+                                       delivery={"method": courier, "pickupPoint": None})
+        self.emulator.shipment_retry_after = 0
+        order = self.connect_and_import().filtered(lambda o: o.external_id == form["id"])
+        picking = order.sale_order_id.picking_ids
+        self.assertEqual(picking.carrier_id, swa)
+        user = new_test_user(self.env, "swa_clerk", groups="base.group_user,stock.group_stock_user")
+        url = "/odoo/action-stock.action_picking_tree_all/%d" % picking.id
+        self.start_tour(url, "allegro_ship_with_allegro", login=user.login)
+        self.assertEqual(picking.state, "done")
+        self.send_pushes()  # the job orders the parcel
+        self.assertTrue(picking.carrier_tracking_ref)
+        self.start_tour(url, "allegro_ship_with_allegro_label", login=user.login)
+        self.assertEqual(self.allegro_status(order), "SENT")
+
     def test_allegro_order_in_polish(self):
         order = self.connect_and_import()[0]
         self.env["res.lang"]._activate_lang("pl_PL")
