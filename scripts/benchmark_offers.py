@@ -86,7 +86,7 @@ def main():
         env["queue.job"].search([]).unlink()  # quants of offers not read yet queue nothing; be sure
         shop = env["allegro.shop"].create({
             "name": "Benchmark shop", "environment": "custom", "api_url": emu.url,
-            "auth_url": emu.url + "/auth/oauth", "client_id": emu.client_id, "client_secret": emu.client_secret,
+            "auth_url": emu.url + "/auth/oauth", "client_key": emu.client_id, "client_secret": emu.client_secret,
             "confirm_policy": "never", "stock_sync": True,
         })
         tokens = emu.issue_tokens()
@@ -184,7 +184,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
         shop = env["allegro.shop"].browse(shop_id)
         shop.confirm_policy = "paid"
         shop.sudo().import_start_date = fields.Datetime.now() - timedelta(hours=1)
-        product_of = {o.offer_id: o.product_id.id for o in shop.offer_ids if o.product_id}
+        product_of = {o.allegro_ref: o.product_id.id for o in shop.offer_ids if o.product_id}
         location_id = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1).lot_stock_id.id
         env["queue.job"].search([]).unlink()
     bought = []  # (order id, offer id, quantity)
@@ -198,7 +198,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                       WHERE l.usage = 'internal' AND q.product_id = ANY(%s) GROUP BY q.product_id""",
                    [list(product_ids)])
         free = dict(cr.fetchall())
-        cr.execute("""SELECT o.external_id FROM allegro_order o JOIN sale_order s ON s.id = o.sale_order_id
+        cr.execute("""SELECT o.allegro_ref FROM allegro_order o JOIN sale_order s ON s.id = o.sale_order_id
                       WHERE o.shop_id = %s AND s.state IN ('sale', 'done')""", [shop_id])
         reserved = {row[0] for row in cr.fetchall()}
         result = {p: free.get(p, 0) for p in product_ids}

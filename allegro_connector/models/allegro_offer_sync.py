@@ -115,14 +115,14 @@ class AllegroOfferSync(models.AbstractModel):
                 _logger.warning("Allegro shop %s: an offer without an id was skipped: %r", shop.id, data)
                 continue
             entries.append(data)
-        existing = {o.offer_id: o for o in Offer.search([("shop_id", "=", shop.id),
-                                                         ("offer_id", "in", [str(d["id"]) for d in entries])])}
+        existing = {o.allegro_ref: o for o in Offer.search([("shop_id", "=", shop.id),
+                                                         ("allegro_ref", "in", [str(d["id"]) for d in entries])])}
         currencies = {c.name: c for c in shop.env["res.currency"].with_context(active_test=False).search([])}
         now = shop.env.cr.now()  # the clock of the orders' create_date, see allegro.offer.stock_base_at
         to_create, changed = [], Offer
         for data in entries:
             values = self._offer_values(shop, data, currencies)
-            offer = existing.get(values["offer_id"])
+            offer = existing.get(values["allegro_ref"])
             if offer is None:
                 to_create.append(dict(values, shop_id=shop.id, read_at=now, stock_base=values.get("allegro_stock", 0),
                                       stock_base_at=now))
@@ -162,9 +162,9 @@ class AllegroOfferSync(models.AbstractModel):
         problems = []
         values = {
             "marketplace_prices": prices or False,
-            "offer_id": str(data["id"]),
+            "allegro_ref": str(data["id"]),
             "name": data.get("name") or str(data["id"]),
-            "external_id": (data.get("external") or {}).get("id") or False,
+            "sku": (data.get("external") or {}).get("id") or False,
             "marketplaces": ", ".join(marketplaces) or False,
             "currency_id": currency.id if currency else False,
         }
@@ -213,7 +213,7 @@ class AllegroOfferSync(models.AbstractModel):
                     listing += list(client.iter_offers(page_size=len(chunk), offer_id=chunk))
                 self._store_offers(shop, listing, mark_drift=False)
             if sold_out:
-                shop.env["allegro.offer"].search([("shop_id", "=", shop.id), ("offer_id", "in", list(sold_out))]
+                shop.env["allegro.offer"].search([("shop_id", "=", shop.id), ("allegro_ref", "in", list(sold_out))]
                                                  ).write({"ended_by_sync": True})
         if events.cursor:
             shop.sudo().offer_event_cursor = events.cursor
@@ -292,13 +292,13 @@ class AllegroOfferSync(models.AbstractModel):
             "|", ("order_id.no_sale_reason", "=", False), ("order_id.sale_requested", "=", True),
             "|", ("order_id.sale_order_id", "=", False), ("order_id.sale_order_id.state", "in", ("draft", "sent")),
         ])
-        offers = {(o.shop_id.id, o.offer_id): o.product_id for o in shop.env["allegro.offer"].sudo().search(
-            [("company_id", "=", shop.company_id.id), ("offer_id", "in", list(set(lines.mapped("offer_id")))),
+        offers = {(o.shop_id.id, o.allegro_ref): o.product_id for o in shop.env["allegro.offer"].sudo().search(
+            [("company_id", "=", shop.company_id.id), ("allegro_ref", "in", list(set(lines.mapped("offer_ref")))),
              ("product_id", "!=", False)])}
         held = defaultdict(int)
         boms = {}
         for line in lines:
-            product = line.product_id or offers.get((line.shop_id.id, line.offer_id))
+            product = line.product_id or offers.get((line.shop_id.id, line.offer_ref))
             if not product:
                 continue
             if "mrp.bom" in shop.env:
@@ -338,7 +338,7 @@ class AllegroOfferSync(models.AbstractModel):
                         # (taken back if Allegro refuses), even when the result is read later.
                         for offer in group:
                             offer.stock_base += value - offer.allegro_stock
-                    commands += self._put_commands(shop, client, kind, value, [o.offer_id for o in group])
+                    commands += self._put_commands(shop, client, kind, value, [o.allegro_ref for o in group])
         if prices and shop.price_sync:
             price_groups = self._price_changes(shop, offers)
             if price_groups:
@@ -392,8 +392,8 @@ class AllegroOfferSync(models.AbstractModel):
                                     shop.id, command_id, task)
                     continue
                 results[task.get("status") if task.get("status") in ("SUCCESS", "FAIL") else "?"][offer_id] = task
-            offers = {o.offer_id: o for o in Offer.search(
-                [("shop_id", "=", shop.id), ("offer_id", "in", [i for r in results.values() for i in r])])}
+            offers = {o.allegro_ref: o for o in Offer.search(
+                [("shop_id", "=", shop.id), ("allegro_ref", "in", [i for r in results.values() for i in r])])}
             done = [offers[i] for i in results["SUCCESS"] if i in offers]
             now = shop.env.cr.now()
             for offer in done:
@@ -442,7 +442,7 @@ class AllegroOfferSync(models.AbstractModel):
             for offer in offers.filtered(lambda o, mp=line.marketplace: mp in (o.marketplace_prices or {})):
                 amount = line._price_of(offer.product_id)
                 if Decimal(offer.marketplace_prices[line.marketplace]) != Decimal(amount):
-                    groups[(line.marketplace, amount, currency.name)].append(offer.offer_id)
+                    groups[(line.marketplace, amount, currency.name)].append(offer.allegro_ref)
         return groups
 
 

@@ -64,22 +64,22 @@ class AllegroParcel(models.Model):
     shop_id = fields.Many2one("allegro.shop", readonly=True)
     company_id = fields.Many2one("res.company", required=True, readonly=True, index=True)
     carrier_id = fields.Many2one("delivery.carrier", "Shipping method", readonly=True)
-    command_id = fields.Char("Command ID", required=True, readonly=True, copy=False,
+    command_ref = fields.Char("Command ID", required=True, readonly=True, copy=False,
                              default=lambda self: str(uuid.uuid4()),
                              help="Id of the create command sent to Allegro, chosen by Odoo: a repeat asks for the "
                              "same parcel.")
     state = fields.Selection(PARCEL_STATES, default="pending", required=True, readonly=True, index=True)
-    shipment_id = fields.Char("Allegro shipment ID", readonly=True, copy=False, index="btree_not_null")
+    allegro_ref = fields.Char("Allegro shipment ID", readonly=True, copy=False, index="btree_not_null")
     waybills = fields.Char("Tracking numbers", readonly=True, copy=False)
     carrier_code = fields.Char("Carrier", readonly=True, help="The carrier Allegro gave the parcel to.")
     message = fields.Text("Allegro's message", readonly=True)
     sender = fields.Text(readonly=True, help="The sender's address sent to Allegro, JSON.")
     label_id = fields.Many2one("ir.attachment", "Label", readonly=True, ondelete="set null")
-    pickup_id = fields.Char("Allegro pickup ID", readonly=True, copy=False)
-    carrier_pickup_id = fields.Char("Carrier's pickup number", readonly=True, copy=False)
+    pickup_ref = fields.Char("Allegro pickup ID", readonly=True, copy=False)
+    carrier_pickup_ref = fields.Char("Carrier's pickup number", readonly=True, copy=False)
     job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, ondelete="set null")
 
-    _command_unique = models.Constraint("UNIQUE(command_id)", "A command id is used for one parcel only.")
+    _command_unique = models.Constraint("UNIQUE(command_ref)", "A command id is used for one parcel only.")
 
     @api.depends("picking_id", "waybills")
     def _compute_display_name(self):
@@ -147,12 +147,12 @@ class AllegroParcel(models.Model):
             if job and job.retry:
                 # An earlier attempt may have sent the command: read it rather than send it again.
                 try:
-                    answer = client.get_shipment_command(parcel.command_id)
+                    answer = client.get_shipment_command(parcel.command_ref)
                 except api_errors.AllegroNotFound:
                     answer = None
             if answer is None:
                 answer = parcel._send_create_command(client)
-            answer = parcel._follow(answer, lambda: client.get_shipment_command(parcel.command_id))
+            answer = parcel._follow(answer, lambda: client.get_shipment_command(parcel.command_ref))
             if answer.get("status") == "ERROR":
                 parcel._record_error(_command_errors(answer) or parcel.env._("Allegro refused the parcel."))
                 return parcel.message
@@ -172,12 +172,12 @@ class AllegroParcel(models.Model):
         shipment_input = self._shipment_input(client)
         self.sender = json.dumps(shipment_input["sender"])
         try:
-            return client.create_shipment(self.command_id, shipment_input)
+            return client.create_shipment(self.command_ref, shipment_input)
         except api_errors.AllegroValidationError as error:
             if COMMAND_EXISTS not in error.codes:
                 raise
             # Sent by an attempt whose worker died before it could keep the answer.
-            return client.get_shipment_command(self.command_id)
+            return client.get_shipment_command(self.command_ref)
 
     @staticmethod
     def _follow(answer, read):
@@ -199,7 +199,7 @@ class AllegroParcel(models.Model):
         delivery's own packages, the warehouse's address and the label format."""
         # The proposal holds all the create body needs: the deprecated list of
         # delivery services (removed in Q1 2027) is not read.
-        proposal = client.get_delivery_proposals(self.order_id.external_id) or {}
+        proposal = client.get_delivery_proposals(self.order_id.allegro_ref) or {}
         shipment_input = dict(proposal.get("suggestedInput") or {})
         shipment_input["sender"] = self._sender_address(shipment_input.get("sender") or {})
         shipment_input["packages"] = self._packages()
@@ -264,7 +264,7 @@ class AllegroParcel(models.Model):
     def _record_created(self, client, shipment_id):
         """Put the parcel's tracking numbers, label and link on the delivery,
         and send the tracking numbers to the order as for any delivery."""
-        self.shipment_id = shipment_id
+        self.allegro_ref = shipment_id
         shipment = client.get_shipment(shipment_id) or {}
         waybills = [p["waybill"] for p in shipment.get("packages") or [] if p.get("waybill")]
         carrier = self.carrier_id
@@ -325,7 +325,7 @@ class AllegroParcel(models.Model):
             client = parcel.shop_id._allegro_client()
             command_id = str(uuid.uuid4())
             try:
-                answer = client.cancel_shipment(command_id, parcel.shipment_id)
+                answer = client.cancel_shipment(command_id, parcel.allegro_ref)
                 answer = parcel._follow(answer, lambda: client.get_cancel_command(command_id))
             except api_errors.AllegroError as error:
                 raise UserError(parcel.shop_id._allegro_error_text(error)) from error
@@ -344,7 +344,7 @@ class AllegroParcel(models.Model):
         for (shop, page_size), parcels in self.sudo().grouped(
                 lambda p: (p.shop_id, p.carrier_id.allegro_label_page_size)).items():
             client = shop._allegro_client()
-            for shipment_ids in split_every(LABELS_PER_REQUEST, parcels.mapped("shipment_id")):
+            for shipment_ids in split_every(LABELS_PER_REQUEST, parcels.mapped("allegro_ref")):
                 try:
                     content = client.get_labels(list(shipment_ids), page_size=page_size)
                 except api_errors.AllegroError as error:

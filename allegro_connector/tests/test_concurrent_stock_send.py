@@ -82,5 +82,5 @@ class TestStockMovedDuringASend(TransactionCase):
         self.assertEqual(self.allegro_stock(), 4)
         with self.registry.cursor() as cr:
             offer = self.env(cr=cr)["allegro.offer"].search(
-                [("shop_id", "=", self.shop_id), ("offer_id", "=", self.mug["id"])])
+                [("shop_id", "=", self.shop_id), ("allegro_ref", "=", self.mug["id"])])
             self.assertEqual((offer.allegro_stock, offer.stock_dirty, offer.stock_state), (4, False, "synced"))

@@ -61,7 +61,7 @@ class TestStockRule(AllegroEmulatorCase):
 
     def offer(self, emulator_offer, shop=None):
         return self.env["allegro.offer"].search([("shop_id", "=", (shop or self.shop).id),
-                                                 ("offer_id", "=", emulator_offer["id"])])
+                                                 ("allegro_ref", "=", emulator_offer["id"])])
 
     def buy(self, quantity=2, offer=None, **overrides):
         """A buyer takes items on Allegro (Allegro lowers the offer's stock at once)."""

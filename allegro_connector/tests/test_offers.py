@@ -37,7 +37,7 @@ class TestOfferStock(AllegroEmulatorCase):
     # -- helpers ---------------------------------------------------------------
     def offer(self, emulator_offer, shop=None):
         return self.env["allegro.offer"].search([("shop_id", "=", (shop or self.shop).id),
-                                                 ("offer_id", "=", emulator_offer["id"])])
+                                                 ("allegro_ref", "=", emulator_offer["id"])])
 
     def set_on_hand(self, product, quantity, user=None):
         """An inventory adjustment, done by the storekeeper."""

@@ -41,7 +41,7 @@ class TestShipWithAllegro(AllegroEmulatorCase):
     def order(self, method=COURIER, lines=((0, 1),), **overrides):
         delivery = {"method": method, "pickupPoint": POINT if method is LOCKER else None}
         order = self.imported(**dict(PAID, **overrides), delivery=delivery, lineItems=items(*lines))
-        self.send_pushes()
+        self.send_updates()
         return order
 
     def validate(self, order, packages=None):
@@ -78,9 +78,9 @@ class TestShipWithAllegro(AllegroEmulatorCase):
                          "never priced again")
         picking = self.validate(order)
         parcel = self.parcel_of(picking)
-        self.assertEqual((parcel.state, len(parcel.command_id)), ("pending", 36), "command id chosen before sending")
+        self.assertEqual((parcel.state, len(parcel.command_ref)), ("pending", 36), "command id chosen before sending")
         self.assertFalse(self.posts(CREATE), "validating does not wait for Allegro")
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(parcel.state, "done", parcel.message)
         [shipment] = self.emulator.parcels
         waybill = shipment["packages"][0]["waybill"]
@@ -93,26 +93,26 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         self.assertIn(label, picking.message_ids.attachment_ids, "posted in the chatter")
         self.assertIn(waybill, picking.carrier_tracking_url)
         # The waybill reaches the order once: Allegro lists it by itself.
-        self.assertFalse(self.posts("/order/checkout-forms/%s/shipments" % order.external_id))
-        self.assertEqual([s["waybill"] for s in self.emulator.shipments(order.external_id)], [waybill])
-        push = order.push_ids.filtered(lambda p: p.kind == "shipment")
-        self.assertEqual((push.waybill, push.state), (waybill, "done"))
-        self.assertEqual(self.emulator.get_order(order.external_id)["fulfillment"]["status"], "SENT")
-        self.assertFalse(order.push_ids.filtered(lambda p: p.state != "done"))
+        self.assertFalse(self.posts("/order/checkout-forms/%s/shipments" % order.allegro_ref))
+        self.assertEqual([s["waybill"] for s in self.emulator.shipments(order.allegro_ref)], [waybill])
+        update = order.update_ids.filtered(lambda p: p.kind == "shipment")
+        self.assertEqual((update.waybill, update.state), (waybill, "done"))
+        self.assertEqual(self.emulator.get_order(order.allegro_ref)["fulfillment"]["status"], "SENT")
+        self.assertFalse(order.update_ids.filtered(lambda p: p.state != "done"))
         self.assertEqual(self.parcel_of(picking).with_user(self.warehouse_user).waybills, waybill)
 
     def test_two_packages_make_two_parcels_of_one_shipment(self):
         order = self.order(lines=((0, 1), (1, 1)))
         picking = self.validate(order, packages=[[0], [1]])
-        self.send_pushes()
+        self.send_updates()
         [shipment] = self.emulator.parcels
         self.assertEqual(len(shipment["packages"]), 2)
         self.assertEqual([p["length"]["value"] for p in shipment["packages"]], [40, 40], "the package type's sizes")
         waybills = [p["waybill"] for p in shipment["packages"]]
         self.assertEqual(picking.carrier_tracking_ref, ",".join(waybills))
-        self.assertEqual(sorted(order.push_ids.filtered(lambda p: p.kind == "shipment").mapped("waybill")),
+        self.assertEqual(sorted(order.update_ids.filtered(lambda p: p.kind == "shipment").mapped("waybill")),
                          sorted(waybills))
-        self.assertEqual(sorted(s["waybill"] for s in self.emulator.shipments(order.external_id)), sorted(waybills))
+        self.assertEqual(sorted(s["waybill"] for s in self.emulator.shipments(order.allegro_ref)), sorted(waybills))
         self.assertEqual(self.emulator.duplicates()["shipments"], 0)
 
     def test_a_command_in_progress_is_followed_as_retry_after_asks(self):
@@ -128,7 +128,7 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         self.assertGreater((job.eta - job.date_created).total_seconds(), 15, "Retry-After honoured")
         for _round in range(3):
             self.make_jobs_due()
-            self.send_pushes()
+            self.send_updates()
         self.assertEqual(parcel.state, "done", parcel.message)
         self.assertEqual(len(self.posts(CREATE)), 1, "later attempts read the command")
         self.assertEqual(len(self.emulator.parcels), 1)
@@ -143,30 +143,30 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         self.assertEqual(parcel.state, "pending")
         self.emulator.faults.clear()
         self.make_jobs_due()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(parcel.state, "done", parcel.message)
         self.assertEqual(len(self.emulator.parcels), 1)
-        self.assertEqual({r.json["commandId"] for r in self.posts(CREATE)}, {parcel.command_id})
+        self.assertEqual({r.json["commandId"] for r in self.posts(CREATE)}, {parcel.command_ref})
 
     def test_a_refused_parcel_is_shown_then_fixed_and_retried(self):
         self.swa.allegro_parcel_length = 200
         order = self.order()
         picking = self.validate(order)
-        self.send_pushes()
+        self.send_updates()
         refused = self.parcel_of(picking)
         self.assertEqual(refused.state, "error")
         self.assertIn("120x80x80", refused.message)
         self.assertIn("120x80x80", picking.allegro_shipping_error)
         self.assertTrue(picking.activity_ids, "the worker is asked to look")
         self.assertFalse(picking.carrier_tracking_ref)
-        self.assertEqual(self.emulator.get_order(order.external_id)["fulfillment"]["status"], "SENT",
+        self.assertEqual(self.emulator.get_order(order.allegro_ref)["fulfillment"]["status"], "SENT",
                          "nothing else held back")
         self.swa.allegro_parcel_length = 30
         picking.action_allegro_retry_shipping()
-        self.send_pushes()
+        self.send_updates()
         parcel = self.parcel_of(picking)
         self.assertNotEqual(parcel, refused)
-        self.assertNotEqual(parcel.command_id, refused.command_id, "a new command")
+        self.assertNotEqual(parcel.command_ref, refused.command_ref, "a new command")
         self.assertEqual(parcel.state, "done", parcel.message)
         self.assertFalse(picking.allegro_shipping_error)
         self.assertTrue(picking.carrier_tracking_ref)
@@ -174,30 +174,30 @@ class TestShipWithAllegro(AllegroEmulatorCase):
     def test_a_closed_pickup_point_is_refused_with_allegros_message(self):
         self.emulator.close_pickup_point(POINT["id"])
         picking = self.validate(self.order(method=LOCKER))
-        self.send_pushes()
+        self.send_updates()
         self.assertIn(POINT["id"], picking.allegro_shipping_error)
 
     def test_cash_on_delivery_is_sent_with_the_parcel(self):
         order = self.order(method=COD_COURIER, status="READY_FOR_PROCESSING",
                            payment={"type": "CASH_ON_DELIVERY", "provider": "OFFLINE"})
         self.validate(order)
-        self.send_pushes()
+        self.send_updates()
         [shipment] = self.emulator.parcels
-        total = self.emulator.get_order(order.external_id)["summary"]["totalToPay"]
+        total = self.emulator.get_order(order.allegro_ref)["summary"]["totalToPay"]
         self.assertEqual(shipment["cashOnDelivery"]["amount"], total["amount"])
 
     def test_cancel_and_a_cancel_refused_after_the_handover(self):
         first = self.validate(self.order())
         second = self.validate(self.order())
-        self.send_pushes()
+        self.send_updates()
         first.cancel_shipment()
         self.assertEqual(self.parcel_of(first).state, "cancelled")
         self.assertFalse(first.carrier_tracking_ref)
-        shipment_id = self.parcel_of(first).shipment_id
+        shipment_id = self.parcel_of(first).allegro_ref
         self.assertIn("canceledDate", self.emulator.parcel(shipment_id))
 
         waybill = second.carrier_tracking_ref
-        self.emulator.hand_over_parcel(self.parcel_of(second).shipment_id)
+        self.emulator.hand_over_parcel(self.parcel_of(second).allegro_ref)
         with self.assertRaisesRegex(UserError, "handed over"):
             second.cancel_shipment()
         self.assertEqual(second.carrier_tracking_ref, waybill)
@@ -205,7 +205,7 @@ class TestShipWithAllegro(AllegroEmulatorCase):
 
     def test_labels_of_many_deliveries_in_one_file(self):
         pickings = self.validate(self.order()) | self.validate(self.order())
-        self.send_pushes()
+        self.send_updates()
         self.emulator.reset_requests()
         action = pickings.with_user(self.warehouse_user).action_allegro_print_labels()
         self.assertEqual(len(self.posts("/shipment-management/label")), 1)
@@ -215,7 +215,7 @@ class TestShipWithAllegro(AllegroEmulatorCase):
 
     def test_pickup_and_handover_protocol(self):
         pickings = self.validate(self.order()) | self.validate(self.order())
-        self.send_pushes()
+        self.send_updates()
         Wizard = self.env["allegro.pickup.wizard"].with_user(self.warehouse_user)
         action = Wizard._open_for(pickings.with_user(self.warehouse_user))
         wizard = Wizard.browse(action["res_id"])
@@ -223,16 +223,16 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         result = wizard.action_confirm()
         self.assertEqual(result["type"], "ir.actions.act_url")
         [pickup] = self.emulator.pickups
-        self.assertEqual(sorted(pickup["shipmentIds"]), sorted(pickings.allegro_parcel_ids.mapped("shipment_id")))
+        self.assertEqual(sorted(pickup["shipmentIds"]), sorted(pickings.allegro_parcel_ids.mapped("allegro_ref")))
         for picking in pickings:
             protocol = picking.message_ids.attachment_ids.filtered(lambda a: "protocol" in a.name)
             self.assertTrue(base64.b64decode(protocol.datas).startswith(b"%PDF"))
-        self.assertEqual(set(pickings.allegro_parcel_ids.mapped("carrier_pickup_id")), {pickup["carrierPickupId"]})
+        self.assertEqual(set(pickings.allegro_parcel_ids.mapped("carrier_pickup_ref")), {pickup["carrierPickupId"]})
 
     def test_a_carrier_without_protocol_says_so(self):
         picking = self.validate(self.order(method=LOCKER))
-        self.send_pushes()
-        shipment_id = self.parcel_of(picking).shipment_id
+        self.send_updates()
+        shipment_id = self.parcel_of(picking).allegro_ref
         self.emulator.store.shipping.shipments[shipment_id]["pickupAvailable"] = True
         Wizard = self.env["allegro.pickup.wizard"].with_user(self.warehouse_user)
         wizard = Wizard.browse(Wizard._open_for(picking.with_user(self.warehouse_user))["res_id"])
@@ -241,7 +241,7 @@ class TestShipWithAllegro(AllegroEmulatorCase):
 
     def test_another_companys_user_sees_no_parcel(self):
         picking = self.validate(self.order())
-        self.send_pushes()
+        self.send_updates()
         parcel = self.parcel_of(picking)
         other = self.env["res.company"].create({"name": "Other company"})
         stranger = new_test_user(self.env, "swa_stranger", groups="stock.group_stock_user",

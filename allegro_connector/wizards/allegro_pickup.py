@@ -43,7 +43,7 @@ class AllegroPickupWizard(models.TransientModel):
         address = self._address(parcels)
         client = parcels.shop_id._allegro_client()
         try:
-            answer = client.get_pickup_proposals(parcels.mapped("shipment_id"), address)
+            answer = client.get_pickup_proposals(parcels.mapped("allegro_ref"), address)
         except api_errors.AllegroError as error:
             raise UserError(parcels.shop_id._allegro_error_text(error)) from error
         # A time every parcel can be picked up at.
@@ -99,7 +99,7 @@ class AllegroPickupWizard(models.TransientModel):
         client = shop._allegro_client()
         command_id = str(uuid.uuid4())
         pickup_time = {"date": self.slot_id.date, "minTime": self.slot_id.min_time, "maxTime": self.slot_id.max_time}
-        shipment_ids = parcels.mapped("shipment_id")
+        shipment_ids = parcels.mapped("allegro_ref")
         try:
             answer = client.create_pickup(command_id, shipment_ids, json.loads(self.address), pickup_time)
             answer = parcels._follow(answer, lambda: client.get_pickup_command(command_id))
@@ -108,7 +108,7 @@ class AllegroPickupWizard(models.TransientModel):
                                            reason=_command_errors(answer)))
             if answer.get("status") != "SUCCESS":
                 raise UserError(self.env._("Allegro is still ordering the pickup: try again in a moment."))
-            parcels.write({"pickup_id": answer.get("pickupId"), "carrier_pickup_id": answer.get("carrierPickupId")})
+            parcels.write({"pickup_ref": answer.get("pickupId"), "carrier_pickup_ref": answer.get("carrierPickupId")})
             protocol = client.get_protocol(shipment_ids)
         except api_errors.AllegroError as error:
             raise UserError(shop._allegro_error_text(error)) from error

@@ -39,7 +39,7 @@ class OrderBusy(RetryableJobError):
         super().__init__(message, seconds=ORDER_BUSY_RETRY, ignore_retry=True)
 
 
-class AllegroPush(models.Model):
+class AllegroUpdate(models.Model):
     """A change to send to Allegro: a fulfillment status, a tracking number or an invoice.
 
     Validating a delivery or confirming an order records the update and
@@ -50,7 +50,7 @@ class AllegroPush(models.Model):
     Retry button; the job does the work, with retries.
     """
 
-    _name = "allegro.push"
+    _name = "allegro.update"
     _description = "Allegro Update"
     _order = "id desc"
 
@@ -69,8 +69,8 @@ class AllegroPush(models.Model):
     carrier_name = fields.Char(readonly=True)
     waybill = fields.Char("Tracking number", readonly=True)
     line_item_ids = fields.Text("Line items", readonly=True, help="Allegro line item ids, JSON.")
-    remote_id = fields.Char("Allegro ID", readonly=True, copy=False,
-                            help="Id Allegro gave the shipment or invoice entry.")
+    allegro_ref = fields.Char("Allegro ID", readonly=True, copy=False,
+                              help="Id Allegro gave the shipment or invoice entry.")
     state = fields.Selection(
         [("pending", "To send"), ("done", "Sent"), ("failed", "Failed"), ("cancelled", "Cancelled")],
         default="pending", required=True, readonly=True, index=True,
@@ -92,10 +92,10 @@ class AllegroPush(models.Model):
     @api.depends_context("lang")
     def _compute_display_name(self):
         statuses = dict(self._fields["fulfillment_status"]._description_selection(self.env))
-        for push in self:
-            what = {"status": statuses.get(push.fulfillment_status), "shipment": push.waybill,
-                    "invoice": push.move_id.name}[push.kind]
-            push.display_name = "%s: %s" % (push.order_id.display_name, what)
+        for update in self:
+            what = {"status": statuses.get(update.fulfillment_status), "shipment": update.waybill,
+                    "invoice": update.move_id.name}[update.kind]
+            update.display_name = "%s: %s" % (update.order_id.display_name, what)
 
     # ------------------------------------------------------------------
     # Queueing
@@ -104,7 +104,7 @@ class AllegroPush(models.Model):
     @api.model
     def _queue_status(self, orders, status, enqueue=True):
         """Queue a status change once per order (an identical pending one stays)."""
-        pushes = self
+        updates = self
         pending_by_order = self.search(
             [("order_id", "in", orders.ids), ("kind", "=", "status"), ("state", "=", "pending")]
         ).grouped("order_id")
@@ -118,19 +118,19 @@ class AllegroPush(models.Model):
             running = pending.filtered(lambda p: p.sudo().job_id.state == "started")
             (pending - same - running)._cancel(self.env._("Replaced by a newer status."))
             if same:
-                pushes |= same
+                updates |= same
             else:
                 to_create.append({"order_id": order.id, "kind": "status", "fulfillment_status": status})
         # One create for a whole import batch.
         new = self._create_checked(to_create)
         if enqueue:
             new._enqueue()
-        return pushes | new
+        return updates | new
 
     @api.model
     def _queue_shipment(self, order, waybill, carrier_code, carrier_name=None, line_item_ids=None, picking=None,
                         enqueue=True):
-        push = self._create_checked({
+        update = self._create_checked({
             "order_id": order.id,
             "kind": "shipment",
             "waybill": waybill,
@@ -140,22 +140,22 @@ class AllegroPush(models.Model):
             "picking_id": picking.id if picking else False,
         })
         if enqueue:
-            push._enqueue()
-        return push
+            update._enqueue()
+        return update
 
     @api.model
     def _queue_invoice(self, order, invoice):
-        push = self._create_checked({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
-        push._enqueue()
-        return push
+        update = self._create_checked({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
+        update._enqueue()
+        return update
 
     @api.model
     def _create_checked(self, vals_list):
         """Updates are made by the connector alone (people have no right to
         create them): made with its rights, once what they point at is checked."""
-        pushes = self.sudo().create(vals_list).with_env(self.env)
-        pushes._check_targets()
-        return pushes
+        updates = self.sudo().create(vals_list).with_env(self.env)
+        updates._check_targets()
+        return updates
 
     def _check_targets(self):
         """An update may send only its own order's documents: its invoice is
@@ -163,11 +163,11 @@ class AllegroPush(models.Model):
         retrying it (rather than the connector's bookkeeping after their own
         act) must also be able to change the order and read the invoice and
         delivery, in their companies."""
-        for push in self.sudo():
-            if (push.move_id and push.move_id.allegro_order_id != push.order_id) or (
-                    push.picking_id and push.picking_id.sale_id.allegro_order_id != push.order_id):
+        for update in self.sudo():
+            if (update.move_id and update.move_id.allegro_order_id != update.order_id) or (
+                    update.picking_id and update.picking_id.sale_id.allegro_order_id != update.order_id):
                 raise AccessError(self.env._(
-                    "The update %(update)s points at a document of another order.", update=push.display_name))
+                    "The update %(update)s points at a document of another order.", update=update.display_name))
         if self.env.su or not self:
             return
         check_group(self.order_id, ALLEGRO_USER)
@@ -178,17 +178,17 @@ class AllegroPush(models.Model):
     def _enqueue(self, eta=None):
         """One job per update; its identity key keeps a second one from being
         queued while the first waits or runs."""
-        for push in self:
-            job = push.with_delay(
-                channel=CHANNELS[push.kind],
-                identity_key=KEY_UPDATE % push.id,
+        for update in self:
+            job = update.with_delay(
+                channel=CHANNELS[update.kind],
+                identity_key=KEY_UPDATE % update.id,
                 max_retries=MAX_ATTEMPTS,
                 eta=eta,
-                description=self.env._("Allegro: %(update)s", update=push.display_name),
+                description=self.env._("Allegro: %(update)s", update=update.display_name),
             )._send_job()
             # A Job when queued now, the existing queue.job when one was waiting.
             record = job.db_record() if hasattr(job, "db_record") else job
-            push.sudo().job_id = record
+            update.sudo().job_id = record
 
     def _cancel(self, reason):
         self.sudo().write({"state": "cancelled", "last_error": reason})
@@ -218,16 +218,16 @@ class AllegroPush(models.Model):
         # (e.g. validating the delivery); sending it and keeping its outcome is
         # the connector's own bookkeeping, so it runs as superuser. What it
         # writes (notes, flags, Allegro's answer) is in the shop's language.
-        push = self.sudo()
-        push = push.with_context(lang=push.shop_id._allegro_lang())
-        if push.state != "pending":
-            states = dict(push._fields["state"]._description_selection(push.env))
-            return push.env._("Nothing to send: the update is %(state)s.", state=states[push.state])
-        if push._replaced():
+        update = self.sudo()
+        update = update.with_context(lang=update.shop_id._allegro_lang())
+        if update.state != "pending":
+            states = dict(update._fields["state"]._description_selection(update.env))
+            return update.env._("Nothing to send: the update is %(state)s.", state=states[update.state])
+        if update._replaced():
             # It was let finish when replaced, but its worker died: sent now,
             # it would take the order back from the status that followed it.
-            reason = push.env._("Replaced by a newer status.")
-            push._cancel(reason)
+            reason = update.env._("Replaced by a newer status.")
+            update._cancel(reason)
             return reason
         # A first attempt sends at once. A later one (after a timeout, a 5xx
         # or a worker that died) may follow an attempt Allegro processed
@@ -235,9 +235,9 @@ class AllegroPush(models.Model):
         uuid = self.env.context.get("job_uuid")
         job = uuid and self.env["queue.job"].sudo().search([("uuid", "=", uuid)], limit=1)
         try:
-            push._deliver(repeat=push.maybe_sent or bool(job and job.retry))
+            update._send(repeat=update.maybe_sent or bool(job and job.retry))
         except (api_errors.AllegroError, UserError) as error:
-            text = push.shop_id._allegro_error_text(error)
+            text = update.shop_id._allegro_error_text(error)
             if not getattr(error, "retryable", False):
                 if isinstance(error, api_errors.AllegroError):
                     # queue_job keeps the first argument of the exception as the
@@ -247,8 +247,8 @@ class AllegroPush(models.Model):
             # Allegro busy (429), down (5xx) or not answering: the job is
             # postponed by Retry-After, else by the retry pattern.
             raise RetryableJobError(text, seconds=_retry_seconds(error)) from error
-        push._mark_done()
-        return push.env._("Sent.")
+        update._mark_done()
+        return update.env._("Sent.")
 
     def _replaced(self):
         """A status update is outdated once a newer one of its order is queued or sent."""
@@ -260,38 +260,38 @@ class AllegroPush(models.Model):
     def _on_job_failed(self, exc_message=None, exc_name=None, **_fail_values):
         """queue_job calls this, on a cursor of its own, when the job failed
         for good: Allegro refused, the retries ran out, or anything else broke."""
-        for push in self.sudo().filtered(lambda p: p.state == "pending"):
-            push = push.with_context(lang=push.shop_id._allegro_lang())
-            push._record_failure(exc_message or exc_name or push.env._("Unknown error"))
+        for update in self.sudo().filtered(lambda p: p.state == "pending"):
+            update = update.with_context(lang=update.shop_id._allegro_lang())
+            update._record_failure(exc_message or exc_name or update.env._("Unknown error"))
 
     def _send_now(self, retry_later=True):
         """Send at once, in this transaction (a button press): each update in
         a savepoint, so one refused leaves the others and the caller's work.
         A temporary failure leaves the update to its job, or, without
         ``retry_later``, cancels it (the caller acts on the outcome now)."""
-        for push in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
+        for update in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
             try:
                 with self.env.cr.savepoint():
-                    push._deliver(repeat=True)
+                    update._send(repeat=True)
             except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
                 if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
                     # Its job, if it sends it later, looks on Allegro first
                     # (not after a 429 or a wait for the order: nothing left then).
-                    push.maybe_sent = not isinstance(error, OrderBusy) and getattr(error, "status", None) != 429
+                    update.maybe_sent = not isinstance(error, OrderBusy) and getattr(error, "status", None) != 429
                     if not retry_later:
-                        push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
-                                                error=push.shop_id._allegro_error_text(error)))
+                        update._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
+                                                  error=update.shop_id._allegro_error_text(error)))
                         continue
-                    push.last_error = push.shop_id._allegro_error_text(error)
-                    if not push.job_id or push.job_id.state in ("done", "failed", "cancelled"):
-                        push._enqueue()
+                    update.last_error = update.shop_id._allegro_error_text(error)
+                    if not update.job_id or update.job_id.state in ("done", "failed", "cancelled"):
+                        update._enqueue()
                     continue
-                push._record_failure(push.shop_id._allegro_error_text(error))
+                update._record_failure(update.shop_id._allegro_error_text(error))
                 continue
-            push._mark_done()
-            push.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()
+            update._mark_done()
+            update.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()
 
-    def _deliver(self, repeat=False):
+    def _send(self, repeat=False):
         """Send the update; ``repeat``: an earlier attempt may have got through."""
         order = self.order_id
         # Updates of one order one at a time: a status needs the revision the
@@ -300,13 +300,13 @@ class AllegroPush(models.Model):
             raise OrderBusy(self.env._("Another update of this order is being sent."))
         client = self.shop_id._allegro_client()
         if self.kind == "invoice":
-            self._deliver_invoice(client, repeat)
+            self._send_invoice(client, repeat)
         elif self.kind == "shipment":
-            self._deliver_shipment(client, repeat)
+            self._send_shipment(client, repeat)
         else:
-            self._deliver_status(client)
+            self._send_status(client)
 
-    def _deliver_status(self, client):
+    def _send_status(self, client):
         """Set the status at the revision we hold. Our change gives the order
         a new revision, which the journal brings with its next import: no
         read here. Only when Allegro refuses our revision as outdated is the
@@ -316,11 +316,11 @@ class AllegroPush(models.Model):
         revision = order.revision
         for _attempt in range(3):
             try:
-                client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=revision)
+                client.set_fulfillment_status(order.allegro_ref, self.fulfillment_status, revision=revision)
                 self._note_status_set()
                 return
             except api_errors.AllegroConflict:
-                form = client.get_checkout_form(order.external_id)
+                form = client.get_checkout_form(order.allegro_ref)
             status = (form.get("fulfillment") or {}).get("status")
             ours = self._changed_only_by_us(form)
             # What Allegro holds is taken in any case, so the seller sees it.
@@ -358,26 +358,26 @@ class AllegroPush(models.Model):
         status = (form.get("fulfillment") or {}).get("status")
         return content(form) == content(held) and status in (order.fulfillment_status, sent.fulfillment_status)
 
-    def _deliver_shipment(self, client, repeat):
+    def _send_shipment(self, client, repeat):
         """Allegro has no idempotency key for shipments, and an attempt that
         timed out, got a 5xx or died with its worker may have been processed:
         a repeat reads what Allegro holds first, so a tracking number goes once."""
-        form_id = self.order_id.external_id
+        form_id = self.order_id.allegro_ref
         # Allegro lists the tracking numbers of its own parcels on the order by itself.
         by_allegro = self.env["allegro.parcel"]._ships_waybill(self.picking_id, self.waybill)
         held = (client.get_shipments(form_id) or {}).get("shipments") or [] if repeat or by_allegro else []
         for shipment in held:
             if shipment.get("waybill") == self.waybill and (
                     by_allegro or shipment.get("carrierId") == self.carrier_code):
-                self.remote_id = shipment.get("id")
+                self.allegro_ref = shipment.get("id")
                 return
         if by_allegro:
             raise RetryableJobError(self.env._("Allegro does not list the parcel on the order yet."))
         created = client.add_shipment(form_id, self.carrier_code, self.waybill, carrier_name=self.carrier_name,
                                       line_item_ids=json.loads(self.line_item_ids or "[]") or None)
-        self.remote_id = (created or {}).get("id")
+        self.allegro_ref = (created or {}).get("id")
 
-    def _deliver_invoice(self, client, repeat):
+    def _send_invoice(self, client, repeat):
         """Allegro takes an invoice in two steps: its entry, then the PDF.
 
         On a repeat, an entry made by an attempt whose answer was lost is
@@ -385,26 +385,26 @@ class AllegroPush(models.Model):
         invoice = self.move_id
         if not invoice:
             raise UserError(self.env._("The invoice of this update was deleted in Odoo."))
-        form_id = self.order_id.external_id
+        form_id = self.order_id.allegro_ref
         entry = None
         held = (client.get_invoices(form_id) or {}).get("invoices") or [] if repeat else []
         for existing in held:
-            if existing.get("id") == invoice.allegro_invoice_id or existing.get("invoiceNumber") == invoice.name:
+            if existing.get("id") == invoice.allegro_invoice_ref or existing.get("invoiceNumber") == invoice.name:
                 entry = existing
                 break
         if entry is None:
-            invoice.allegro_invoice_id = client.create_invoice(
+            invoice.allegro_invoice_ref = client.create_invoice(
                 form_id, "%s.pdf" % invoice.name.replace("/", "_"), invoice_number=invoice.name
             )
         else:
-            invoice.allegro_invoice_id = entry["id"]
+            invoice.allegro_invoice_ref = entry["id"]
         if not (entry and (entry.get("file") or {}).get("uploadedAt")):
             pdf = self.env["ir.actions.report"]._render_qweb_pdf("account.account_invoices", invoice.ids)[0]
             try:
-                client.upload_invoice_file(form_id, invoice.allegro_invoice_id, pdf)
+                client.upload_invoice_file(form_id, invoice.allegro_invoice_ref, pdf)
             except api_errors.AllegroConflict:
                 pass  # the file is there already: a previous attempt got through
-        self.remote_id = invoice.allegro_invoice_id
+        self.allegro_ref = invoice.allegro_invoice_ref
         invoice.write({"allegro_upload_state": "done", "allegro_upload_message": False})
 
     def _refresh_order(self):
