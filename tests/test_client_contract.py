@@ -18,7 +18,9 @@ if str(TESTS_DIR) not in sys.path:
 
 from allegro_api_standalone import api  # noqa: E402
 from allegro_emulator import AllegroEmulator  # noqa: E402
-from allegro_emulator.contract import require_spec, validate_request, validate_response  # noqa: E402
+from allegro_emulator.contract import (  # noqa: E402
+    require_spec, validate_request, validate_response, without_required,
+)
 
 SPEC = require_spec()
 
@@ -49,13 +51,13 @@ def served(emu, method, template):
     return records
 
 
-def check_exchange(emu, method, template):
+def check_exchange(emu, method, template, spec=SPEC):
     """Validate every recorded request body and response of an operation."""
     for record in served(emu, method, template):
         content_type = record["headers"].get("Content-Type")
         body = record["json"] if record["json"] is not None else record["body"]
-        validate_request(SPEC, method, template, body, content_type)
-        validate_response(SPEC, method, template, record["status"], record["response_body"],
+        validate_request(spec, method, template, body, content_type)
+        validate_response(spec, method, template, record["status"], record["response_body"],
                           record["response_headers"].get("Content-Type"))
 
 
@@ -148,3 +150,44 @@ def test_read_responses_match_spec(emu, client):
                              ("GET", "/order/checkout-forms"), ("GET", "/order/checkout-forms/{id}"),
                              ("GET", "/sale/offers")):
         check_response(emu, method, template)
+
+
+def test_ship_with_allegro_exchanges(emu, client):
+    """Every Ship with Allegro call: the bodies sent and the answers read, files included."""
+    courier = emu.add_order(status="READY_FOR_PROCESSING", payment={"type": "CASH_ON_DELIVERY"},
+                            delivery={"method": {"id": "845efe05-0c96-47ea-a4a7-3d3b5c8a2ed5"}})
+    locker = emu.add_order(status="READY_FOR_PROCESSING", payment={"type": "ONLINE"},
+                           delivery={"method": {"id": "1fa56f79-4b6a-4821-a6f2-ca9c16d5c925"}})
+    emu.shipment_command_reads = 0
+    shipment_ids = []
+    for order in (courier, locker):
+        suggested = client.get_delivery_proposals(order["id"])["suggestedInput"]
+        command_id = str(uuid.uuid4())
+        client.create_shipment(command_id, dict(suggested, referenceNumber="WH/OUT/0001", labelFormat="PDF",
+                                                insurance={"amount": "100.00", "currency": "PLN"}))
+        shipment_ids.append(client.get_shipment_command(command_id)["shipmentId"])
+        client.get_shipment(shipment_ids[-1])
+    client.get_delivery_services()
+    client.get_labels(shipment_ids, page_size="A4", cut_line=True)
+    client.get_protocol(shipment_ids)
+    client.get_protocol(shipment_ids[1:])  # 204: parcel lockers have no protocol
+    address = client.get_shipment(shipment_ids[0])["sender"]
+    [proposal] = client.get_pickup_proposals(shipment_ids[:1], address, ready_date="2030-01-07")
+    command_id = str(uuid.uuid4())
+    client.create_pickup(command_id, shipment_ids[:1], address, proposal["proposals"][0]["pickupTimes"][0])
+    client.get_pickup(client.get_pickup_command(command_id)["pickupId"])
+    command_id = str(uuid.uuid4())
+    client.cancel_shipment(command_id, shipment_ids[1])
+    client.get_cancel_command(command_id)
+    base = "/shipment-management"
+    for template in ("/shipments/create-commands", "/shipments/cancel-commands", "/label", "/protocol",
+                     "/pickup-proposals"):
+        check_exchange(emu, "POST", base + template)
+    # This copy of the spec wrongly requires the deprecated pickupDateProposalId beside pickupTime.
+    check_exchange(emu, "POST", base + "/pickups/create-commands",
+                   without_required(SPEC, "PickupCreateRequestDto", "pickupDateProposalId"))
+    for template in ("/delivery-proposals/{orderId}", "/delivery-services", "/shipments/create-commands/{commandId}",
+                     "/shipments/{shipmentId}", "/shipments/cancel-commands/{commandId}",
+                     "/pickups/create-commands/{commandId}", "/pickups/{pickupId}"):
+        check_response(emu, "GET", base + template)
+    assert {r["status"] for r in served(emu, "POST", base + "/protocol")} == {200, 204}

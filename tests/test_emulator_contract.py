@@ -10,18 +10,89 @@ import pytest
 
 from allegro_emulator import testing
 from allegro_emulator.contract import (ContractError, load_spec, require_spec, validate_request, validate_response,
-                                       validate_schema)
+                                       validate_schema, without_required)
 
 emu, api = testing.emu, testing.api  # the shared fixtures
 
 JSON_V1 = "application/vnd.allegro.public.v1+json"
+OCTET_STREAM = "application/octet-stream"
+SHIPPING = "/shipment-management"
 PDF = b"%PDF-1.4\n%%EOF\n"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="session")
 def spec():
-    return require_spec()
+    # This copy of the spec wrongly requires the deprecated pickupDateProposalId beside pickupTime.
+    return without_required(require_spec(), "PickupCreateRequestDto", "pickupDateProposalId")
+
+
+def exercise_shipping(emu, api):
+    """Every Ship with Allegro endpoint, with successes and the errors each one can give."""
+    emu.shipment_command_reads = 1
+    octet = {"Accept": OCTET_STREAM}
+
+    def order(method_id, payment="ONLINE"):
+        return emu.add_order(status="READY_FOR_PROCESSING", payment={"type": payment},
+                             delivery={"method": {"id": method_id}})["id"]
+
+    courier = order("845efe05-0c96-47ea-a4a7-3d3b5c8a2ed5", "CASH_ON_DELIVERY")
+    locker = order("1fa56f79-4b6a-4821-a6f2-ca9c16d5c925")
+    api.get(SHIPPING + "/delivery-proposals/" + order("7203cb90-864c-4cda-bf08-dc883f0c78ad"))  # not SwA: 400
+    api.get(SHIPPING + "/delivery-proposals/" + UNKNOWN_ID)
+    api.get(SHIPPING + "/delivery-services")
+    create = SHIPPING + "/shipments/create-commands"
+    shipment_ids = []
+    for number, order_id in enumerate((courier, locker)):
+        suggested = api.get(SHIPPING + "/delivery-proposals/" + order_id).json()["suggestedInput"]
+        command = {"commandId": "c0ffee00-0000-4000-8000-%012d" % number, "input": suggested}
+        api.post(create, json=command)
+        api.post(create, json=command)  # the same command id: 400 COMMAND_EXISTS
+        api.get(create + "/" + command["commandId"])  # IN_PROGRESS
+        shipment_ids.append(api.get(create + "/" + command["commandId"]).json()["shipmentId"])
+    heavy = api.get(SHIPPING + "/delivery-proposals/" + locker).json()["suggestedInput"]
+    heavy["packages"][0]["weight"]["value"] = 99
+    command_id = api.post(create, json={"input": heavy}).json()["commandId"]  # an id made by Allegro
+    api.get(create + "/" + command_id)
+    api.get(create + "/" + command_id)  # ERROR with errors[]
+    api.post(create, json={"input": {"sender": {}}})
+    api.get(create + "/unknown")
+    emu.faults.add(status=429, count=1, path_prefix=create, method="POST")
+    api.post(create, json={"input": heavy})
+    for shipment_id in (shipment_ids[0], UNKNOWN_ID):
+        api.get(SHIPPING + "/shipments/" + shipment_id)
+    for path in ("/label", "/protocol"):
+        api.post(SHIPPING + path, json={"shipmentIds": shipment_ids}, headers=octet)
+        api.post(SHIPPING + path, json={"shipmentIds": [UNKNOWN_ID]}, headers=octet)
+        api.post(SHIPPING + path, json={"shipmentIds": []}, headers=octet)
+    api.post(SHIPPING + "/label", json={"shipmentIds": shipment_ids, "pageSize": "A6"}, headers=octet)
+    api.post(SHIPPING + "/label", json={"shipmentIds": shipment_ids})  # JSON asked for a file: 406
+    api.post(SHIPPING + "/protocol", json={"shipmentIds": shipment_ids[1:]}, headers=octet)  # lockers: 204
+    address = emu.parcel(shipment_ids[0])["sender"]
+    proposals = api.post(SHIPPING + "/pickup-proposals", json={"shipmentIds": shipment_ids[:1], "address": address,
+                                                               "readyDate": "2030-01-07"}).json()
+    api.post(SHIPPING + "/pickup-proposals", json={"shipmentIds": shipment_ids[:1]})
+    pickups = SHIPPING + "/pickups/create-commands"
+    pickup_time = proposals[0]["proposals"][0]["pickupTimes"][0]
+    command_id = api.post(pickups, json={"input": {"shipmentIds": shipment_ids[:1], "address": address,
+                                                   "pickupTime": pickup_time}}).json()["commandId"]
+    api.post(pickups, json={"input": {"shipmentIds": shipment_ids[:1], "address": address}})
+    api.get(pickups + "/" + command_id)
+    pickup_id = api.get(pickups + "/" + command_id).json()["pickupId"]
+    api.get(pickups + "/unknown")
+    api.get(SHIPPING + "/pickups/" + pickup_id)
+    api.get(SHIPPING + "/pickups/" + UNKNOWN_ID)
+    cancel = SHIPPING + "/shipments/cancel-commands"
+    command_id = api.post(cancel, json={"input": {"shipmentId": shipment_ids[1]}}).json()["commandId"]
+    api.post(cancel, json={"input": {}})
+    api.get(cancel + "/" + command_id)
+    api.get(cancel + "/" + command_id)
+    api.get(cancel + "/unknown")
+    api.get(SHIPPING + "/shipments/" + shipment_ids[1])  # canceled
+    emu.hand_over_parcel(shipment_ids[0])
+    command_id = api.post(cancel, json={"input": {"shipmentId": shipment_ids[0]}}).json()["commandId"]
+    api.get(cancel + "/" + command_id)
+    api.get(cancel + "/" + command_id)  # ERROR: handed over
 
 
 def exercise_api(emu, api):
@@ -108,12 +179,15 @@ def exercise_api(emu, api):
     emu.faults.add(status=503, count=1, path_prefix="/sale/offers")
     api.get("/order/checkout-forms")
     api.get("/sale/offers")
+    exercise_shipping(emu, api)
 
 
 def check_record(spec, record):
     """One served response against the spec; error bodies also against AuthError / ErrorsHolder."""
     content_type = record["response_headers"].get("Content-Type")
-    body = json.loads(record["response_body"]) if record["response_body"] else None
+    binary = content_type == OCTET_STREAM  # labels and protocols
+    body = record["response_body"] if binary else json.loads(record["response_body"]) if record["response_body"] \
+        else None
     declared = spec["paths"][record["route"]][record["method"].lower()]["responses"]
     if str(record["status"]) in declared:
         validate_response(spec, record["method"], record["route"], record["status"], body, content_type)
@@ -122,6 +196,8 @@ def check_record(spec, record):
         media = (declared.get(str(record["status"]), {}).get("content") or {JSON_V1: None})
         assert content_type in media
         validate_schema(spec, "AuthError" if record["status"] == 401 else "ErrorsHolder", body)
+    elif binary:
+        assert body.startswith(b"%PDF-")
     elif body is not None:
         assert content_type == JSON_V1
 
@@ -177,6 +253,26 @@ def test_every_served_response_matches_the_spec(spec, emu, api):
         ("GET", "/sale/offer-publication-commands/{commandId}/tasks", 200),
         ("GET", "/sale/offer-events", 200), ("GET", "/sale/offer-events", 400),
     }
+    shipping = {
+        ("GET", "/delivery-proposals/{orderId}", 200), ("GET", "/delivery-proposals/{orderId}", 400),
+        ("GET", "/delivery-proposals/{orderId}", 404), ("GET", "/delivery-services", 200),
+        ("POST", "/shipments/create-commands", 200), ("POST", "/shipments/create-commands", 400),
+        ("POST", "/shipments/create-commands", 429),
+        ("GET", "/shipments/create-commands/{commandId}", 200), ("GET", "/shipments/create-commands/{commandId}", 404),
+        ("GET", "/shipments/{shipmentId}", 200), ("GET", "/shipments/{shipmentId}", 404),
+        ("POST", "/label", 200), ("POST", "/label", 404), ("POST", "/label", 400), ("POST", "/label", 406),
+        ("POST", "/protocol", 200), ("POST", "/protocol", 204), ("POST", "/protocol", 404), ("POST", "/protocol", 400),
+        ("POST", "/pickup-proposals", 200), ("POST", "/pickup-proposals", 400),
+        ("POST", "/pickups/create-commands", 200), ("POST", "/pickups/create-commands", 400),
+        ("GET", "/pickups/create-commands/{commandId}", 200), ("GET", "/pickups/create-commands/{commandId}", 404),
+        ("GET", "/pickups/{pickupId}", 200), ("GET", "/pickups/{pickupId}", 404),
+        ("POST", "/shipments/cancel-commands", 200), ("POST", "/shipments/cancel-commands", 400),
+        ("GET", "/shipments/cancel-commands/{commandId}", 200), ("GET", "/shipments/cancel-commands/{commandId}", 404),
+    }
+    expected |= {(method, SHIPPING + template, status) for method, template, status in shipping}
+    operations = {(method.upper(), path) for path, operations in spec["paths"].items() if path.startswith(SHIPPING)
+                  for method in operations if method != "parameters"}
+    assert operations <= {(r["method"], r["route"]) for r in served}, "a Ship with Allegro operation is not emulated"
     assert expected <= covered, sorted(expected - covered)
 
 
@@ -186,7 +282,9 @@ def test_request_bodies_sent_in_the_scenario_match_the_spec(spec, emu, api):
     assert {r["route"] for r in valid} >= {
         "/order/checkout-forms/{id}/fulfillment", "/order/checkout-forms/{id}/shipments",
         "/order/checkout-forms/{id}/invoices", "/sale/offer-quantity-change-commands/{commandId}",
-        "/sale/offer-price-change-commands/{commandId}", "/sale/offer-publication-commands/{commandId}"}
+        "/sale/offer-price-change-commands/{commandId}", "/sale/offer-publication-commands/{commandId}",
+        SHIPPING + "/shipments/create-commands", SHIPPING + "/shipments/cancel-commands", SHIPPING + "/label",
+        SHIPPING + "/protocol", SHIPPING + "/pickup-proposals", SHIPPING + "/pickups/create-commands"}
     for record in valid:
         validate_request(spec, record["method"], record["route"], record["json"])
 

@@ -11,7 +11,7 @@ Modules: :mod:`.transport` (session, timeouts, retries, logging),
 """
 
 from .client import (
-    DEFAULT_API_URL, FULFILLMENT_STATUSES, SANDBOX_API_URL, SELLER_FULFILLMENT_STATUSES, AllegroClient,
+    DEFAULT_API_URL, FULFILLMENT_STATUSES, SANDBOX_API_URL, SELLER_FULFILLMENT_STATUSES, AllegroClient, CommandAnswer,
 )
 from .errors import (
     AccessDenied, AllegroAuthError, AllegroConflict, AllegroError, AllegroForbidden, AllegroNotFound,
@@ -22,16 +22,16 @@ from .masking import mask_secrets
 from .oauth import DEFAULT_AUTH_URL, SANDBOX_AUTH_URL, AllegroOAuth, DeviceAuthorization, TokenSet
 from .pagination import CursorIterator
 from .transport import (
-    DEFAULT_TIMEOUT, MEDIA_TYPE_BETA, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, parse_retry_after,
+    DEFAULT_TIMEOUT, MEDIA_TYPE_BETA, MEDIA_TYPE_BINARY, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT,
+    parse_retry_after,
 )
 
 __all__ = [
-    "AccessDenied", "AllegroAuthError", "AllegroClient", "AllegroConflict", "AllegroError",
-    "AllegroForbidden", "AllegroNotFound", "AllegroOAuth", "AllegroOAuthError", "AllegroRateLimited",
-    "AllegroServerError", "AllegroTransportError", "AllegroValidationError", "AuthorizationPending",
-    "CursorIterator", "DEFAULT_API_URL", "DEFAULT_AUTH_URL", "DEFAULT_TIMEOUT", "DeviceAuthorization",
-    "ExpiredDeviceCode", "FULFILLMENT_STATUSES", "InvalidClient", "InvalidGrant", "MEDIA_TYPE_BETA",
-    "MEDIA_TYPE_PDF", "MEDIA_TYPE_PUBLIC", "SANDBOX_API_URL", "SANDBOX_AUTH_URL",
-    "SELLER_FULFILLMENT_STATUSES", "SlowDown", "TokenSet", "USER_AGENT", "mask_secrets",
-    "parse_retry_after",
+    "AccessDenied", "AllegroAuthError", "AllegroClient", "AllegroConflict", "AllegroError", "AllegroForbidden",
+    "AllegroNotFound", "AllegroOAuth", "AllegroOAuthError", "AllegroRateLimited", "AllegroServerError",
+    "AllegroTransportError", "AllegroValidationError", "AuthorizationPending", "CommandAnswer", "CursorIterator",
+    "DEFAULT_API_URL", "DEFAULT_AUTH_URL", "DEFAULT_TIMEOUT", "DeviceAuthorization", "ExpiredDeviceCode",
+    "FULFILLMENT_STATUSES", "InvalidClient", "InvalidGrant", "MEDIA_TYPE_BETA", "MEDIA_TYPE_BINARY",
+    "MEDIA_TYPE_PDF", "MEDIA_TYPE_PUBLIC", "SANDBOX_API_URL", "SANDBOX_AUTH_URL", "SELLER_FULFILLMENT_STATUSES",
+    "SlowDown", "TokenSet", "USER_AGENT", "mask_secrets", "parse_retry_after",
 ]

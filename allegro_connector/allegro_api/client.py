@@ -1,4 +1,4 @@
-"""Allegro REST API client (orders, shipments, invoices, offers).
+"""Allegro REST API client (orders, shipments, invoices, offers, Ship with Allegro).
 
 Plain Python, no Odoo import.  The client does not store tokens: it asks a
 ``token_provider(force_refresh=False) -> str`` for one before each call and,
@@ -9,11 +9,11 @@ import logging
 import time
 from urllib.parse import quote
 
-from .errors import AllegroAuthError, AllegroConflict, AllegroError
+from .errors import AllegroAuthError, AllegroConflict, AllegroError, AllegroValidationError
 from .pagination import CursorIterator, iter_by_time, iter_offset
 from .params import CHECKOUT_FORM_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS, build_filters
 from .transport import (
-    DEFAULT_TIMEOUT, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, Transport,
+    DEFAULT_TIMEOUT, MEDIA_TYPE_BINARY, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, Transport, parse_retry_after,
 )
 
 _logger = logging.getLogger(__name__)
@@ -40,6 +40,11 @@ OFFER_COMMANDS = {
 }
 PUBLICATION_ACTIONS = ("ACTIVATE", "END")
 MAX_INVOICE_FILE_SIZE = 3 * 1024 * 1024
+# Ship with Allegro (/shipment-management).
+SHIPPING = "/shipment-management"
+LABEL_PAGE_SIZES = ("A4", "A6")
+MAX_PICKUP_SHIPMENTS = 100
+COMMAND_EXISTS = "COMMAND_EXISTS"  # Allegro's 400 code for a command id used before
 
 
 def _segment(value, what):
@@ -85,6 +90,38 @@ def _check_range(name, value, minimum, maximum=None):
     if value < minimum or (maximum is not None and value > maximum):
         bounds = "%d..%d" % (minimum, maximum) if maximum is not None else ">= %d" % minimum
         raise ValueError("%s must be %s, got %d" % (name, bounds, value))
+
+
+def _shipment_ids(shipment_ids, maximum=None):
+    """A non-empty list of shipment ids as strings (at most ``maximum``)."""
+    if isinstance(shipment_ids, (str, bytes)):
+        raise ValueError("shipment_ids must be a list of ids, not one string")
+    given = list(shipment_ids or [])
+    ids = [str(s) for s in given if s is not None and str(s).strip()]
+    if not ids or len(ids) != len(given):
+        raise ValueError("shipment_ids must list at least one shipment id, none of them empty")
+    if maximum is not None and len(ids) > maximum:
+        raise ValueError("At most %d shipments per call (got %d)" % (maximum, len(ids)))
+    return ids
+
+
+def _required_id(value, what):
+    """An id sent in a body, as a string; refuses empty ids."""
+    if value is None or str(value).strip() == "":
+        raise ValueError("%s is required" % what)
+    return str(value)
+
+
+class CommandAnswer(dict):
+    """The JSON answer of a Ship with Allegro command (its id, its status...).
+
+    ``retry_after``: the seconds Allegro asks to wait before reading the
+    command's status again (its ``Retry-After`` header), or ``None``.
+    """
+
+    def __init__(self, body, retry_after=None):
+        super().__init__(body if isinstance(body, dict) else {})
+        self.retry_after = retry_after
 
 
 class AllegroClient:
@@ -479,6 +516,163 @@ class AllegroClient:
         return self._get("/sale/%s/%s/tasks" % (OFFER_COMMANDS[kind], _segment(command_id, "command_id")),
                          {"offset": offset, "limit": limit})
 
+    # ------------------------------------------------------------------
+    # Ship with Allegro
+    # ------------------------------------------------------------------
+    def _command(self, method, path, json=None):
+        """A command's answer with its ``Retry-After`` (POST of a command, or GET of its status)."""
+        # A command id makes a repeat safe: Allegro answers COMMAND_EXISTS instead of doing it twice.
+        response = self._send(method, path, json=json, idempotent=True)
+        return CommandAnswer(self._parse(response), parse_retry_after(response.headers.get("Retry-After")))
+
+    def _post_command(self, collection, command_id, command_input, status_of):
+        """POST a command; after an attempt that may have gone through, its status is read instead."""
+        try:
+            return self._command("POST", "%s/%s" % (SHIPPING, collection),
+                                 {"commandId": _required_id(command_id, "command_id"), "input": command_input})
+        except AllegroValidationError as exc:
+            if COMMAND_EXISTS not in exc.codes or not exc.after_ambiguous_retry:
+                raise
+            _logger.info("Allegro %s %s -> COMMAND_EXISTS after an ambiguous retry; reading its status",
+                         collection, command_id)
+            return status_of(command_id)
+
+    def _binary(self, path, body):
+        """POST answered with a file: its bytes, or ``None`` for 204 (no file for these parcels)."""
+        # A read: repeating it after a timeout is harmless.
+        response = self._send("POST", path, json=body, media_type=MEDIA_TYPE_BINARY, content_type=MEDIA_TYPE_PUBLIC,
+                              idempotent=True)
+        return None if response.status_code == 204 else response.content
+
+    def get_delivery_proposals(self, order_id):
+        """``GET /shipment-management/delivery-proposals/{orderId}`` (DeliveryProposalDto).
+
+        ``suggestedInput`` is a create body filled in from the order (its
+        receiver email ties the parcel to the order); ``deliveryOptions[]``
+        give the limits. Allegro answers 400 ``UNSUPPORTED_DELIVERY_METHOD``
+        (:class:`AllegroValidationError`) for an order that cannot ship with Allegro.
+        """
+        return self._get("%s/delivery-proposals/%s" % (SHIPPING, _segment(order_id, "order_id")))
+
+    def get_delivery_services(self):
+        """``GET /shipment-management/delivery-services`` (DeliveryServicesDto).
+
+        Deprecated by Allegro and due to be removed in Q1 2027: use
+        :meth:`get_delivery_proposals`, and this only for what the proposals lack.
+        """
+        return self._get("%s/delivery-services" % SHIPPING)
+
+    def create_shipment(self, command_id, shipment_input):
+        """``POST /shipment-management/shipments/create-commands``: order a parcel.
+
+        :param command_id: the caller's UUID for this parcel (store it before
+            calling: it is the idempotency key). A repeat of an attempt whose
+            answer was lost (timeout, 5xx) gets COMMAND_EXISTS from Allegro and
+            returns the command's status instead: never a second parcel. A
+            later call of the caller's own with a used id raises
+            :class:`AllegroValidationError` with that code in ``codes``; read
+            the command with :meth:`get_shipment_command` then.
+        :param shipment_input: ShipmentCreateRequestDto (``sender``,
+            ``receiver``, ``packages``...), e.g. a proposal's ``suggestedInput``.
+        :returns: :class:`CommandAnswer` (``commandId``...); ``retry_after``
+            says when to read its status.
+        """
+        if not isinstance(shipment_input, dict):
+            raise ValueError("shipment_input must be a dict (ShipmentCreateRequestDto)")
+        missing = [key for key in ("sender", "receiver", "packages") if not shipment_input.get(key)]
+        if missing:
+            raise ValueError("shipment_input lacks %s" % ", ".join(missing))
+        return self._post_command("shipments/create-commands", command_id, shipment_input,
+                                  self.get_shipment_command)
+
+    def get_shipment_command(self, command_id):
+        """``GET .../shipments/create-commands/{commandId}``: ``status`` IN_PROGRESS|SUCCESS|ERROR,
+        ``shipmentId`` on SUCCESS, ``errors[]`` on ERROR (a :class:`CommandAnswer`)."""
+        return self._command("GET", "%s/shipments/create-commands/%s" % (SHIPPING, _segment(command_id, "command_id")))
+
+    def get_shipment(self, shipment_id):
+        """``GET /shipment-management/shipments/{shipmentId}`` (ShipmentDto).
+
+        The tracking numbers are ``packages[].waybill``, one per package; a
+        package's ``transportingInfo[]`` may name more than one carrier.
+        Allegro attaches the waybills to the order itself: do not add them
+        with :meth:`add_shipment`.
+        """
+        return self._get("%s/shipments/%s" % (SHIPPING, _segment(shipment_id, "shipment_id")))
+
+    def cancel_shipment(self, command_id, shipment_id):
+        """``POST .../shipments/cancel-commands``: cancel a parcel (ERROR once it is handed over).
+
+        ``command_id`` as in :meth:`create_shipment`; returns a :class:`CommandAnswer`.
+        """
+        return self._post_command("shipments/cancel-commands", command_id,
+                                  {"shipmentId": _required_id(shipment_id, "shipment_id")},
+                                  self.get_cancel_command)
+
+    def get_cancel_command(self, command_id):
+        """``GET .../shipments/cancel-commands/{commandId}`` (a :class:`CommandAnswer`)."""
+        return self._command("GET", "%s/shipments/cancel-commands/%s" % (SHIPPING, _segment(command_id, "command_id")))
+
+    def get_labels(self, shipment_ids, page_size=None, cut_line=None):
+        """``POST /shipment-management/label``: the labels of the parcels in one file.
+
+        :param page_size: ``A4`` or ``A6`` (PDF labels only); Allegro's default when ``None``.
+        :param cut_line: cut lines between labels (PDF A4 only).
+        :returns: the file's bytes (PDF or ZPL, as the parcels were created),
+            or ``None`` when Allegro has no label for them (204).
+        """
+        body = {"shipmentIds": _shipment_ids(shipment_ids)}
+        if page_size is not None:
+            if page_size not in LABEL_PAGE_SIZES:
+                raise ValueError("page_size must be one of %s" % ", ".join(LABEL_PAGE_SIZES))
+            body["pageSize"] = page_size
+        if cut_line is not None:
+            body["cutLine"] = bool(cut_line)
+        return self._binary("%s/label" % SHIPPING, body)
+
+    def get_protocol(self, shipment_ids):
+        """``POST /shipment-management/protocol``: the handover protocol (PDF bytes),
+        or ``None`` when the carrier has none (204)."""
+        return self._binary("%s/protocol" % SHIPPING, {"shipmentIds": _shipment_ids(shipment_ids)})
+
+    def get_pickup_proposals(self, shipment_ids, address, ready_date=None):
+        """``POST /shipment-management/pickup-proposals``: when a courier can pick up 1 to 100 parcels.
+
+        :param address: where the courier comes (AddressDto, required).
+        :param ready_date: ``date`` or ``"yyyy-MM-dd"`` the parcels are ready.
+        :returns: ``[{proposals: [{shipmentId, pickupTimes: [{date, minTime, maxTime}]}], address}]``.
+        """
+        if not isinstance(address, dict) or not address:
+            raise ValueError("address is required")
+        body = {"shipmentIds": _shipment_ids(shipment_ids, MAX_PICKUP_SHIPMENTS), "address": address}
+        if ready_date is not None:
+            body["readyDate"] = str(ready_date)
+        # A read sent as a POST: repeating it is harmless.
+        return self._parse(self._send("POST", "%s/pickup-proposals" % SHIPPING, json=body, idempotent=True))
+
+    def create_pickup(self, command_id, shipment_ids, address, pickup_time):
+        """``POST /shipment-management/pickups/create-commands``: order a courier for 1 to 100 parcels.
+
+        :param pickup_time: one of the proposals' ``pickupTimes``
+            (``{date, minTime, maxTime}``, ``date`` required).
+        :returns: a :class:`CommandAnswer`; ``command_id`` as in :meth:`create_shipment`.
+        """
+        if not isinstance(address, dict) or not address:
+            raise ValueError("address is required")
+        if not isinstance(pickup_time, dict) or not pickup_time.get("date"):
+            raise ValueError("pickup_time needs a date")
+        pickup = {"shipmentIds": _shipment_ids(shipment_ids, MAX_PICKUP_SHIPMENTS), "address": address,
+                  "pickupTime": {key: str(pickup_time[key]) for key in ("date", "minTime", "maxTime")
+                                 if pickup_time.get(key)}}
+        return self._post_command("pickups/create-commands", command_id, pickup, self.get_pickup_command)
+
+    def get_pickup_command(self, command_id):
+        """``GET .../pickups/create-commands/{commandId}``: ``pickupId`` and ``carrierPickupId`` on SUCCESS."""
+        return self._command("GET", "%s/pickups/create-commands/%s" % (SHIPPING, _segment(command_id, "command_id")))
+
+    def get_pickup(self, pickup_id):
+        """``GET /shipment-management/pickups/{pickupId}`` (PickupDto)."""
+        return self._get("%s/pickups/%s" % (SHIPPING, _segment(pickup_id, "pickup_id")))
 
     # ------------------------------------------------------------------
     @staticmethod

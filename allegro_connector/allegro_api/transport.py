@@ -40,6 +40,7 @@ USER_AGENT = "allegro_connector/19.0 (+odoo)"
 MEDIA_TYPE_PUBLIC = "application/vnd.allegro.public.v1+json"
 MEDIA_TYPE_BETA = "application/vnd.allegro.beta.v1+json"
 MEDIA_TYPE_PDF = "application/pdf"
+MEDIA_TYPE_BINARY = "application/octet-stream"  # Ship with Allegro labels and protocols
 DEFAULT_TIMEOUT = (5, 30)
 
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))

@@ -161,6 +161,11 @@ def add_shipment(emu, req, id):
     if carrier == "OTHER" and (not isinstance(name, str) or not name.strip() or len(name) > 30):
         raise ApiError(400, "carrierName (1 to 30 characters) is required for carrier OTHER", path="carrierName",
                        polish="Dla przewoźnika OTHER podaj carrierName (od 1 do 30 znaków)")
+    if waybill in emu.store.shipping.waybills_of(id):
+        # Ship with Allegro attached this waybill to the order itself: added again, it would show twice.
+        raise ApiError(409, "Maximum waybill usage exceeded: waybill %s is already attached to the order" % waybill,
+                       path="waybill", polish="Przekroczono limit użycia numeru przesyłki: %s jest już przypisany "
+                                              "do zamówienia" % waybill)
     known = [li["id"] for li in order["lineItems"]]
     wanted = [(item or {}).get("id") for item in body.get("lineItems") or []] or known  # empty = all
     unknown = [li for li in wanted if li not in known]

@@ -8,6 +8,7 @@ Failures raise ContractError (an AssertionError) naming the operation and the
 offending field. Needs PyYAML and openapi-schema-validator.
 """
 
+import copy
 import json
 import os
 import threading
@@ -19,6 +20,7 @@ DEFAULT_SPEC = Path(__file__).resolve().parents[3] / "shared" / "allegro" / "all
 
 _specs = {}
 _validators = {}
+_relaxed = {}
 _lock = threading.Lock()
 
 
@@ -52,6 +54,24 @@ def require_spec():
         raise ContractError("Allegro's OpenAPI specification was not found at %s; set %s to its path"
                             % (spec_path(), SPEC_ENV))
     return spec
+
+
+def without_required(spec, schema, field):
+    """A copy of ``spec`` in which ``field`` of #/components/schemas/<schema> is not required.
+
+    For a known error of the spec: PickupCreateRequestDto lists
+    ``pickupDateProposalId`` as required, while its own description (and
+    Allegro, since ``pickupTime`` replaced it) requires it only without
+    ``pickupTime``.
+    """
+    key = (id(spec), schema, field)
+    with _lock:
+        if key not in _relaxed:
+            relaxed = copy.deepcopy(spec)
+            target = relaxed["components"]["schemas"][schema]
+            target["required"] = [name for name in target.get("required", []) if name != field]
+            _relaxed[key] = relaxed
+        return _relaxed[key]
 
 
 def _pointer(*parts):

@@ -95,3 +95,10 @@ def set_offer_stock(emu, req, id):
     """The seller edits an offer's stock by hand on Allegro."""
     emu.set_offer_stock(id, int(_payload(req)["available"]))
     return _ok(emu.offer(id))
+
+
+@CONTROL.route("POST", "/_emulator/parcels/{id}/handover")
+def hand_over_parcel(emu, req, id):
+    """The carrier takes a Ship with Allegro parcel."""
+    emu.hand_over_parcel(id)
+    return _ok(emu.parcel(id))

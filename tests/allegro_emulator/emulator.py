@@ -1,6 +1,6 @@
 """AllegroEmulator: the public Python API that tests and the demo use.
 
-It owns the state (orders, journal, offers), OAuth, fault switches and the
+It owns the state (orders, journal, offers, parcels), OAuth, fault switches and the
 HTTP server. Every method takes the same lock as the server's request
 handling, and returns copies so callers cannot change state by accident.
 """
@@ -242,6 +242,64 @@ class AllegroEmulator:
     def invoice_file(self, invoice_id):
         """Bytes uploaded for an invoice, or None."""
         return self.store.invoice_files.get(invoice_id)
+
+    # -- Ship with Allegro ---------------------------------------------------
+    @property
+    def shipment_command_reads(self):
+        """Status reads a new shipping command (create, cancel, pickup) answers IN_PROGRESS."""
+        return self.store.shipping.command_reads
+
+    @shipment_command_reads.setter
+    def shipment_command_reads(self, reads):
+        self.store.shipping.command_reads = int(reads)
+
+    @property
+    def shipment_command_delay(self):
+        """Seconds a new shipping command stays IN_PROGRESS at least."""
+        return self.store.shipping.command_delay
+
+    @shipment_command_delay.setter
+    def shipment_command_delay(self, seconds):
+        self.store.shipping.command_delay = float(seconds)
+
+    @property
+    def shipment_retry_after(self):
+        """The Retry-After (seconds) of shipping commands in progress."""
+        return self.store.shipping.retry_after
+
+    @shipment_retry_after.setter
+    def shipment_retry_after(self, seconds):
+        self.store.shipping.retry_after = int(seconds)
+
+    def set_shipping_sender(self, **fields):
+        """Change the sender of the seller's shipping settings (the delivery proposals' sender)."""
+        with self.lock:
+            self.store.shipping.sender.update(fields)
+
+    @property
+    def parcels(self):
+        """The Ship with Allegro parcels (ShipmentDto), oldest first."""
+        with self.lock:
+            return _snapshot(list(self.store.shipping.shipments.values()))
+
+    def parcel(self, shipment_id):
+        with self.lock:
+            return _snapshot(self.store.shipping.shipments[shipment_id])
+
+    @property
+    def pickups(self):
+        with self.lock:
+            return _snapshot(list(self.store.shipping.pickups.values()))
+
+    def hand_over_parcel(self, shipment_id):
+        """The carrier takes the parcel: it can no longer be canceled nor picked up."""
+        with self.lock:
+            self.store.shipping.hand_over(shipment_id)
+
+    def close_pickup_point(self, point_id):
+        """A pickup point that takes no parcels: creating a parcel for it ends in ERROR."""
+        with self.lock:
+            self.store.shipping.closed_points.add(point_id)
 
     # -- observation ---------------------------------------------------------
     def duplicates(self):

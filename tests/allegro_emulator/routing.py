@@ -94,8 +94,9 @@ class ApiError(Exception):
     ``polish``: the ``userMessage`` for a request asking ``Accept-Language:
     pl-PL``, as Allegro answers it; ``message`` (for developers) stays English."""
 
-    def __init__(self, status, message, code=None, path=None, headers=None, polish=None):
+    def __init__(self, status, message, code=None, path=None, headers=None, polish=None, details=None):
         super().__init__(message)
+        self.details = details  # shipment management's errors declare a string here, never null
         self.status = status
         self.message = message
         self.code = code or ERROR_CODES.get(status, "Error")
@@ -105,7 +106,7 @@ class ApiError(Exception):
 
     def reply(self, language=None):
         polish = self.polish and (language or "").lower().startswith("pl")
-        error = {"code": self.code, "message": self.message, "details": None, "path": self.path,
+        error = {"code": self.code, "message": self.message, "details": self.details, "path": self.path,
                  "userMessage": self.polish if polish else self.message, "metadata": {}}
         return Reply(self.status, {"errors": [error]}, headers=self.headers)
 
@@ -143,5 +144,5 @@ class Router:
         return None, (None if path_known else {})
 
 
-# The REST API's routes; api_orders and api_sale register on it.
+# The REST API's routes; api_orders, api_sale and api_shipping register on it.
 API = Router()

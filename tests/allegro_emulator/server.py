@@ -15,7 +15,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api_orders, api_sale  # noqa: F401  (they register their routes on API)
+from . import api_orders, api_sale, api_shipping  # noqa: F401  (they register their routes on API)
 from .common import JSON_V1, iso, utcnow
 from .control import CONTROL
 from .faults import error_reply

@@ -1,4 +1,4 @@
-"""The emulated seller account: orders, order event journal, shipments, invoices, offers.
+"""The emulated seller account: orders, order event journal, shipments, invoices, offers, Ship with Allegro.
 
 Not thread-safe by itself: callers hold the emulator's lock (the HTTP server
 for a whole request, the Python API per call). Every change of an order gets
@@ -12,6 +12,7 @@ from . import catalogue
 from .common import deep_merge, iso, new_revision, utcnow
 from .offer_book import OfferBook
 from .generator import UNPAID, OrderFactory, hints_from, recompute_total
+from .shipping import ShippingDesk
 
 # Event ids are numeric strings of equal length, so they also sort as strings.
 EVENT_ID_BASE = 10 ** 15
@@ -33,6 +34,7 @@ class Store:
         self.invoices = {}  # order id -> [invoice]
         self.invoice_files = {}  # invoice id -> bytes
         self.book = OfferBook(self.offers)
+        self.shipping = ShippingDesk(self)
         self.created_at = utcnow()
 
     # -- orders --------------------------------------------------------------
@@ -167,6 +169,14 @@ class Store:
     # -- shipments -----------------------------------------------------------
     def add_shipment(self, order, shipment):
         self.shipments.setdefault(order["id"], []).append(shipment)
+        self._summarise_shipments(order)
+
+    def remove_waybills(self, order, waybills):
+        """A canceled Ship with Allegro parcel's waybills leave the order."""
+        self.shipments[order["id"]] = [s for s in self.shipments.get(order["id"], []) if s["waybill"] not in waybills]
+        self._summarise_shipments(order)
+
+    def _summarise_shipments(self, order):
         sent = {li["id"] for s in self.shipments[order["id"]] for li in s["lineItems"]}
         all_items = {li["id"] for li in order["lineItems"]}
         summary = "ALL" if all_items <= sent else ("SOME" if sent & all_items else "NONE")
