@@ -2,7 +2,7 @@
     "name": "Allegro Connector",
     "summary": "Sell on Allegro (allegro.pl, .cz, .sk, .hu) from Odoo: "
     "orders, fulfillment, tracking numbers and invoices",
-    "version": "19.0.2.2.0",
+    "version": "19.0.3.0.0",
     "category": "Sales/Sales",
     "license": "LGPL-3",
     "author": "allegro_connector contributors",
@@ -28,7 +28,7 @@
         "views/allegro_delivery_method_views.xml",
         "views/allegro_import_run_views.xml",
         "views/allegro_status_map_views.xml",
-        "views/allegro_push_views.xml",
+        "views/allegro_update_views.xml",
         "views/allegro_carrier_views.xml",
         "wizards/allegro_fulfillment_wizards_views.xml",
         "views/account_move_views.xml",

@@ -78,12 +78,12 @@ MARKETPLACE_CURRENCIES = {
 OTHER_CARRIER = CARRIER_OTHER
 
 # queue_job channels: one kind of work cannot starve the others.
-CHANNEL_UPDATES = "root.allegro.push"
+CHANNEL_UPDATES = "root.allegro.update"
 CHANNEL_INVOICES = "root.allegro.invoice"
 CHANNEL_IMPORT = "root.allegro.import"
 CHANNEL_OFFERS = "root.allegro.offers"
 # Identity keys: the same work is never queued twice.
-KEY_UPDATE = "allegro.push:%d"
+KEY_UPDATE = "allegro.update:%d"
 KEY_IMPORT = "allegro.import:%s:%d"
 KEY_OFFERS_RECONCILE = "allegro-offers-reconcile-%d"
 KEY_OFFER_EVENTS = "allegro-offer-events-%d"

@@ -140,7 +140,7 @@ class Bench:
             env = self.env(cr)
             shop = env["allegro.shop"].create(dict({
                 "name": "Benchmark shop", "environment": "custom", "api_url": emu.url,
-                "auth_url": emu.url + "/auth/oauth", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                "auth_url": emu.url + "/auth/oauth", "client_key": CLIENT_ID, "client_secret": CLIENT_SECRET,
                 "import_start_date": fields.Datetime.now() - timedelta(days=40),
             }, **values))
             tokens = emu.issue_tokens()
@@ -150,7 +150,7 @@ class Bench:
             shop.state = "connected"
             return shop.id
 
-    def wait_pushes(self, shop_id, timeout, nudge=True):
+    def wait_updates(self, shop_id, timeout, nudge=True):
         """Until no update of the shop is waiting; returns the states counted."""
         from odoo.tools import SQL
 
@@ -160,7 +160,7 @@ class Bench:
                 raise SystemExit("error: Odoo stopped (logs in %s)" % self.logs)
             with self.registry.cursor() as cr:
                 env = self.env(cr)
-                counts = dict(env["allegro.push"]._read_group([("shop_id", "=", shop_id)], ["state"],
+                counts = dict(env["allegro.update"]._read_group([("shop_id", "=", shop_id)], ["state"],
                                                                ["__count"]))
                 if nudge:  # jobs of killed workers are requeued when the runner wakes up
                     cr.execute(SQL("NOTIFY queue_job, %s", cr.dbname))
@@ -193,11 +193,11 @@ class Bench:
                     env = self.env(cr)
                     first_job = env["queue.job"].search([], order="id desc", limit=1).id or 0
                     orders = env["allegro.order"].search([("shop_id", "=", shop_id)])
-                    env["allegro.push"]._queue_status(orders, status)
+                    env["allegro.update"]._queue_status(orders, status)
                 say("%d workers: sending %d status updates (%s), emulator latency %.0f ms"
                     % (workers, len(orders), status, args.latency * 1000))
                 self.start_server(workers)
-                counts = self.wait_pushes(shop_id, timeout=args.timeout)
+                counts = self.wait_updates(shop_id, timeout=args.timeout)
                 self.stop_server()
                 with self.registry.cursor() as cr:
                     jobs = self.env(cr)["queue.job"].search([("id", ">", first_job)])
@@ -239,7 +239,7 @@ class Bench:
                      for index in range(args.orders)]
             with self.registry.cursor() as cr:
                 env = self.env(cr)
-                env.ref("allegro_connector.job_function_allegro_push_send").retry_pattern = SOAK_RETRY_PATTERN
+                env.ref("allegro_connector.job_function_allegro_update_send").retry_pattern = SOAK_RETRY_PATTERN
                 env.ref("allegro_connector.job_function_allegro_shop_import").retry_pattern = SOAK_RETRY_PATTERN
                 carrier = env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
                 delivery = env["delivery.carrier"].create({
@@ -256,10 +256,10 @@ class Bench:
             chaos.start()
             imported = self._soak_import(shop_id, len(forms))
             say("  imported %d; confirmations being sent" % imported)
-            self.wait_pushes(shop_id, timeout=args.timeout)
+            self.wait_updates(shop_id, timeout=args.timeout)
             say("  shipping every order with a tracking number")
             self._ship_all(shop_id, delivery_id)
-            counts = self.wait_pushes(shop_id, timeout=args.timeout)
+            counts = self.wait_updates(shop_id, timeout=args.timeout)
             chaos.stopped.set()
             chaos.join()
             emu.faults.clear()
@@ -297,7 +297,7 @@ class Bench:
             for batch in range(0, len(orders), 20):
                 for order in orders[batch:batch + 20]:
                     for picking in order.sale_order_id.picking_ids.filtered(lambda p: p.state != "done"):
-                        picking.carrier_tracking_ref = "SOAK%s" % order.external_id[:8].upper()
+                        picking.carrier_tracking_ref = "SOAK%s" % order.allegro_ref[:8].upper()
                         picking.carrier_id = delivery_id
                         for move in picking.move_ids:
                             move.quantity = move.product_uom_qty
@@ -310,7 +310,7 @@ class Bench:
         lost = []
         with self.registry.cursor() as cr:
             env = self.env(cr)
-            orders = {o.external_id: o for o in env["allegro.order"].search([("shop_id", "=", shop_id)])}
+            orders = {o.allegro_ref: o for o in env["allegro.order"].search([("shop_id", "=", shop_id)])}
             for form in forms:
                 order = orders.get(form["id"])
                 remote = emu.get_order(form["id"])
@@ -319,8 +319,8 @@ class Bench:
                 problem = None
                 if not order or not order.sale_order_id:
                     problem = "not imported"
-                elif order.push_ids.filtered(lambda p: p.state != "done" and p.state != "cancelled"):
-                    problem = "updates not sent: %s" % order.push_ids.filtered(
+                elif order.update_ids.filtered(lambda p: p.state != "done" and p.state != "cancelled"):
+                    problem = "updates not sent: %s" % order.update_ids.filtered(
                         lambda p: p.state != "done").mapped("last_error")
                 elif (remote.get("fulfillment") or {}).get("status") != "SENT":
                     problem = "status %s on Allegro" % (remote.get("fulfillment") or {}).get("status")

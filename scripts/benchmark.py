@@ -358,9 +358,9 @@ def print_connector(r):
              run["orders_failed"], run["api_calls"], run["duration"]))
     print("    emulator requests: %d (%s)" % (r["requests"], ", ".join(
         "%s %d" % (route, count) for route, count in sorted(r["requests_by_route"].items()))))
-    if r["pushes_queued"]:
+    if r["updates_queued"]:
         print("    queued for Allegro by the import (sent later by a scheduled action, not counted above): %s"
-              % ", ".join("%s %d" % item for item in sorted(r["pushes_queued"].items())))
+              % ", ".join("%s %d" % item for item in sorted(r["updates_queued"].items())))
     if run["message"] and run["state"] != "done":
         print("    message: %s" % run["message"])
     print_drift(r)
@@ -646,7 +646,7 @@ def create_shop(env, emu, args):
         "environment": "custom",
         "api_url": emu.url,
         "auth_url": emu.url + "/auth/oauth",
-        "client_id": emu.client_id,
+        "client_key": emu.client_id,
         "client_secret": emu.client_secret,
         "confirm_policy": "always",
             "import_start_date": fields.Datetime.now() - timedelta(days=args.days + 1),
@@ -704,9 +704,9 @@ def run_connector(args, registry, emu):
         allegro_orders = env["allegro.order"].search([("shop_id", "=", shop.id)])
         run = env["allegro.import.run"].search([("shop_id", "=", shop.id)], limit=1)
         queued = {}
-        if "allegro.push" in env:  # updates for Allegro queued for a later scheduled action
-            for push in env["allegro.push"].search([("shop_id", "=", shop.id)]):
-                key = "%s %s" % (push.kind, push.fulfillment_status or "")
+        if "allegro.update" in env:  # updates for Allegro queued for a later scheduled action
+            for update in env["allegro.update"].search([("shop_id", "=", shop.id)]):
+                key = "%s %s" % (update.kind, update.fulfillment_status or "")
                 queued[key.strip()] = queued.get(key.strip(), 0) + 1
         by_route = {}
         for method, route, _status in requests:
@@ -719,7 +719,7 @@ def run_connector(args, registry, emu):
             "problems": problems,
             "requests": len(requests),
             "requests_by_route": by_route,
-            "pushes_queued": queued,
+            "updates_queued": queued,
             "allegro_orders": len(allegro_orders),
             "allegro_errors": len(allegro_orders.filtered(lambda o: o.sync_state == "error")),
             "allegro_held": len(allegro_orders.filtered(lambda o: o.sync_state == "held")),
@@ -804,17 +804,17 @@ def run_life(args, registry, emu):
         perform_due_jobs(env)
         shop.env["allegro.importer"]._run_import(shop)
         requests = list(emu.requests)
-        pushes = env["allegro.push"].search([("shop_id", "=", shop.id)])
+        updates = env["allegro.update"].search([("shop_id", "=", shop.id)])
         problems = []
         orders = env["allegro.order"].search([("shop_id", "=", shop.id)])
         if len(orders) != args.orders:
             problems.append("%d orders imported instead of %d" % (len(orders), args.orders))
         for kind, wanted in (("status", 2), ("shipment", 1), ("invoice", 1)):
-            sent = len(pushes.filtered(lambda p, kind=kind: p.kind == kind and p.state == "done"))
+            sent = len(updates.filtered(lambda p, kind=kind: p.kind == kind and p.state == "done"))
             if sent != wanted * args.orders:
                 problems.append("%d %s updates sent instead of %d" % (sent, kind, wanted * args.orders))
-        if pushes.filtered(lambda p: p.state != "done"):
-            problems.append("%d updates not sent" % len(pushes.filtered(lambda p: p.state != "done")))
+        if updates.filtered(lambda p: p.state != "done"):
+            problems.append("%d updates not sent" % len(updates.filtered(lambda p: p.state != "done")))
         by_route = {}
         for method, route, _status in requests:
             key = "%s %s" % (method, route)

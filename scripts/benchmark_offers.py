@@ -86,7 +86,7 @@ def main():
         env["queue.job"].search([]).unlink()  # quants of offers not read yet queue nothing; be sure
         shop = env["allegro.shop"].create({
             "name": "Benchmark shop", "environment": "custom", "api_url": emu.url,
-            "auth_url": emu.url + "/auth/oauth", "client_id": emu.client_id, "client_secret": emu.client_secret,
+            "auth_url": emu.url + "/auth/oauth", "client_key": emu.client_id, "client_secret": emu.client_secret,
             "confirm_policy": "never", "stock_sync": True,
         })
         tokens = emu.issue_tokens()
@@ -172,7 +172,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
     from psycopg2 import OperationalError, errorcodes
 
     from odoo import fields
-    from odoo.addons.allegro_connector.models.allegro_push import AllegroPush
+    from odoo.addons.allegro_connector.models.allegro_update import AllegroUpdate
     from odoo.addons.queue_job.job import Job
 
     rng = random.Random(17)
@@ -184,7 +184,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
         shop = env["allegro.shop"].browse(shop_id)
         shop.confirm_policy = "paid"
         shop.sudo().import_start_date = fields.Datetime.now() - timedelta(hours=1)
-        product_of = {o.offer_id: o.product_id.id for o in shop.offer_ids if o.product_id}
+        product_of = {o.allegro_ref: o.product_id.id for o in shop.offer_ids if o.product_id}
         location_id = env["stock.warehouse"].search([("company_id", "=", env.company.id)], limit=1).lot_stock_id.id
         env["queue.job"].search([]).unlink()
     bought = []  # (order id, offer id, quantity)
@@ -198,7 +198,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                       WHERE l.usage = 'internal' AND q.product_id = ANY(%s) GROUP BY q.product_id""",
                    [list(product_ids)])
         free = dict(cr.fetchall())
-        cr.execute("""SELECT o.external_id FROM allegro_order o JOIN sale_order s ON s.id = o.sale_order_id
+        cr.execute("""SELECT o.allegro_ref FROM allegro_order o JOIN sale_order s ON s.id = o.sale_order_id
                       WHERE o.shop_id = %s AND s.state IN ('sale', 'done')""", [shop_id])
         reserved = {row[0] for row in cr.fetchall()}
         result = {p: free.get(p, 0) for p in product_ids}
@@ -231,12 +231,12 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                                                               quantity)
                 counts["changes"] += 1
 
-    put_command = AllegroPush._put_command
+    put_command = AllegroUpdate._put_command
 
-    def put_command_while_moving(push, client):
-        put_command(push, client)
+    def put_command_while_moving(update, client):
+        put_command(update, client)
         if counts.pop("move_due", False):
-            move_stock(push.offer_ids.mapped("offer_id"))  # committed while the job waits for Allegro's answer
+            move_stock(update.offer_ids.mapped("allegro_ref"))  # committed while the job waits for Allegro's answer
 
     def run_again_on_conflict(work):
         """``work(env)`` on a transaction of its own, run again when a concurrent update hit it (as
@@ -285,7 +285,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
 
     # A job hit by a concurrent update is logged by Odoo as a bad query; it runs again, as queue_job's would.
     logging.getLogger("odoo.sql_db").setLevel(logging.CRITICAL)
-    AllegroPush._put_command = put_command_while_moving
+    AllegroUpdate._put_command = put_command_while_moving
     try:
         for round_number in range(purchases // 10):
             for _purchase in range(10):
@@ -309,7 +309,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                 run_jobs()
             sample(sorted({offer_id for _o, offer_id, _q in bought}))
     finally:
-        AllegroPush._put_command = put_command
+        AllegroUpdate._put_command = put_command
     return [
         ("Part 4: offers, purchases (half unpaid), stock changes",
          "%d, %d, %d" % (len(offers), len(bought), counts["changes"]), ""),

@@ -18,12 +18,12 @@ values = {
     "environment": "custom",
     "api_url": url,
     "auth_url": url + "/auth/oauth",
-    "client_id": "demo-client",
+    "client_key": "demo-client",
     "client_secret": "demo-secret",
     "notify_email": "sklep@example.com",
     # The emulator starts afresh on each run (same seed, same orders): read
     # them again from the start rather than from an old journal position.
-    "last_event_id": False,
+    "order_event_cursor": False,
     "initial_import_done": False,
 }
 if shop:

@@ -14,7 +14,7 @@ from . import allegro_order_fulfillment
 from . import allegro_order_invoicing
 from . import account_move
 from . import allegro_status_map
-from . import allegro_push
+from . import allegro_update
 from . import allegro_carrier
 from . import stock_picking
 from . import allegro_import_run

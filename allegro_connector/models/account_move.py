@@ -11,7 +11,7 @@ class AccountMove(models.Model):
     sales_channel = fields.Selection(
         [("direct", "Direct"), ("allegro", "Allegro")], compute="_compute_sales_channel", store=True,
     )
-    allegro_invoice_id = fields.Char("Invoice ID on Allegro", copy=False, readonly=True)
+    allegro_invoice_ref = fields.Char("Invoice ID on Allegro", copy=False, readonly=True)
     allegro_upload_state = fields.Selection(
         [("ksef", "Waiting for KSeF"), ("pending", "To send"), ("done", "On Allegro"), ("failed", "Refused")],
         string="Sent to Allegro", copy=False, readonly=True,
@@ -70,4 +70,4 @@ class AccountMove(models.Model):
 
     def _queue_allegro_upload(self):
         self.allegro_upload_state = "pending"
-        self.env["allegro.push"]._queue_invoice(self.allegro_order_id, self)
+        self.env["allegro.update"]._queue_invoice(self.allegro_order_id, self)

@@ -117,7 +117,7 @@ class AllegroImporter(models.AbstractModel):
     def _lock(self, shop):
         """Hold the shop row until the next commit; False if another worker does."""
         locked = shop.try_lock_for_update(allow_referencing=True)
-        shop.invalidate_recordset(["last_event_id", "initial_import_done", "last_sweep_at", "sweep_mark"])
+        shop.invalidate_recordset(["order_event_cursor", "initial_import_done", "last_sweep_at", "sweep_mark"])
         return bool(locked)
 
     @api.model
@@ -242,7 +242,7 @@ class AllegroImporter(models.AbstractModel):
             # bookkeeping: an Allegro user fetches orders without the right to
             # edit the shop.
             latest = (client.get_order_event_stats().get("latestEvent") or {}).get("id")
-            shop.sudo().last_event_id = latest or False
+            shop.sudo().order_event_cursor = latest or False
         since = resume - RESUME_MARGIN if resume else shop.import_start_date
         batch = []
         for form in client.iter_checkout_forms(bought_at_gte=_iso(since), sort="lineItems.boughtAt"):
@@ -278,12 +278,12 @@ class AllegroImporter(models.AbstractModel):
         """
         while True:
             events = client.get_order_events(
-                from_id=shop.last_event_id or None, limit=EVENT_PAGE_SIZE
+                from_id=shop.order_event_cursor or None, limit=EVENT_PAGE_SIZE
             ).get("events") or []
             page_full = len(events) >= EVENT_PAGE_SIZE
             # Only what lies past the cursor, so that it never moves back; a
             # journal that does not move forward must not loop.
-            cursor = id_sort_key(shop.last_event_id) if shop.last_event_id else None
+            cursor = id_sort_key(shop.order_event_cursor) if shop.order_event_cursor else None
             events = sorted((e for e in events if e.get("id") and (cursor is None or id_sort_key(e["id"]) > cursor)),
                             key=lambda e: id_sort_key(e["id"]))
             if not events:
@@ -291,7 +291,7 @@ class AllegroImporter(models.AbstractModel):
             listed = ListedForms(client, events)
             for chunk in self._event_slices(events):
                 self._import_event_slice(shop, client, chunk, listed, stats)
-                shop.sudo().last_event_id = chunk[-1]["id"]
+                shop.sudo().order_event_cursor = chunk[-1]["id"]
                 self._commit_batch(shop, stats)
             if not page_full:
                 return
@@ -386,13 +386,13 @@ class AllegroImporter(models.AbstractModel):
             [("shop_id", "=", shop.id), ("sync_state", "=", "error")], limit=RETRY_LIMIT, order="write_date"
         )
         if failed:
-            self._import_by_ids(shop, client, dict.fromkeys(failed.mapped("external_id")), stats)
+            self._import_by_ids(shop, client, dict.fromkeys(failed.mapped("allegro_ref")), stats)
             self._commit_batch(shop)
 
     @api.model
     def _reimport_orders(self, shop, orders):
         """Read these orders again from Allegro, in the current transaction."""
-        self._import_by_ids(shop, shop._allegro_client(), dict.fromkeys(orders.mapped("external_id")),
+        self._import_by_ids(shop, shop._allegro_client(), dict.fromkeys(orders.mapped("allegro_ref")),
                             ImportStats("events"))
 
     @api.model
@@ -407,9 +407,9 @@ class AllegroImporter(models.AbstractModel):
     @api.model
     def _known_orders(self, shop, form_ids):
         return {
-            order.external_id: order
+            order.allegro_ref: order
             for order in shop.env["allegro.order"].search(
-                [("shop_id", "=", shop.id), ("external_id", "in", list(form_ids))]
+                [("shop_id", "=", shop.id), ("allegro_ref", "in", list(form_ids))]
             )
         }
 
@@ -547,8 +547,8 @@ class AllegroImporter(models.AbstractModel):
             values["raw_payload"] = json.dumps(form, ensure_ascii=False, indent=1)
         # The raw payload is for managers' eyes; storing it is bookkeeping.
         Order = shop.env["allegro.order"].sudo()
-        order = Order.search([("shop_id", "=", shop.id), ("external_id", "=", form_id)], limit=1)
+        order = Order.search([("shop_id", "=", shop.id), ("allegro_ref", "=", form_id)], limit=1)
         if order:
             order.write(values)
         else:
-            Order.create(dict(values, shop_id=shop.id, external_id=form_id))
+            Order.create(dict(values, shop_id=shop.id, allegro_ref=form_id))

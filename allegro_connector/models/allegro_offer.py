@@ -34,9 +34,9 @@ class AllegroOffer(models.Model):
 
     shop_id = fields.Many2one("allegro.shop", required=True, ondelete="cascade", index=True)
     company_id = fields.Many2one(related="shop_id.company_id", store=True)
-    offer_id = fields.Char("Offer ID", required=True, index=True)
+    allegro_ref = fields.Char("Offer ID", required=True, index=True)
     name = fields.Char("Title", required=True)
-    external_id = fields.Char("Seller SKU", help="The offer's external id (signature) on Allegro.")
+    sku = fields.Char("Seller SKU", help="The offer's external id (signature) on Allegro.")
     ean = fields.Char("EAN / GTIN")
     product_id = fields.Many2one(
         "product.product",
@@ -86,13 +86,13 @@ class AllegroOffer(models.Model):
     unmanaged_line_count = fields.Integer(compute="_compute_line_ids")
 
     _shop_offer_unique = models.Constraint(
-        "UNIQUE(shop_id, offer_id)", "An offer is listed once per shop."
+        "UNIQUE(shop_id, allegro_ref)", "An offer is listed once per shop."
     )
 
     def _compute_line_ids(self):
         for offer in self:
             offer.line_ids = self.env["allegro.order.line"].search(
-                [("shop_id", "=", offer.shop_id.id), ("offer_id", "=", offer.offer_id)]
+                [("shop_id", "=", offer.shop_id.id), ("allegro_ref", "=", offer.allegro_ref)]
             )
             offer.unmanaged_line_count = len(offer.line_ids.filtered("unmanaged"))
 
@@ -124,16 +124,16 @@ class AllegroOffer(models.Model):
         imported = defaultdict(list)
         if since:
             for line in self.env["allegro.order.line"].sudo().search(
-                    [("shop_id", "in", self.shop_id.ids), ("offer_id", "in", self.mapped("offer_id")),
+                    [("shop_id", "in", self.shop_id.ids), ("offer_ref", "in", self.mapped("allegro_ref")),
                      ("order_id.create_date", ">=", since)]):
-                imported[(line.shop_id.id, line.offer_id)].append((line.order_id.create_date, line.quantity))
+                imported[(line.shop_id.id, line.offer_ref)].append((line.order_id.create_date, line.quantity))
         result = {}
         for offer in self:
             if not offer.stock_base_at:
                 result[offer.id] = 0
                 continue
             # Orders imported since, on Odoo's clock: their purchases are the drops they explain.
-            explained = sum(quantity for when, quantity in imported[(offer.shop_id.id, offer.offer_id)]
+            explained = sum(quantity for when, quantity in imported[(offer.shop_id.id, offer.allegro_ref)]
                             if when >= offer.stock_base_at)
             result[offer.id] = max(0, offer.stock_base - offer.allegro_stock - explained)
         waited = self.filtered(lambda o: result[o.id] and o.stock_drop_at)
@@ -196,7 +196,7 @@ class AllegroOffer(models.Model):
 
     def action_view_updates(self):
         """The stock, price and publication commands sent to Allegro for these offers."""
-        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_push")
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_update")
         action.update(domain=[("offer_ids", "in", self.ids)], context={})
         return action
 
@@ -221,12 +221,12 @@ class AllegroOffer(models.Model):
     def _link_products(self):
         """Link offers without a product by seller SKU, then EAN; the others stay unlinked."""
         for shop, offers in self.filtered(lambda o: not o.product_id).grouped("shop_id").items():
-            eans = {offer: offer.ean or (offer.external_id if looks_like_ean(offer.external_id) else None)
+            eans = {offer: offer.ean or (offer.sku if looks_like_ean(offer.sku) else None)
                     for offer in offers}
-            by_sku, by_ean = self._match_products(shop.company_id, offers.mapped("external_id"), eans.values())
+            by_sku, by_ean = self._match_products(shop.company_id, offers.mapped("sku"), eans.values())
             linked = {}
             for offer in offers:
-                product = by_sku.get(offer.external_id) or by_ean.get(eans[offer])
+                product = by_sku.get(offer.sku) or by_ean.get(eans[offer])
                 if product:
                     linked.setdefault(product, self.browse())
                     linked[product] |= offer
@@ -277,21 +277,21 @@ class AllegroOffer(models.Model):
         reference, (3) EAN = barcode, (4) exact product name. Offers first
         seen are listed here, all looked up and made at once for a batch.
         """
-        offers = {offer.offer_id: offer for offer in self.search(
-            [("shop_id", "=", shop.id), ("offer_id", "in", list(set(lines.mapped("offer_id"))))])}
+        offers = {offer.allegro_ref: offer for offer in self.search(
+            [("shop_id", "=", shop.id), ("allegro_ref", "in", list(set(lines.mapped("offer_ref"))))])}
         new = {}
         for line in lines:
-            if line.offer_id not in offers and line.offer_id not in new:
-                new[line.offer_id] = {"shop_id": shop.id, "offer_id": line.offer_id, "name": line.offer_name,
-                                      "external_id": line.offer_external_id}
+            if line.offer_ref not in offers and line.offer_ref not in new:
+                new[line.offer_ref] = {"shop_id": shop.id, "allegro_ref": line.offer_ref, "name": line.offer_name,
+                                       "sku": line.offer_sku}
         if new:
             # Listing the offer is bookkeeping; choosing its product stays a manager's step.
             for offer in self.sudo().create(list(new.values())).sudo(False):
-                offers[offer.offer_id] = offer
+                offers[offer.allegro_ref] = offer
         codes = {}
         for line in lines:
-            offer = offers[line.offer_id]
-            sku = offer.external_id or line.offer_external_id
+            offer = offers[line.offer_ref]
+            sku = offer.sku or line.offer_sku
             codes[line] = (sku, offer.ean or (sku if looks_like_ean(sku) else None))
         by_sku, by_ean = self._match_products(shop.company_id, [c[0] for c in codes.values()],
                                               [c[1] for c in codes.values()])
@@ -300,7 +300,7 @@ class AllegroOffer(models.Model):
         found = {}
         for line in lines:
             sku, ean = codes[line]
-            product = offers[line.offer_id].product_id or by_sku.get(sku) or by_ean.get(ean)
+            product = offers[line.offer_ref].product_id or by_sku.get(sku) or by_ean.get(ean)
             if not product:
                 product = Product.search([("name", "=", line.offer_name)] + company_domain, limit=2)
                 product = product if len(product) == 1 else Product

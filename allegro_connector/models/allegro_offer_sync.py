@@ -18,7 +18,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..allegro_api import errors as api_errors
 from ..const import MARKETPLACE_CURRENCIES
 from .allegro_offer import OFFER_STATUSES
-from .allegro_push import _retry_seconds
+from .allegro_update import _retry_seconds
 
 _logger = logging.getLogger(__name__)
 
@@ -107,14 +107,14 @@ class AllegroOfferSync(models.AbstractModel):
                 _logger.warning("Allegro shop %s: an offer without an id was skipped: %r", shop.id, data)
                 continue
             entries.append(data)
-        existing = {o.offer_id: o for o in Offer.search([("shop_id", "=", shop.id),
-                                                         ("offer_id", "in", [str(d["id"]) for d in entries])])}
+        existing = {o.allegro_ref: o for o in Offer.search([("shop_id", "=", shop.id),
+                                                         ("allegro_ref", "in", [str(d["id"]) for d in entries])])}
         currencies = {c.name: c for c in shop.env["res.currency"].with_context(active_test=False).search([])}
         now = shop.env.cr.now()  # the clock of the orders' create_date, see allegro.offer.stock_base_at
         to_create, changed = [], Offer
         for data in entries:
             values = self._offer_values(shop, data, currencies)
-            offer = existing.get(values["offer_id"])
+            offer = existing.get(values["allegro_ref"])
             if offer is None:
                 to_create.append(dict(values, shop_id=shop.id, read_at=now, stock_base=values.get("allegro_stock", 0),
                                       stock_base_at=now))
@@ -154,9 +154,9 @@ class AllegroOfferSync(models.AbstractModel):
         problems = []
         values = {
             "marketplace_prices": prices or False,
-            "offer_id": str(data["id"]),
+            "allegro_ref": str(data["id"]),
             "name": data.get("name") or str(data["id"]),
-            "external_id": (data.get("external") or {}).get("id") or False,
+            "sku": (data.get("external") or {}).get("id") or False,
             "marketplaces": ", ".join(marketplaces) or False,
             "currency_id": currency.id if currency else False,
         }
@@ -205,7 +205,7 @@ class AllegroOfferSync(models.AbstractModel):
                     listing += list(client.iter_offers(page_size=len(chunk), offer_id=chunk))
                 self._store_offers(shop, listing, mark_drift=False)
             if sold_out:
-                shop.env["allegro.offer"].search([("shop_id", "=", shop.id), ("offer_id", "in", list(sold_out))]
+                shop.env["allegro.offer"].search([("shop_id", "=", shop.id), ("allegro_ref", "in", list(sold_out))]
                                                  ).write({"ended_by_sync": True})
         if events.cursor:
             shop.sudo().offer_event_cursor = events.cursor
@@ -284,13 +284,13 @@ class AllegroOfferSync(models.AbstractModel):
             "|", ("order_id.no_sale_reason", "=", False), ("order_id.sale_requested", "=", True),
             "|", ("order_id.sale_order_id", "=", False), ("order_id.sale_order_id.state", "in", ("draft", "sent")),
         ])
-        offers = {(o.shop_id.id, o.offer_id): o.product_id for o in shop.env["allegro.offer"].sudo().search(
-            [("company_id", "=", shop.company_id.id), ("offer_id", "in", list(set(lines.mapped("offer_id")))),
+        offers = {(o.shop_id.id, o.allegro_ref): o.product_id for o in shop.env["allegro.offer"].sudo().search(
+            [("company_id", "=", shop.company_id.id), ("allegro_ref", "in", list(set(lines.mapped("offer_ref")))),
              ("product_id", "!=", False)])}
         held = defaultdict(int)
         boms = {}
         for line in lines:
-            product = line.product_id or offers.get((line.shop_id.id, line.offer_id))
+            product = line.product_id or offers.get((line.shop_id.id, line.offer_ref))
             if not product:
                 continue
             if "mrp.bom" in shop.env:
@@ -309,12 +309,12 @@ class AllegroOfferSync(models.AbstractModel):
     def _send_offer_updates(self, shop, offers, prices=True):
         """Tell Allegro what differs: quantities grouped by value (1,000 offers a command), END for
         offers with nothing left, ACTIVATE for restocked ones; then prices. Each command is an update
-        to Allegro (allegro.push), sent here, in this job's transaction, which reads its tasks;
+        to Allegro (allegro.update), sent here, in this job's transaction, which reads its tasks;
         Allegro busy, or still carrying it out, leaves it to the update's own job. Returns them."""
         shop.ensure_one()
         offers = offers.sudo()
-        Push = shop.env["allegro.push"]
-        pushes = Push
+        Update = shop.env["allegro.update"]
+        updates = Update
         synced = offers._stock_synced()
         if synced:
             synced._rebase_stock(synced._stock_unexplained())
@@ -325,19 +325,19 @@ class AllegroOfferSync(models.AbstractModel):
                     groups[change] |= offer
             # Quantities first, so that an offer is activated with its new stock.
             for change, group in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
-                pushes |= Push._queue_offer_change(shop, change, group)
+                updates |= Update._queue_offer_change(shop, change, group)
         if prices and shop.price_sync:
-            by_id = {offer.offer_id: offer for offer in offers}
+            by_id = {offer.allegro_ref: offer for offer in offers}
             for value, offer_ids in self._price_changes(shop, offers).items():
-                pushes |= Push._queue_offer_change(shop, ("price", value),
-                                                   offers.browse([by_id[i].id for i in offer_ids]))
-        if pushes:
-            _logger.info("Allegro shop %s: %d offer command(s) to send", shop.id, len(pushes))
-            pushes._send_now(repeat=False)
+                updates |= Update._queue_offer_change(shop, ("price", value),
+                                                      offers.browse([by_id[i].id for i in offer_ids]))
+        if updates:
+            _logger.info("Allegro shop %s: %d offer command(s) to send", shop.id, len(updates))
+            updates._send_now(repeat=False)
         # Cleared only now, in the transaction that sent them: a stock move committed during the send
         # wrote its mark on the same rows, so this write conflicts and the job runs again.
         offers.filtered("stock_dirty").write({"stock_dirty": False})
-        return pushes
+        return updates
 
     # ------------------------------------------------------------------
     # Prices
@@ -355,7 +355,7 @@ class AllegroOfferSync(models.AbstractModel):
             for offer in offers.filtered(lambda o, mp=line.marketplace: mp in (o.marketplace_prices or {})):
                 amount = line._price_of(offer.product_id)
                 if Decimal(offer.marketplace_prices[line.marketplace]) != Decimal(amount):
-                    groups[(line.marketplace, amount, currency.name)].append(offer.offer_id)
+                    groups[(line.marketplace, amount, currency.name)].append(offer.allegro_ref)
         return groups
 
 

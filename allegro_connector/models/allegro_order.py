@@ -27,7 +27,7 @@ SYNC_STATES = [
 # Orders recorded without a sale order, unless the seller asks for one.
 NO_SALE_REASONS = [
     ("before_start", "Bought before the import start date"),
-    ("allegro_fulfilment", "Fulfilled by Allegro"),
+    ("allegro_fulfillment", "Fulfilled by Allegro"),
 ]
 # What decides whether an order's items hold stock Odoo has not reserved.
 STOCK_HOLDING_FIELDS = {"status", "sync_state", "sale_order_id", "no_sale_reason", "sale_requested", "line_ids",
@@ -83,7 +83,7 @@ class AllegroOrder(models.Model):
     name = fields.Char(compute="_compute_name", store=True)
     shop_id = fields.Many2one("allegro.shop", required=True, ondelete="restrict", index=True, readonly=True)
     company_id = fields.Many2one(related="shop_id.company_id", store=True, index=True)
-    external_id = fields.Char("Allegro order ID", required=True, readonly=True, index=True)
+    allegro_ref = fields.Char("Allegro order ID", required=True, readonly=True, index=True)
     revision = fields.Char(readonly=True)
     status = fields.Selection(ORDER_STATUSES, "Status", readonly=True, tracking=True)
     # Marketplace, payment type and fulfillment status are kept as Allegro
@@ -100,7 +100,7 @@ class AllegroOrder(models.Model):
                             help="Closed once its invoice was posted, when the shop says so.")
     payment_type = fields.Char(readonly=True)
     payment_provider = fields.Char(readonly=True)
-    payment_id = fields.Char("Payment ID", readonly=True)
+    payment_ref = fields.Char("Payment ID", readonly=True)
     paid_amount = fields.Monetary(readonly=True)
     paid_at = fields.Datetime(readonly=True)
     marketplace = fields.Char(readonly=True)
@@ -120,7 +120,7 @@ class AllegroOrder(models.Model):
     bought_at = fields.Datetime(readonly=True, index=True)
     updated_at = fields.Datetime("Updated on Allegro", readonly=True)
 
-    buyer_id = fields.Char("Buyer ID", readonly=True, index=True)
+    buyer_ref = fields.Char("Buyer ID", readonly=True, index=True)
     buyer_login = fields.Char(readonly=True)
     buyer_email = fields.Char(readonly=True)
     buyer_name = fields.Char(readonly=True)
@@ -133,7 +133,7 @@ class AllegroOrder(models.Model):
     buyer_country_code = fields.Char(readonly=True)
     buyer_message = fields.Text(readonly=True)
 
-    delivery_method_id = fields.Char("Delivery method ID", readonly=True)
+    delivery_method_ref = fields.Char("Delivery method ID", readonly=True)
     delivery_method_name = fields.Char("Delivery method", readonly=True)
     delivery_name = fields.Char("Recipient", readonly=True)
     delivery_company = fields.Char("Delivery company", readonly=True)
@@ -142,7 +142,7 @@ class AllegroOrder(models.Model):
     delivery_city = fields.Char("Delivery city", readonly=True)
     delivery_country_code = fields.Char("Delivery country", readonly=True)
     delivery_phone = fields.Char("Delivery phone", readonly=True)
-    pickup_point_id = fields.Char("Pickup point", readonly=True)
+    pickup_point_ref = fields.Char("Pickup point", readonly=True)
     pickup_point_name = fields.Char("Pickup point name", readonly=True)
     pickup_point_address = fields.Char("Pickup point address", readonly=True)
 
@@ -174,16 +174,16 @@ class AllegroOrder(models.Model):
     needs_attention = fields.Boolean(readonly=True, index=True, tracking=True)
     attention_reason = fields.Text(readonly=True)
     revision_ids = fields.One2many("allegro.order.revision", "order_id", "Revision history", readonly=True)
-    push_ids = fields.One2many("allegro.push", "order_id", string="Updates to Allegro")
+    update_ids = fields.One2many("allegro.update", "order_id", string="Updates to Allegro")
     # A count anyone who reads the order may see (an accountant has no right on updates).
-    push_error_count = fields.Integer(compute="_compute_push_error_count", compute_sudo=True)
+    update_error_count = fields.Integer(compute="_compute_update_error_count", compute_sudo=True)
     invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
     # Counts shown to whoever reads the order, whatever their rights on the documents.
     picking_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
     invoice_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
 
     _shop_external_unique = models.Constraint(
-        "UNIQUE(shop_id, external_id)", "An Allegro order is imported once per shop."
+        "UNIQUE(shop_id, allegro_ref)", "An Allegro order is imported once per shop."
     )
 
     @api.depends("status", "fulfillment_status", "closed")
@@ -196,10 +196,10 @@ class AllegroOrder(models.Model):
             else:
                 order.seller_status = SELLER_STATUS_OF.get(order.fulfillment_status or "NEW", "new")
 
-    @api.depends("push_ids.state")
-    def _compute_push_error_count(self):
+    @api.depends("update_ids.state")
+    def _compute_update_error_count(self):
         for order in self:
-            order.push_error_count = len(order.push_ids.filtered(lambda p: p.state == "failed"))
+            order.update_error_count = len(order.update_ids.filtered(lambda p: p.state == "failed"))
 
     @api.depends("sale_order_id.picking_ids", "sale_order_id.invoice_ids", "invoice_ids")
     def _compute_document_counts(self):
@@ -229,15 +229,15 @@ class AllegroOrder(models.Model):
                 [("company_id", "in", self.company_id.ids), ("stock_sync", "=", True)], limit=1):
             return
         offers = self.env["allegro.offer"].sudo().search(
-            [("company_id", "in", self.company_id.ids), ("offer_id", "in", list(set(lines.mapped("offer_id"))))])
+            [("company_id", "in", self.company_id.ids), ("allegro_ref", "in", list(set(lines.mapped("offer_ref"))))])
         Offer = self.env["allegro.offer"].sudo()
         Offer._offers_of_products(lines.product_id | offers.product_id)._mark_stock_dirty()
 
-    @api.depends("external_id", "buyer_login")
+    @api.depends("allegro_ref", "buyer_login")
     def _compute_name(self):
         for order in self:
             order.name = "%s%s" % (
-                (order.external_id or "")[:8],
+                (order.allegro_ref or "")[:8],
                 f" ({order.buyer_login})" if order.buyer_login else "",
             )
 
@@ -280,14 +280,14 @@ class AllegroOrder(models.Model):
         paid = _amount(payment["paidAmount"], "payment.paidAmount") if payment.get("paidAmount") else None
         fulfillment = form.get("fulfillment") or {}
         values = {
-            "external_id": form["id"],
+            "allegro_ref": form["id"],
             "revision": form.get("revision"),
             "status": form["status"],
             "fulfillment_status": fulfillment.get("status") or "NEW",
             "fulfillment_provider": (fulfillment.get("provider") or {}).get("id") or False,
             "payment_type": payment.get("type"),
             "payment_provider": payment.get("provider"),
-            "payment_id": payment.get("id"),
+            "payment_ref": payment.get("id"),
             "paid_amount": float(paid) if paid is not None else 0.0,
             "paid_at": _datetime(payment.get("finishedAt")),
             "payment_status": _payment_status(form["status"], payment, paid, total),
@@ -302,7 +302,7 @@ class AllegroOrder(models.Model):
             "bought_at": _datetime(min((i.get("boughtAt") or "" for i in form["lineItems"]), default="")
                                    or form.get("updatedAt")),
             "updated_at": _datetime(form.get("updatedAt")),
-            "buyer_id": buyer["id"],
+            "buyer_ref": buyer["id"],
             "buyer_login": buyer.get("login"),
             "buyer_email": buyer.get("email"),
             "buyer_name": _join(buyer.get("firstName"), buyer.get("lastName")),
@@ -314,7 +314,7 @@ class AllegroOrder(models.Model):
             "buyer_city": (buyer.get("address") or {}).get("city"),
             "buyer_country_code": (buyer.get("address") or {}).get("countryCode"),
             "buyer_message": form.get("messageToSeller"),
-            "delivery_method_id": (delivery.get("method") or {}).get("id"),
+            "delivery_method_ref": (delivery.get("method") or {}).get("id"),
             "delivery_method_name": (delivery.get("method") or {}).get("name"),
             "delivery_name": _join(address.get("firstName"), address.get("lastName")),
             "delivery_company": address.get("companyName"),
@@ -323,7 +323,7 @@ class AllegroOrder(models.Model):
             "delivery_city": address.get("city"),
             "delivery_country_code": address.get("countryCode"),
             "delivery_phone": address.get("phoneNumber"),
-            "pickup_point_id": pickup.get("id"),
+            "pickup_point_ref": pickup.get("id"),
             "pickup_point_name": pickup.get("name"),
             "pickup_point_address": ", ".join(
                 filter(None, [pickup_address.get("street"), pickup_address.get("zipCode"), pickup_address.get("city")])
@@ -390,7 +390,7 @@ class AllegroOrder(models.Model):
         changes, tracking_values = super()._mail_track(tracked_fields, initial_values)
         if "fulfillment_status" in changes:
             field = self.env["ir.model.fields"]._get(self._name, "fulfillment_status")
-            labels = dict(self.env["allegro.push"]._fields["fulfillment_status"]._description_selection(self.env))
+            labels = dict(self.env["allegro.update"]._fields["fulfillment_status"]._description_selection(self.env))
             for _command, _id, values in tracking_values:
                 if values.get("field_id") == field.id:
                     for key in ("old_value_char", "new_value_char"):
@@ -432,10 +432,10 @@ class AllegroOrder(models.Model):
         self.ensure_one()
         return self.sale_order_id.action_view_delivery()
 
-    @api.constrains("external_id")
+    @api.constrains("allegro_ref")
     def _check_external_id(self):
         for order in self:
-            if not order.external_id.strip():
+            if not order.allegro_ref.strip():
                 raise ValidationError(self.env._("An Allegro order needs its Allegro ID."))
 
 
@@ -449,10 +449,10 @@ class AllegroOrderLine(models.Model):
     company_id = fields.Many2one(related="order_id.company_id", store=True)
     currency_id = fields.Many2one(related="order_id.currency_id")
     sequence = fields.Integer(default=10)
-    line_item_id = fields.Char("Line item ID", required=True)
-    offer_id = fields.Char("Offer ID", required=True, index=True)
+    allegro_ref = fields.Char("Line item ID", required=True)
+    offer_ref = fields.Char("Offer ID", required=True, index=True)
     offer_name = fields.Char(required=True)
-    offer_external_id = fields.Char("Seller SKU")
+    offer_sku = fields.Char("Seller SKU")
     quantity = fields.Integer(required=True)
     unit_price = fields.Monetary("Unit price (gross)", help="What the buyer paid, discounts and vouchers deducted.")
     original_price = fields.Monetary("Price before discounts")
@@ -475,10 +475,10 @@ class AllegroOrderLine(models.Model):
         if not isinstance(quantity, int) or quantity < 1:
             raise MalformedCheckoutForm(f"line item {item['id']}: invalid quantity {quantity!r}")
         return {
-            "line_item_id": item["id"],
-            "offer_id": str(offer["id"]),
+            "allegro_ref": item["id"],
+            "offer_ref": str(offer["id"]),
             "offer_name": offer.get("name") or str(offer["id"]),
-            "offer_external_id": (offer.get("external") or {}).get("id"),
+            "offer_sku": (offer.get("external") or {}).get("id"),
             "quantity": quantity,
             "unit_price": float(_amount(item.get("price"), f"line item {item['id']} price")),
             "original_price": float(_amount(item["originalPrice"], f"line item {item['id']} originalPrice"))
@@ -489,10 +489,10 @@ class AllegroOrderLine(models.Model):
     def _sync_commands(self, new_values):
         """x2many commands turning these lines into ``new_values`` (by line item id),
         keeping the products already chosen."""
-        by_item = {line.line_item_id: line for line in self}
+        by_item = {line.allegro_ref: line for line in self}
         commands = []
         for values in new_values:
-            line = by_item.pop(values["line_item_id"], None)
+            line = by_item.pop(values["allegro_ref"], None)
             commands.append((1, line.id, values) if line else (0, 0, values))
         commands += [(2, line.id) for line in by_item.values()]
         return commands
@@ -512,7 +512,7 @@ class AllegroOrderCharge(models.Model):
     kind = fields.Selection(CHARGE_KINDS, required=True)
     code = fields.Char(help="Allegro's id of the additional service (e.g. CARRY_IN), or of the surcharge payment.")
     name = fields.Char(required=True)
-    line_item_id = fields.Char("Line item ID", help="The item the charge belongs to.")
+    line_item_ref = fields.Char("Line item ID", help="The item the charge belongs to.")
     quantity = fields.Integer(required=True, default=1)
     unit_price = fields.Monetary("Unit price (gross)")
     amount = fields.Monetary(compute="_compute_amount")
@@ -534,7 +534,7 @@ def _charges(form):
                 "kind": "service",
                 "code": code,
                 "name": "%s (%s)" % (service.get("name") or code or "?", offer_name),
-                "line_item_id": item["id"],
+                "line_item_ref": item["id"],
                 "quantity": service.get("quantity") or 1,
                 "unit_price": float(_amount(service.get("price"), f"additional service {code}")),
             })
@@ -542,7 +542,7 @@ def _charges(form):
             charges.append({
                 "kind": "deposit",
                 "name": offer_name,
-                "line_item_id": item["id"],
+                "line_item_ref": item["id"],
                 "quantity": item["quantity"],
                 "unit_price": float(_amount(item["deposit"].get("price"), f"line item {item['id']} deposit")),
             })

@@ -34,11 +34,11 @@ class AllegroOrderBuyer(models.AbstractModel):
         buyers = {}
         for company, orders in self.grouped(lambda o: o.shop_id.company_id).items():
             for partner in Partner.search([
-                ("allegro_buyer_id", "in", list(set(orders.mapped("buyer_id")))),
+                ("allegro_buyer_ref", "in", list(set(orders.mapped("buyer_ref")))),
                 ("company_id", "in", [company.id, False]),
                 ("parent_id", "=", False),
             ], order="id"):
-                buyers.setdefault((company.id, partner.allegro_buyer_id), partner)
+                buyers.setdefault((company.id, partner.allegro_buyer_ref), partner)
         return BatchContacts(buyers)
 
     def _find_or_create_partners(self, contacts=None):
@@ -50,7 +50,7 @@ class AllegroOrderBuyer(models.AbstractModel):
         shop = self.shop_id
         if contacts is None:
             contacts = self._known_buyers()
-        key = (shop.company_id.id, self.buyer_id)
+        key = (shop.company_id.id, self.buyer_ref)
         buyer = contacts.buyers.get(key)
         if buyer:
             values = self._buyer_values(address=False)
@@ -89,7 +89,7 @@ class AllegroOrderBuyer(models.AbstractModel):
             "is_company": bool(self.buyer_company),
             "email": self.buyer_email,
             "phone": self.buyer_phone,
-            "allegro_buyer_id": self.buyer_id,
+            "allegro_buyer_ref": self.buyer_ref,
         }
         if address:
             # A new buyer: the account owner's address; the delivery one when Allegro gives none.
@@ -132,7 +132,7 @@ class AllegroOrderBuyer(models.AbstractModel):
         new = {}
         orders = self.filtered(lambda o: not o._held_for_products())
         for order in orders:
-            key = (order.shop_id.company_id.id, order.buyer_id)
+            key = (order.shop_id.company_id.id, order.buyer_ref)
             if key not in contacts.buyers and key not in new:
                 new[key] = order._buyer_values()
         if not new:
@@ -142,7 +142,7 @@ class AllegroOrderBuyer(models.AbstractModel):
             contacts.new_buyer_ids.add(buyer.id)
         todo = {False: {}, True: {}}  # by "tax id kept unchecked"
         for order in orders:
-            buyer = contacts.buyers[(order.shop_id.company_id.id, order.buyer_id)]
+            buyer = contacts.buyers[(order.shop_id.company_id.id, order.buyer_ref)]
             if buyer.id not in contacts.new_buyer_ids:
                 continue
             shipping, invoice = order._contact_values(buyer)

@@ -16,7 +16,7 @@ class AllegroOrderFulfillment(models.AbstractModel):
     # Automatic updates, from the status mapping
     # ------------------------------------------------------------------
 
-    def _push_event_status(self, odoo_event, fallback=None):
+    def _update_event_status(self, odoo_event, fallback=None):
         """Queue the status the mapping gives for an Odoo event."""
         Map = self.env["allegro.status.map"]
         by_status = {}
@@ -34,20 +34,20 @@ class AllegroOrderFulfillment(models.AbstractModel):
             by_status.setdefault(status, []).append(order.id)
         # One call per status: a confirmed import batch queues its updates at once.
         for status, order_ids in by_status.items():
-            self.env["allegro.push"]._queue_status(self.browse(order_ids), status)
+            self.env["allegro.update"]._queue_status(self.browse(order_ids), status)
 
     # ------------------------------------------------------------------
     # Buttons (one order or many): sent at once, the result shown
     # ------------------------------------------------------------------
 
     def _set_allegro_status(self, status):
-        """Change the status on Allegro now; returns the pushes with their outcome."""
+        """Change the status on Allegro now; returns the updates with their outcome."""
         check_group(self, ALLEGRO_USER)
         if status == "CANCELLED":
             return self._cancel_on_allegro_first()
-        pushes = self.env["allegro.push"]._queue_status(self, status, enqueue=False)
-        pushes._send_now()
-        return pushes
+        updates = self.env["allegro.update"]._queue_status(self, status, enqueue=False)
+        updates._send_now()
+        return updates
 
     def _cancel_on_allegro_first(self, status="CANCELLED"):
         """Ask Allegro to cancel, then cancel in Odoo the orders Allegro let go.
@@ -59,13 +59,13 @@ class AllegroOrderFulfillment(models.AbstractModel):
                 raise UserError(self.env._(
                     "Order %(order)s has shipped already: it cannot be cancelled, arrange a return instead.",
                     order=order.display_name))
-        pushes = self.env["allegro.push"]._queue_status(self, status, enqueue=False)
-        pushes._send_now(retry_later=False)
-        for push in pushes.filtered(lambda p: p.state == "done"):
-            sale = push.order_id.sale_order_id
+        updates = self.env["allegro.update"]._queue_status(self, status, enqueue=False)
+        updates._send_now(retry_later=False)
+        for update in updates.filtered(lambda p: p.state == "done"):
+            sale = update.order_id.sale_order_id
             if sale and sale.state != "cancel":
-                sale.with_context(allegro_no_push=True)._action_cancel()
-        return pushes
+                sale.with_context(allegro_no_update=True)._action_cancel()
+        return updates
 
     def _ask_allegro_to_cancel(self):
         """For a cancel pressed on the sale order: Allegro is asked before
@@ -75,20 +75,20 @@ class AllegroOrderFulfillment(models.AbstractModel):
             status = Map._outgoing_status(order.shop_id, "order_cancelled")
             if status != "CANCELLED":
                 continue
-            push = self.env["allegro.push"]._queue_status(order, status, enqueue=False)
-            push._send_now(retry_later=False)
-            if push.state != "done":
+            update = self.env["allegro.update"]._queue_status(order, status, enqueue=False)
+            update._send_now(retry_later=False)
+            if update.state != "done":
                 raise UserError(self.env._(
                     "Allegro did not cancel order %(order)s, so it stays open in Odoo too: %(reason)s",
-                    order=order.display_name, reason=push.last_error))
+                    order=order.display_name, reason=update.last_error))
 
-    def _notify_pushes(self, pushes):
-        failed = pushes.filtered(lambda p: p.state != "done")
+    def _notify_updates(self, updates):
+        failed = updates.filtered(lambda p: p.state != "done")
         if not failed:
             message, kind = self.env._("Allegro updated."), "success"
         else:
             message = "\n".join("%s: %s" % (p.order_id.display_name, p.last_error or p.state) for p in failed)
-            kind = "danger" if len(failed) == len(pushes) else "warning"
+            kind = "danger" if len(failed) == len(updates) else "warning"
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -97,13 +97,13 @@ class AllegroOrderFulfillment(models.AbstractModel):
         }
 
     def action_start_processing(self):
-        return self._notify_pushes(self._set_allegro_status("PROCESSING"))
+        return self._notify_updates(self._set_allegro_status("PROCESSING"))
 
     def action_handed_over(self):
-        return self._notify_pushes(self._set_allegro_status("SENT"))
+        return self._notify_updates(self._set_allegro_status("SENT"))
 
     def action_cancel_allegro_order(self):
-        return self._notify_pushes(self._set_allegro_status("CANCELLED"))
+        return self._notify_updates(self._set_allegro_status("CANCELLED"))
 
     def action_add_tracking_number(self):
         self.ensure_one()
@@ -117,8 +117,8 @@ class AllegroOrderFulfillment(models.AbstractModel):
             "context": {"default_order_id": self.id},
         }
 
-    def action_view_pushes(self):
-        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_push")
+    def action_view_updates(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_update")
         action["domain"] = [("order_id", "in", self.ids)]
         action["context"] = {}
         return action

@@ -124,7 +124,7 @@ class AllegroOrderInvoicing(models.AbstractModel):
         invoice = sale.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)._create_invoices(
             final=True
         )
-        invoice.write({"allegro_order_id": self.id, "ref": "Allegro %s" % self.external_id})
+        invoice.write({"allegro_order_id": self.id, "ref": "Allegro %s" % self.allegro_ref})
         if self.shop_id.sudo().invoice_post:
             invoice.action_post()
             self._register_allegro_payment(invoice)
@@ -142,7 +142,7 @@ class AllegroOrderInvoicing(models.AbstractModel):
 
     def _on_invoice_posted(self, invoice):
         """Send the PDF when the buyer asked for an invoice; close if asked."""
-        if self.invoice_required and not invoice.allegro_invoice_id:
+        if self.invoice_required and not invoice.allegro_invoice_ref:
             if invoice._allegro_waits_for_ksef():
                 invoice.allegro_upload_state = "ksef"
             else:

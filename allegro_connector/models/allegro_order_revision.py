@@ -4,7 +4,7 @@ from odoo.tools import format_amount
 # Fields whose change means the buyer edited where the parcel goes.
 DELIVERY_FIELDS = (
     "delivery_name", "delivery_company", "delivery_street", "delivery_zip",
-    "delivery_city", "delivery_country_code", "delivery_phone", "pickup_point_id",
+    "delivery_city", "delivery_country_code", "delivery_phone", "pickup_point_ref",
 )
 # What a revision history compares, by kind of change.
 REVISION_FIELDS = {
@@ -61,9 +61,9 @@ class AllegroOrderRevisionLedger(models.AbstractModel):
         values = {name: self[name] for names in REVISION_FIELDS.values() for name in names}
         values.update(
             revision=self.revision,
-            delivery_method_id=self.delivery_method_id,
+            delivery_method_ref=self.delivery_method_ref,
             delivery_method_name=self.delivery_method_name,
-            items={line.line_item_id: (line.offer_name, line.quantity, line.unit_price) for line in self.line_ids},
+            items={line.allegro_ref: (line.offer_name, line.quantity, line.unit_price) for line in self.line_ids},
             charges=sorted((c.kind, c.name, c.quantity, c.unit_price) for c in self.charge_ids),
         )
         return values
@@ -79,7 +79,7 @@ class AllegroOrderRevisionLedger(models.AbstractModel):
                     changes.append((kind, "%s: %s → %s" % (
                         self._fields[name]._description_string(self.env),
                         self._revision_value(name, before), self._revision_value(name, after))))
-        if (previous.get("delivery_method_id") or False) != (current["delivery_method_id"] or False):
+        if (previous.get("delivery_method_ref") or False) != (current["delivery_method_ref"] or False):
             changes.append(("delivery_method", self.env._(
                 "Delivery method: %(before)s → %(after)s",
                 before=previous.get("delivery_method_name") or "-", after=self.delivery_method_name or "-")))

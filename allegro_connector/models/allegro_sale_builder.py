@@ -79,7 +79,7 @@ class AllegroSaleBuilder(models.AbstractModel):
     def _no_sale_reason(self):
         """Why this order should be recorded without a sale order, if it should."""
         if self.fulfillment_provider == "ALLEGRO":
-            return "allegro_fulfilment"
+            return "allegro_fulfillment"
         start = self.shop_id.import_start_date
         if start and self.bought_at and self.bought_at < start:
             # The journal brings every change of old orders too (a status set on
@@ -161,7 +161,7 @@ class AllegroSaleBuilder(models.AbstractModel):
             "team_id": shop.team_id.id,
             "user_id": shop.user_id.id,
             "date_order": self.bought_at or fields.Datetime.now(),
-            "client_order_ref": self.external_id,
+            "client_order_ref": self.allegro_ref,
             "origin": "Allegro %s" % (self.buyer_login or ""),
             "allegro_shop_id": shop.id,
             "allegro_order_id": self.id,
@@ -227,8 +227,8 @@ class AllegroSaleBuilder(models.AbstractModel):
 
     def _sale_line_values(self, product, line, fiscal_position):
         name = line.offer_name
-        if line.offer_external_id:
-            name = f"[{line.offer_external_id}] {name}"
+        if line.offer_sku:
+            name = f"[{line.offer_sku}] {name}"
         return {
             "product_id": product.id,
             "name": name,
@@ -255,7 +255,7 @@ class AllegroSaleBuilder(models.AbstractModel):
 
     def _delivery_line(self, fiscal_position):
         """Values of the delivery line, and the carrier mapped to the method."""
-        if not (self.delivery_method_id or self.delivery_cost):
+        if not (self.delivery_method_ref or self.delivery_cost):
             return {}, self.env["delivery.carrier"]
         method = self.env["allegro.delivery.method"]._for_order(self)
         carrier = method.carrier_id
@@ -391,7 +391,7 @@ class AllegroSaleBuilder(models.AbstractModel):
             return
         if sale_order.state != "cancel":
             # Allegro knows already: nothing to send back.
-            sale_order.with_context(allegro_no_push=True)._action_cancel()
+            sale_order.with_context(allegro_no_update=True)._action_cancel()
         sale_order.message_post(
             body=self.env._("The buyer cancelled the order on Allegro; the order and its deliveries are cancelled."),
             subtype_xmlid="mail.mt_note",

@@ -106,7 +106,7 @@ class AllegroShop(models.Model):
         groups="base.group_system",
         help="Base URL of Allegro's OAuth server (device and token endpoints).",
     )
-    client_id = fields.Char(
+    client_key = fields.Char(
         "Client ID", groups="base.group_system", copy=False, tracking=True
     )
     client_secret = fields.Char(groups="base.group_system", copy=False)
@@ -125,7 +125,7 @@ class AllegroShop(models.Model):
     )
     last_error = fields.Text(readonly=True, copy=False)
     seller_login = fields.Char(readonly=True, copy=False)
-    seller_id = fields.Char("Seller ID", readonly=True, copy=False)
+    seller_ref = fields.Char("Seller ID", readonly=True, copy=False)
     # The device flow is the administrator's: only they connect a shop.
     device_user_code = fields.Char(
         "Authorization code", readonly=True, copy=False, groups="base.group_system"
@@ -154,8 +154,8 @@ class AllegroShop(models.Model):
         default=lambda self: fields.Datetime.now() - timedelta(days=14),
         help="The first import reads orders bought since then; later imports follow Allegro's event journal.",
     )
-    last_event_id = fields.Char("Last order event", readonly=True, copy=False,
-                                help="Cursor in Allegro's order event journal.")
+    order_event_cursor = fields.Char("Last order event", readonly=True, copy=False,
+                                     help="Cursor in Allegro's order event journal.")
     initial_import_done = fields.Boolean(readonly=True, copy=False)
     initial_import_mark = fields.Datetime(
         "First import read up to", readonly=True, copy=False,
@@ -366,7 +366,7 @@ class AllegroShop(models.Model):
         self.ensure_one()
         shop = self.sudo()
         # Every shop of one Allegro application shares its request budget.
-        budget = RequestBudget(self.env, application_key(shop.api_url, shop.client_id))
+        budget = RequestBudget(self.env, application_key(shop.api_url, shop.client_key))
         language = (self.env.lang or "").replace("_", "-")
         tokens = self.env["allegro.shop.token"]._allegro_token_provider(self)
         return AllegroClient(shop.api_url, tokens, timeout=REQUEST_TIMEOUT,
@@ -498,7 +498,7 @@ class AllegroShop(models.Model):
                 "state": "connected",
                 "last_error": False,
                 "seller_login": me.get("login"),
-                "seller_id": me.get("id"),
+                "seller_ref": me.get("id"),
             }
         )
         return True

@@ -59,7 +59,7 @@ class AllegroShopToken(models.Model):
     def _allegro_oauth(self, shop):
         shop.ensure_one()
         shop_su = shop.sudo()
-        if not (shop_su.client_id and shop_su.client_secret):
+        if not (shop_su.client_key and shop_su.client_secret):
             raise UserError(
                 shop.env._(
                     "Shop %(shop)s has no Client ID and Client Secret. Register an "
@@ -68,7 +68,7 @@ class AllegroShopToken(models.Model):
                 )
             )
         return AllegroOAuth(
-            shop_su.auth_url, shop_su.client_id, shop_su.client_secret, timeout=REQUEST_TIMEOUT
+            shop_su.auth_url, shop_su.client_key, shop_su.client_secret, timeout=REQUEST_TIMEOUT
         )
 
     @api.model

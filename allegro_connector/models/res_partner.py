@@ -4,7 +4,7 @@ from odoo import fields, models
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
-    allegro_buyer_id = fields.Char(
+    allegro_buyer_ref = fields.Char(
         "Allegro buyer ID",
         copy=False,
         index="btree_not_null",

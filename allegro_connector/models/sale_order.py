@@ -39,11 +39,11 @@ class SaleOrder(models.Model):
     def action_confirm(self):
         result = super().action_confirm()
         # Salespeople need no Allegro rights: queueing the update is bookkeeping.
-        self.allegro_order_id.sudo()._push_event_status("order_confirmed")
+        self.allegro_order_id.sudo()._update_event_status("order_confirmed")
         return result
 
     def _action_cancel(self):
-        if self.env.context.get("allegro_no_push") or not self.allegro_order_id:
+        if self.env.context.get("allegro_no_update") or not self.allegro_order_id:
             return super()._action_cancel()
         self._check_allegro_cancel_right()
         # Allegro is asked once Odoo's own cancel went through, and in the same

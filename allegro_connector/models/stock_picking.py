@@ -45,10 +45,10 @@ class StockPicking(models.Model):
             picking._allegro_waybills()
         result = super()._action_done()
         for picking in self.filtered(lambda p: p.picking_type_code == "outgoing" and p._allegro_order()):
-            picking._allegro_push_shipment()
+            picking._allegro_update_shipment()
         return result
 
-    def _allegro_push_shipment(self):
+    def _allegro_update_shipment(self):
         """Send the tracking number of the goods this delivery shipped, then
         the mapped status once the whole order has left."""
         order = self._allegro_order()
@@ -56,16 +56,16 @@ class StockPicking(models.Model):
         if waybills:
             carrier_code, carrier_name = self.carrier_id._allegro_carrier()
             shipped = self.move_ids.filtered(lambda m: m.state == "done" and m.quantity).sale_line_id
-            line_items = order.line_ids.filtered(lambda l: l.sale_line_id in shipped).mapped("line_item_id")
+            line_items = order.line_ids.filtered(lambda l: l.sale_line_id in shipped).mapped("allegro_ref")
             for waybill in waybills:
-                order.env["allegro.push"]._queue_shipment(
+                order.env["allegro.update"]._queue_shipment(
                     order, waybill, carrier_code, carrier_name, line_items, picking=self)
         still_open = self.sale_id.picking_ids.filtered(
             lambda p: p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
         )
         if not still_open:
-            event = "delivery_done_pickup" if order.pickup_point_id else "delivery_done"
-            order._push_event_status(event, fallback="delivery_done")
+            event = "delivery_done_pickup" if order.pickup_point_ref else "delivery_done"
+            order._update_event_status(event, fallback="delivery_done")
             order._apply_invoice_policy("delivered")
 
 
@@ -80,5 +80,5 @@ class StockMove(models.Model):
             lambda p: p.state == "assigned" and p.picking_type_code == "outgoing" and p.sale_id.allegro_order_id
         )
         for picking in ready:
-            picking._allegro_order()._push_event_status("delivery_ready")
+            picking._allegro_order()._update_event_status("delivery_ready")
         return result

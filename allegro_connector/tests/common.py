@@ -27,7 +27,7 @@ def create_committed_shop(registry, env, emulator, expires_in=5 * 3600, **values
             "environment": "custom",
             "api_url": emulator.url,
             "auth_url": emulator.url + "/auth/oauth",
-            "client_id": CLIENT_ID,
+            "client_key": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "state": "connected",
             **values,
@@ -55,7 +55,7 @@ def delete_records_created_since(registry, env, models, max_ids):
 class JobRunnerMixin:
     """Runs the connector's queued jobs in a test, as queue_job's runner would."""
 
-    def send_pushes(self):
+    def send_updates(self):
         """What the job runner does: perform the connector's jobs that are due."""
         self.run_jobs()
         self.env.invalidate_all()
@@ -125,7 +125,7 @@ class AllegroEmulatorCase(JobRunnerMixin, TransactionCase):
             "environment": "custom",
             "api_url": self.emulator.url,
             "auth_url": self.emulator.url + "/auth/oauth",
-            "client_id": CLIENT_ID,
+            "client_key": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             **values,
         }
@@ -180,7 +180,7 @@ class AllegroEmulatorCase(JobRunnerMixin, TransactionCase):
         self.env["queue.job"].sudo().search([("state", "=", "pending")]).write({"eta": False})
 
     def allegro_order(self, shop, form_id):
-        return self.env["allegro.order"].search([("shop_id", "=", shop.id), ("external_id", "=", form_id)])
+        return self.env["allegro.order"].search([("shop_id", "=", shop.id), ("allegro_ref", "=", form_id)])
 
     def create_connected_shop(self, expires_in=3600, **values):
         """A shop holding a token pair issued by the emulator."""

@@ -76,7 +76,7 @@ class TestConcurrentImport(TransactionCase):
         with self.registry.cursor() as cr:
             env = self.env(cr=cr)
             orders = env["allegro.order"].search([("shop_id", "=", self.shop_id)])
-            self.assertEqual(len(orders), len(set(orders.mapped("external_id"))))
+            self.assertEqual(len(orders), len(set(orders.mapped("allegro_ref"))))
             self.assertEqual(len(orders), len(self.emulator.orders))
             sales = env["sale.order"].search([("allegro_shop_id", "=", self.shop_id)])
             self.assertEqual(len(sales), len(expected))

@@ -19,7 +19,7 @@ from allegro_emulator import AllegroEmulator
 from .common import CLIENT_ID, CLIENT_SECRET, JobRunnerMixin, create_committed_shop, delete_records_created_since
 
 # Models whose records the test creates, removed afterwards (children first).
-CREATED_MODELS = ["queue.job", "allegro.push", "allegro.import.run", "sale.order", "allegro.order",
+CREATED_MODELS = ["queue.job", "allegro.update", "allegro.import.run", "sale.order", "allegro.order",
                   "allegro.offer", "allegro.delivery.method", "res.users", "res.partner", "product.pricelist",
                   "account.tax", "allegro.shop", "product.product"]
 
@@ -56,7 +56,7 @@ class TestConcurrentUpdates(JobRunnerMixin, TransactionCase):
         with self.registry.cursor() as cr:
             env = self.env(cr=cr)
             order = env["allegro.order"].browse(self.order_id)
-            return getattr(env["allegro.push"], method)(order, *args).job_id.uuid
+            return getattr(env["allegro.update"], method)(order, *args).job_id.uuid
 
     def _attempt(self, job_uuid):
         """One attempt of a job, due now, as the runner makes it: the job marked
@@ -95,13 +95,13 @@ class TestConcurrentUpdates(JobRunnerMixin, TransactionCase):
     def _read(self, job_uuid):
         with self.registry.cursor() as cr:
             job = self.env(cr=cr, su=True)["queue.job"].search([("uuid", "=", job_uuid)])
-            push = job.records
-            return {"state": push.state, "error": push.last_error, "job_state": job.state, "retry": job.retry}
+            update = job.records
+            return {"state": update.state, "error": update.last_error, "job_state": job.state, "retry": job.retry}
 
-    def _pushes(self):
+    def _updates(self):
         with self.registry.cursor() as cr:
-            pushes = self.env(cr=cr, su=True)["allegro.push"].search([("order_id", "=", self.order_id)], order="id")
-            return [(p.kind, p.fulfillment_status, p.state, p.last_error, p.job_id.uuid) for p in pushes]
+            updates = self.env(cr=cr, su=True)["allegro.update"].search([("order_id", "=", self.order_id)], order="id")
+            return [(p.kind, p.fulfillment_status, p.state, p.last_error, p.job_id.uuid) for p in updates]
 
     def test_an_update_waiting_its_turn_for_long_keeps_its_attempts(self):
         shipments = "/order/checkout-forms/%s/shipments" % self.form["id"]
@@ -139,10 +139,10 @@ class TestConcurrentUpdates(JobRunnerMixin, TransactionCase):
             order = self.env(cr=cr, user=seller_id)["allegro.order"].browse(self.order_id)
             order.action_handed_over()
         sending.join(60)
-        replacement = next(p for p in self._pushes() if p[1] == "SENT")
+        replacement = next(p for p in self._updates() if p[1] == "SENT")
         self._attempt(replacement[4])
-        pushes = self._pushes()
-        self.assertEqual([p[:4] for p in pushes],
+        updates = self._updates()
+        self.assertEqual([p[:4] for p in updates],
                          [("status", "PROCESSING", "done", False), ("status", "SENT", "done", False)],
                          "the first one finished, the new one sent with the revision the first one gave the order")
         self.assertEqual(self.emulator.get_order(self.form["id"])["fulfillment"]["status"], "SENT")

@@ -35,7 +35,7 @@ class TestDeviceFlow(AllegroEmulatorCase):
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
         self.assertEqual(shop.state, "connected")
         self.assertEqual(shop.seller_login, "test-seller")
-        self.assertTrue(shop.seller_id)
+        self.assertTrue(shop.seller_ref)
         self.assertFalse(shop.device_user_code)
         token = self.token_of(shop)
         self.assertTrue(token.access_token and token.refresh_token)
@@ -81,7 +81,7 @@ class TestDeviceFlow(AllegroEmulatorCase):
         self.assertNotIn("not-the-secret", shop.last_error)
 
     def test_missing_credentials(self):
-        shop = self.create_shop(client_id=False)
+        shop = self.create_shop(client_key=False)
         with self.assertRaisesRegex(Exception, "Client ID"):
             shop.action_connect()
 
@@ -106,7 +106,7 @@ class TestTokens(AllegroEmulatorCase):
         self.assertGreater(new.expires_at, fields.Datetime.now() + timedelta(hours=11))
         # Allegro rotated the refresh token: the old one is dead, so losing
         # the new one would disconnect the shop.
-        oauth = AllegroOAuth(shop.auth_url, shop.client_id, shop.client_secret, timeout=30)
+        oauth = AllegroOAuth(shop.auth_url, shop.client_key, shop.client_secret, timeout=30)
         with self.assertRaises(InvalidGrant):
             oauth.refresh(old["refresh_token"])
 

@@ -30,7 +30,7 @@ class TestFulfillment(AllegroEmulatorCase):
         return product.with_context(warehouse_id=self.warehouse.id).qty_available
 
     def on_allegro(self, order):
-        return self.emulator.get_order(order.external_id)
+        return self.emulator.get_order(order.allegro_ref)
 
     def validate(self, picking, quantities=None, tracking="620000000001"):
         picking.carrier_tracking_ref = tracking
@@ -45,17 +45,17 @@ class TestFulfillment(AllegroEmulatorCase):
         order = self.imported(**PAID, lineItems=items((0, 2)))
         self.assertEqual(order.sale_order_id.state, "sale")
         self.assertEqual(order.seller_status, "new")
-        push = order.push_ids
-        self.assertEqual((push.fulfillment_status, push.state), ("PROCESSING", "pending"))
-        self.send_pushes()
-        self.assertEqual(push.state, "done", push.last_error)
+        update = order.update_ids
+        self.assertEqual((update.fulfillment_status, update.state), ("PROCESSING", "pending"))
+        self.send_updates()
+        self.assertEqual(update.state, "done", update.last_error)
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
         self.assertEqual(order.seller_status, "in_progress")
         fulfillment_calls = [r for r in self.emulator.requests if r.path.endswith("/fulfillment")]
         self.assertEqual(fulfillment_calls[-1].json, {"status": "PROCESSING"})
         # Not read again after our own change: its new revision comes with
         # the journal, in the next import's listing.
-        form_path = "/order/checkout-forms/%s" % order.external_id
+        form_path = "/order/checkout-forms/%s" % order.allegro_ref
         self.assertFalse([r for r in self.emulator.requests if r.method == "GET" and r.path == form_path])
         self.import_orders(self.shop)
         self.assertEqual(order.revision, self.on_allegro(order)["revision"])
@@ -63,11 +63,11 @@ class TestFulfillment(AllegroEmulatorCase):
 
     def test_second_status_before_the_journal_brought_our_first(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
-        self.send_pushes()  # PROCESSING: Allegro's revision moved, ours not yet
-        push = self.env["allegro.push"]._queue_status(order, "READY_FOR_SHIPMENT")
-        self.send_pushes()
+        self.send_updates()  # PROCESSING: Allegro's revision moved, ours not yet
+        update = self.env["allegro.update"]._queue_status(order, "READY_FOR_SHIPMENT")
+        self.send_updates()
         # Refused as outdated, read, recognised as our own change, sent again.
-        self.assertEqual(push.state, "done", push.last_error)
+        self.assertEqual(update.state, "done", update.last_error)
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
         self.assertEqual(order.seller_status, "to_ship")
         self.assertFalse(order.needs_attention)
@@ -79,14 +79,14 @@ class TestFulfillment(AllegroEmulatorCase):
 
     def test_a_resent_status_whose_answer_is_lost_is_checked_again(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
-        self.send_pushes()  # PROCESSING: Allegro's revision moved, ours not yet
-        path = "/order/checkout-forms/%s/fulfillment" % order.external_id
+        self.send_updates()  # PROCESSING: Allegro's revision moved, ours not yet
+        path = "/order/checkout-forms/%s/fulfillment" % order.allegro_ref
         # Refused as outdated, then sent again with the new revision: Allegro
         # makes that change but its answer is lost, and the client repeats it.
         self.emulator.faults.lose_answer(count=1, after=1, path_prefix=path, method="PUT", status=500)
-        push = self.env["allegro.push"]._queue_status(order, "READY_FOR_SHIPMENT")
-        self.send_pushes()
-        self.assertEqual(push.state, "done", push.last_error)
+        update = self.env["allegro.update"]._queue_status(order, "READY_FOR_SHIPMENT")
+        self.send_updates()
+        self.assertEqual(update.state, "done", update.last_error)
         self.assertFalse(order.needs_attention)
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
         puts = [r.status for r in self.emulator.requests if r.path == path]
@@ -94,82 +94,82 @@ class TestFulfillment(AllegroEmulatorCase):
 
     def test_a_buyer_change_meanwhile_stops_a_second_status(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
-        self.send_pushes()
-        self.emulator.edit_delivery_address(order.external_id, street="Nowa 2")
-        push = self.env["allegro.push"]._queue_status(order, "READY_FOR_SHIPMENT")
-        self.send_pushes()
-        self.assertEqual(push.state, "failed")
-        self.assertIn("newer version", push.last_error)
+        self.send_updates()
+        self.emulator.edit_delivery_address(order.allegro_ref, street="Nowa 2")
+        update = self.env["allegro.update"]._queue_status(order, "READY_FOR_SHIPMENT")
+        self.send_updates()
+        self.assertEqual(update.state, "failed")
+        self.assertIn("newer version", update.last_error)
         self.assertEqual(order.delivery_street, "Nowa 2", "what Allegro holds is shown")
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
 
     def test_validated_delivery_sends_tracking_number_and_sent(self):
         order = self.imported(**PAID, lineItems=items((0, 2), (1, 1)))
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(self.free_qty("SKU-001"), 8)
         self.validate(order.sale_order_id.picking_ids)
         self.assertEqual(self.on_hand("SKU-001"), 8)
-        self.send_pushes()
-        shipments = self.emulator.shipments(order.external_id)
+        self.send_updates()
+        shipments = self.emulator.shipments(order.allegro_ref)
         self.assertEqual(len(shipments), 1)
         self.assertEqual(shipments[0]["waybill"], "620000000001")
         self.assertEqual(shipments[0]["carrierId"], "INPOST")
-        self.assertEqual(sorted(i["id"] for i in shipments[0]["lineItems"]), sorted(order.line_ids.mapped("line_item_id")))
+        self.assertEqual(sorted(i["id"] for i in shipments[0]["lineItems"]), sorted(order.line_ids.mapped("allegro_ref")))
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
         self.assertEqual(order.seller_status, "shipped")
-        self.assertFalse(order.push_ids.filtered(lambda p: p.state != "done"))
+        self.assertFalse(order.update_ids.filtered(lambda p: p.state != "done"))
 
     def test_partial_delivery_sends_the_lines_shipped(self):
         order = self.imported(**PAID, lineItems=items((0, 1), (1, 1)))
-        self.send_pushes()
+        self.send_updates()
         picking = order.sale_order_id.picking_ids
         self.validate(picking, quantities={"SKU-002": 0}, tracking="PARCEL-1")
         backorder = order.sale_order_id.picking_ids - picking
         self.assertEqual(backorder.move_ids.product_id.default_code, "SKU-002")
-        self.send_pushes()
-        first = self.emulator.shipments(order.external_id)
-        sku1_line = order.line_ids.filtered(lambda l: l.offer_external_id == "SKU-001")
-        self.assertEqual([i["id"] for i in first[0]["lineItems"]], [sku1_line.line_item_id])
+        self.send_updates()
+        first = self.emulator.shipments(order.allegro_ref)
+        sku1_line = order.line_ids.filtered(lambda l: l.offer_sku == "SKU-001")
+        self.assertEqual([i["id"] for i in first[0]["lineItems"]], [sku1_line.allegro_ref])
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING",
                          "not sent while goods remain to ship")
         self.validate(backorder, tracking="PARCEL-2")
-        self.send_pushes()
-        second = self.emulator.shipments(order.external_id)[1]
+        self.send_updates()
+        second = self.emulator.shipments(order.allegro_ref)[1]
         self.assertEqual(second["waybill"], "PARCEL-2")
-        self.assertEqual([i["id"] for i in second["lineItems"]], (order.line_ids - sku1_line).mapped("line_item_id"))
+        self.assertEqual([i["id"] for i in second["lineItems"]], (order.line_ids - sku1_line).mapped("allegro_ref"))
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
 
     def test_unmapped_carrier_goes_as_other_with_its_name(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
         self.carrier.allegro_carrier_id = False
         self.validate(order.sale_order_id.picking_ids, tracking="XYZ123")
-        self.send_pushes()
-        shipment = self.emulator.shipments(order.external_id)[0]
+        self.send_updates()
+        shipment = self.emulator.shipments(order.allegro_ref)[0]
         self.assertEqual((shipment["carrierId"], shipment["carrierName"]), ("OTHER", "Kurier InPost"))
 
     def test_allegro_down_during_validation_then_recovered(self):
         order = self.imported(**PAID, lineItems=items((2, 1)))
-        self.send_pushes()
+        self.send_updates()
         self.emulator.faults.add(status=503, count=None, path_prefix="/order/checkout-forms/", retry_after=0)
         # The warehouse is never blocked by Allegro.
         self.validate(order.sale_order_id.picking_ids, tracking="WB-503")
         self.assertEqual(self.on_hand("SKU-003"), 9)
-        self.send_pushes()
-        pending = order.push_ids.filtered(lambda p: p.state == "pending")
+        self.send_updates()
+        pending = order.update_ids.filtered(lambda p: p.state == "pending")
         self.assertEqual(len(pending), 2, "tracking number and SENT wait for Allegro")
-        for push in pending:
-            self.assertEqual(push.job_state, "pending")
-            self.assertEqual(push.attempts, 1)
-            self.assertIn("503", push.job_message)
-            self.assertGreater(push.next_attempt_at, fields.Datetime.now(), "retried later, not at once")
+        for update in pending:
+            self.assertEqual(update.job_state, "pending")
+            self.assertEqual(update.attempts, 1)
+            self.assertIn("503", update.job_message)
+            self.assertGreater(update.next_attempt_at, fields.Datetime.now(), "retried later, not at once")
         self.assertFalse(order.needs_attention, "a temporary failure is not a refusal")
-        self.assertFalse(self.emulator.shipments(order.external_id))
+        self.assertFalse(self.emulator.shipments(order.allegro_ref))
         self.emulator.faults.clear()
         self.make_jobs_due()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(set(pending.mapped("state")), {"done"}, pending.mapped("last_error"))
         self.assertEqual(set(pending.mapped("job_state")), {"done"})
-        self.assertEqual(self.emulator.shipments(order.external_id)[0]["waybill"], "WB-503")
+        self.assertEqual(self.emulator.shipments(order.allegro_ref)[0]["waybill"], "WB-503")
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
 
     def test_edited_mapping_takes_effect(self):
@@ -181,24 +181,24 @@ class TestFulfillment(AllegroEmulatorCase):
              "allegro_status": "READY_FOR_SHIPMENT"},
         ])
         order = self.imported(**PAID, lineItems=items((3, 1)))
-        self.send_pushes()
-        self.assertEqual(order.push_ids.mapped("fulfillment_status"), ["READY_FOR_SHIPMENT"])
+        self.send_updates()
+        self.assertEqual(order.update_ids.mapped("fulfillment_status"), ["READY_FOR_SHIPMENT"])
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
         self.assertEqual(order.seller_status, "to_ship")
         # Another shop keeps the global defaults.
         other = self.create_connected_shop(name="Other shop")
         form = self.emulator.add_order(**PAID, lineItems=items((3, 1)))
         self.import_orders(other)
-        self.assertEqual(self.allegro_order(other, form["id"]).push_ids.fulfillment_status, "PROCESSING")
+        self.assertEqual(self.allegro_order(other, form["id"]).update_ids.fulfillment_status, "PROCESSING")
 
     def test_pickup_point_mapping(self):
         self.env.ref("allegro_connector.status_map_delivery_done_pickup").active = True
         order = self.imported(**PAID, lineItems=items((4, 1)), delivery={"pickupPoint": {
             "id": "KRA01M", "name": "Paczkomat KRA01M",
             "address": {"street": "Długa 1", "zipCode": "31-147", "city": "Kraków", "countryCode": "PL"}}})
-        self.send_pushes()
+        self.send_updates()
         self.validate(order.sale_order_id.picking_ids)
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_PICKUP")
 
     def test_bulk_change_with_one_order_refused(self):
@@ -208,12 +208,12 @@ class TestFulfillment(AllegroEmulatorCase):
         orders |= self.imported(**PAID, lineItems=items((2, 1)))
         refused = orders[1]
         self.emulator.faults.add(status=422, count=1,
-                                 path_prefix="/order/checkout-forms/%s/fulfillment" % refused.external_id)
+                                 path_prefix="/order/checkout-forms/%s/fulfillment" % refused.allegro_ref)
         wizard = self.env["allegro.status.wizard"].with_context(
             active_model="allegro.order", active_ids=orders.ids).create({"status": "PROCESSING"})
         wizard.action_apply()
         self.env.invalidate_all()
-        results = {push.order_id: push for push in wizard.result_ids}
+        results = {update.order_id: update for update in wizard.result_ids}
         self.assertEqual(set(results), set(orders))
         for order in orders - refused:
             self.assertEqual(results[order].state, "done")
@@ -238,18 +238,18 @@ class TestFulfillment(AllegroEmulatorCase):
         order = self.imported(**PAID, lineItems=items((0, 1)))
         old_revision = order.revision
         # Someone changes the order on Allegro; Odoo has not read it yet.
-        self.emulator.set_fulfillment(order.external_id, "READY_FOR_SHIPMENT")
+        self.emulator.set_fulfillment(order.allegro_ref, "READY_FOR_SHIPMENT")
         result = order.action_start_processing()
         self.assertEqual(result["params"]["type"], "danger")
-        push = order.push_ids
-        self.assertEqual(push.state, "failed")
-        self.assertIn("newer version", push.last_error)
+        update = order.update_ids
+        self.assertEqual(update.state, "failed")
+        self.assertIn("newer version", update.last_error)
         self.assertNotEqual(order.revision, old_revision)
         self.assertEqual(order.fulfillment_status, "READY_FOR_SHIPMENT", "not overwritten")
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "READY_FOR_SHIPMENT")
         # Retried deliberately, with the revision now known: it goes through.
-        push.action_retry()
-        self.assertEqual(push.state, "done")
+        update.action_retry()
+        self.assertEqual(update.state, "done")
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "PROCESSING")
 
     def test_buttons_on_the_sale_order(self):
@@ -262,7 +262,7 @@ class TestFulfillment(AllegroEmulatorCase):
         wizard = self.env[action["res_model"]].with_context(action["context"]).create(
             {"waybill": "DPD-777", "carrier_name": "Kurier lokalny", "mark_sent": True})
         wizard.action_apply()
-        shipment = self.emulator.shipments(order.external_id)[0]
+        shipment = self.emulator.shipments(order.allegro_ref)[0]
         self.assertEqual((shipment["waybill"], shipment["carrierId"], shipment["carrierName"]),
                          ("DPD-777", "OTHER", "Kurier lokalny"))
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "SENT")
@@ -270,7 +270,7 @@ class TestFulfillment(AllegroEmulatorCase):
 
     def test_seller_cancels_before_shipping(self):
         order = self.imported(**PAID, lineItems=items((6, 3)))
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(self.free_qty("SKU-007"), 7)
         result = order.action_cancel_allegro_order()
         self.assertEqual(result["params"]["type"], "success", result["params"]["message"])
@@ -279,19 +279,19 @@ class TestFulfillment(AllegroEmulatorCase):
         self.assertEqual(order.sale_order_id.picking_ids.state, "cancel")
         self.assertEqual(self.free_qty("SKU-007"), 10, "reserved stock is back")
         self.assertEqual(order.seller_status, "cancelled")
-        self.assertEqual(len(order.push_ids), 2, "PROCESSING, then CANCELLED once")
+        self.assertEqual(len(order.update_ids), 2, "PROCESSING, then CANCELLED once")
 
     def test_cancelling_the_sale_order_cancels_on_allegro(self):
         order = self.imported(**PAID, lineItems=items((6, 1)))
-        self.send_pushes()
+        self.send_updates()
         order.sale_order_id._action_cancel()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(self.on_allegro(order)["fulfillment"]["status"], "CANCELLED")
         self.assertEqual(self.free_qty("SKU-007"), 10)
 
     def test_seller_cannot_cancel_after_shipping(self):
         order = self.imported(**PAID, lineItems=items((7, 1)))
-        self.send_pushes()
+        self.send_updates()
         self.validate(order.sale_order_id.picking_ids)
         with self.assertRaisesRegex(UserError, "shipped"):
             order._set_allegro_status("CANCELLED")
@@ -301,19 +301,19 @@ class TestFulfillment(AllegroEmulatorCase):
         order = self.imported(**UNPAID, lineItems=items((8, 2)))
         self.shop.confirm_policy = "always"
         order.sale_order_id.action_confirm()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(self.free_qty("SKU-009"), 8)
-        self.emulator.cancel_order(order.external_id)
+        self.emulator.cancel_order(order.allegro_ref)
         self.import_orders(self.shop)
         self.assertEqual(order.sale_order_id.state, "cancel")
         self.assertEqual(self.free_qty("SKU-009"), 10)
         self.assertEqual(order.seller_status, "cancelled")
-        self.assertFalse(order.push_ids.filtered(lambda p: p.fulfillment_status == "CANCELLED"))
+        self.assertFalse(order.update_ids.filtered(lambda p: p.fulfillment_status == "CANCELLED"))
 
     def test_buyer_cancellation_mapped_to_flag_only(self):
         self.env.ref("allegro_connector.status_map_buyer_cancelled").odoo_action = "flag"
         order = self.imported(**PAID, lineItems=items((9, 1)))
-        self.emulator.cancel_order(order.external_id)
+        self.emulator.cancel_order(order.allegro_ref)
         self.import_orders(self.shop)
         self.assertEqual(order.sale_order_id.state, "sale", "left to a person")
         self.assertTrue(order.needs_attention)

@@ -38,7 +38,7 @@ class TestImportEngine(AllegroEmulatorCase):
         self.assertEqual(len(self.requests(FORM_LIST)), 2, "120 forms, 100 a page")
         for form in (forms[0], forms[77], forms[-1]):
             self.assertTrue(self.allegro_order(self.shop, form["id"]).sale_order_id)
-        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.shop.order_event_cursor, self.emulator.events[-1]["id"])
 
     def test_orders_changed_again_later_in_the_journal_page_cost_no_read(self):
         """Bought, then paid further down the same page of events: the listing gives each order as paid,
@@ -77,7 +77,7 @@ class TestImportEngine(AllegroEmulatorCase):
         order = self.allegro_order(self.shop, form["id"])
         self.assertEqual((order.revision, order.delivery_city), (changed["revision"], "Gdańsk"))
         self.assertEqual([r.path for r in self.requests(FORM_READ)], [FORM_LIST + "/" + form["id"]])
-        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.shop.order_event_cursor, self.emulator.events[-1]["id"])
 
     def test_failure_late_in_a_journal_page_keeps_the_committed_slices(self):
         forms = self.add_orders(110)
@@ -92,13 +92,13 @@ class TestImportEngine(AllegroEmulatorCase):
         self.assertFalse(self.allegro_order(self.shop, forms[100]["id"]), "the failed slice is dropped whole")
         # The cursor stands at the last event of what was committed.
         last_event_of = {e["order"]["checkoutForm"]["id"]: e["id"] for e in self.emulator.events}
-        self.assertEqual(self.shop.last_event_id, last_event_of[forms[99]["id"]])
+        self.assertEqual(self.shop.order_event_cursor, last_event_of[forms[99]["id"]])
         # Allegro is back: the next run reads only the rest.
         self.emulator.faults.clear()
         self.emulator.reset_requests()
         summary = self.import_orders(self.shop)
         self.assertEqual((summary["state"], summary["new"], summary["updated"]), ("done", 10, 0), summary["message"])
-        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.shop.order_event_cursor, self.emulator.events[-1]["id"])
         self.assertEqual(self.env["allegro.order"].search_count([("shop_id", "=", self.shop.id)]), 110)
 
     def test_lookup_made_in_a_rolled_back_batch_is_not_reused(self):
@@ -146,13 +146,13 @@ class TestImportEngine(AllegroEmulatorCase):
         self.assertTrue(shop.initial_import_done)
         self.assertFalse(shop.initial_import_mark)
         orders = self.env["allegro.order"].search([("shop_id", "=", shop.id)])
-        self.assertEqual(sorted(orders.mapped("external_id")), sorted(f["id"] for f in forms))
+        self.assertEqual(sorted(orders.mapped("allegro_ref")), sorted(f["id"] for f in forms))
         self.assertEqual(len(orders.sale_order_id), 110, "each order once")
         second = shop.import_run_ids[:1]
         # Listed again from the last committed order (less a margin), not from the start.
         self.assertEqual(second.orders_new, 60)
         self.assertLess(second.orders_unchanged, 60)
-        self.assertEqual(shop.last_event_id, self.emulator.events[-1]["id"],
+        self.assertEqual(shop.order_event_cursor, self.emulator.events[-1]["id"],
                          "the journal cursor taken by the first part")
 
     def test_a_long_journal_run_goes_on_from_its_last_committed_slice(self):
@@ -160,17 +160,17 @@ class TestImportEngine(AllegroEmulatorCase):
         summary = self.shop.env["allegro.importer"]._run_import(self.shop, slice_seconds=1e-6)
         self.env.invalidate_all()
         self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
-        cursor = self.shop.last_event_id
+        cursor = self.shop.order_event_cursor
         self.assertLess(int(cursor), int(self.emulator.events[-1]["id"]))
         self.run_jobs("root.allegro.import")
         self.env.invalidate_all()
-        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.shop.order_event_cursor, self.emulator.events[-1]["id"])
         self.assertEqual(self.env["allegro.order"].search_count([("shop_id", "=", self.shop.id)]), 110)
 
     def test_an_order_changed_while_the_sweep_lists_is_not_skipped(self):
         forms = self.add_orders(150)  # two pages of the listing
         # The journal lost their events: only the sweep can find them.
-        self.shop.sudo().last_event_id = self.emulator.events[-1]["id"]
+        self.shop.sudo().order_event_cursor = self.emulator.events[-1]["id"]
         listing = sorted(self.emulator.orders, key=lambda form: form["updatedAt"])
         # While the sweep reads its first page, the buyer edits an order of that page.
         self.emulator.change_during_listing(
@@ -178,15 +178,15 @@ class TestImportEngine(AllegroEmulatorCase):
         summary = self.import_orders(self.shop, sweep=True)
         self.assertEqual((summary["state"], summary["new"]), ("done", 150), summary["message"])
         orders = self.env["allegro.order"].search([("shop_id", "=", self.shop.id)])
-        self.assertEqual(sorted(orders.mapped("external_id")), sorted(form["id"] for form in forms))
+        self.assertEqual(sorted(orders.mapped("allegro_ref")), sorted(form["id"] for form in forms))
         revisions = {form["id"]: form["revision"] for form in self.emulator.orders}
-        self.assertEqual({order.external_id: order.revision for order in orders}, revisions,
+        self.assertEqual({order.allegro_ref: order.revision for order in orders}, revisions,
                          "every order as Allegro holds it now")
         self.assertEqual(self.allegro_order(self.shop, listing[0]["id"]).delivery_city, "Gdańsk")
 
     def test_a_long_sweep_goes_on_where_it_stopped(self):
         forms = self.add_orders(120)
-        self.shop.sudo().last_event_id = self.emulator.events[-1]["id"]
+        self.shop.sudo().order_event_cursor = self.emulator.events[-1]["id"]
         summary = self.shop.env["allegro.importer"]._run_import(self.shop, sweep=True, slice_seconds=1e-6)
         self.env.invalidate_all()
         self.assertEqual((summary["state"], summary["new"]), ("continues", 50), summary["message"])
@@ -202,7 +202,7 @@ class TestImportEngine(AllegroEmulatorCase):
         first_listing = self.requests(FORM_LIST)[0]
         self.assertEqual(first_listing.query["updatedAt.gte"], mark.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
         orders = self.env["allegro.order"].search([("shop_id", "=", self.shop.id)])
-        self.assertEqual(sorted(orders.mapped("external_id")), sorted(form["id"] for form in forms))
+        self.assertEqual(sorted(orders.mapped("allegro_ref")), sorted(form["id"] for form in forms))
         self.assertEqual(len(orders.sale_order_id), 120, "each order once")
         self.assertFalse(self.shop.sweep_mark)
         self.assertEqual(self.shop.import_run_ids[:1].orders_new, 70)

@@ -44,7 +44,7 @@ class TestInvoices(AllegroEmulatorCase):
         self.assertEqual(invoice.state, "draft", "for the accountant to post")
         self.assertEqual(invoice.allegro_order_id, order)
         self.assertEqual(invoice.sales_channel, "allegro")
-        self.assertIn(order.external_id, invoice.ref)
+        self.assertIn(order.allegro_ref, invoice.ref)
         self.assertEqual(invoice.amount_total, order.total_to_pay, "what the buyer paid, to the grosz")
         self.assertEqual(invoice.currency_id.name, "PLN")
         delivery = invoice.invoice_line_ids.filtered(lambda l: l.sale_line_ids.is_delivery)
@@ -56,7 +56,7 @@ class TestInvoices(AllegroEmulatorCase):
         self.shop.confirm_policy = "always"
         order = self.imported(**UNPAID, lineItems=items((1, 1)))
         self.assertFalse(order._invoices())
-        self.emulator.pay_order(order.external_id)
+        self.emulator.pay_order(order.allegro_ref)
         self.import_orders(self.shop)
         self.assertEqual(len(order._invoices()), 1)
 
@@ -88,13 +88,13 @@ class TestInvoices(AllegroEmulatorCase):
         self.assertEqual(invoice.partner_id.vat, "PL5250001233")
         self.assertEqual(invoice.partner_id.street, "Grunwaldzka 182")
         self.assertEqual(invoice.allegro_upload_state, "pending")
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(invoice.allegro_upload_state, "done", invoice.allegro_upload_message)
-        on_allegro = self.emulator.invoices(order.external_id)
+        on_allegro = self.emulator.invoices(order.allegro_ref)
         self.assertEqual(len(on_allegro), 1)
         self.assertEqual(on_allegro[0]["invoiceNumber"], invoice.name)
-        self.assertEqual(on_allegro[0]["id"], invoice.allegro_invoice_id)
-        self.assertTrue(self.emulator.invoice_file(invoice.allegro_invoice_id), "the file was uploaded")
+        self.assertEqual(on_allegro[0]["id"], invoice.allegro_invoice_ref)
+        self.assertTrue(self.emulator.invoice_file(invoice.allegro_invoice_ref), "the file was uploaded")
 
     def test_private_buyer_without_invoice_request_account_data(self):
         self.shop.invoice_post = True
@@ -104,8 +104,8 @@ class TestInvoices(AllegroEmulatorCase):
         self.assertEqual(invoice.partner_id.street, "Konta 1")
         self.assertEqual(order.sale_order_id.partner_shipping_id.street, "Paczki 9")
         self.assertFalse(invoice.allegro_upload_state)
-        self.send_pushes()
-        self.assertFalse(self.emulator.invoices(order.external_id), "the buyer did not ask for an invoice")
+        self.send_updates()
+        self.assertFalse(self.emulator.invoices(order.allegro_ref), "the buyer did not ask for an invoice")
 
     def test_private_buyer_without_invoice_request_delivery_data(self):
         self.shop.write({"invoice_post": True, "invoice_data_source": "delivery"})
@@ -113,8 +113,8 @@ class TestInvoices(AllegroEmulatorCase):
         invoice = order._invoices()
         self.assertEqual(invoice.partner_id.name, "Adam Kos")
         self.assertEqual(invoice.partner_id.street, "Paczki 9")
-        self.send_pushes()
-        self.assertFalse(self.emulator.invoices(order.external_id))
+        self.send_updates()
+        self.assertFalse(self.emulator.invoices(order.allegro_ref))
 
     def test_czk_order_invoiced_in_czk(self):
         order = self.imported(**PAID, marketplace={"id": "allegro-cz"}, lineItems=items((1, 2)))
@@ -138,9 +138,9 @@ class TestInvoices(AllegroEmulatorCase):
         wizard.action_link()
         self.assertEqual(order._invoices(), existing)
         self.assertEqual(existing.sales_channel, "allegro")
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(existing.allegro_upload_state, "done")
-        self.assertEqual(len(self.emulator.invoices(order.external_id)), 1)
+        self.assertEqual(len(self.emulator.invoices(order.allegro_ref)), 1)
 
     def test_upload_failure_then_retry_creates_one_entry(self):
         self.shop.invoice_post = True
@@ -149,26 +149,26 @@ class TestInvoices(AllegroEmulatorCase):
         invoice = order._invoices()
         # The entry is created, then the file upload fails for a while.
         self.emulator.faults.add(status=503, count=None, path_prefix="/order/checkout-forms/%s/invoices/"
-                                 % order.external_id, retry_after=0)
-        self.send_pushes()
-        push = order.push_ids.filtered(lambda p: p.kind == "invoice")
-        self.assertEqual(push.state, "pending")
-        self.assertIn("503", push.job_message, "Allegro's answer is visible on the update")
+                                 % order.allegro_ref, retry_after=0)
+        self.send_updates()
+        update = order.update_ids.filtered(lambda p: p.kind == "invoice")
+        self.assertEqual(update.state, "pending")
+        self.assertIn("503", update.job_message, "Allegro's answer is visible on the update")
         self.assertEqual(invoice.allegro_upload_state, "pending")
-        self.assertEqual(len(self.emulator.invoices(order.external_id)), 1, "the entry was made")
+        self.assertEqual(len(self.emulator.invoices(order.allegro_ref)), 1, "the entry was made")
         self.emulator.faults.clear()
-        push.action_retry()
-        self.assertEqual(push.state, "done", push.last_error)
+        update.action_retry()
+        self.assertEqual(update.state, "done", update.last_error)
         self.assertEqual(invoice.allegro_upload_state, "done")
-        self.assertEqual(len(self.emulator.invoices(order.external_id)), 1, "no second entry")
-        self.assertTrue(self.emulator.invoice_file(invoice.allegro_invoice_id))
+        self.assertEqual(len(self.emulator.invoices(order.allegro_ref)), 1, "no second entry")
+        self.assertTrue(self.emulator.invoice_file(invoice.allegro_invoice_ref))
 
     def test_refused_upload_is_shown_on_the_invoice(self):
         self.shop.invoice_post = True
         self.emulator.faults.add(status=422, count=1, path_prefix="/order/checkout-forms/", method="POST")
         order = self.imported(**PAID, lineItems=items((2, 1)), buyer={"companyName": COMPANY},
                               invoice=COMPANY_INVOICE)
-        self.send_pushes()
+        self.send_updates()
         invoice = order._invoices()
         self.assertEqual(invoice.allegro_upload_state, "failed")
         self.assertTrue(order.needs_attention)

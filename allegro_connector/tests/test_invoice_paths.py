@@ -60,9 +60,9 @@ class TestInvoicePaths(MoneyCase):
         self.env.invalidate_all()
         self.assertEqual(invoice.allegro_upload_state, "pending", "no KSeF here: sent at posting")
         self.assertTrue(order.closed)
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(invoice.allegro_upload_state, "done", invoice.allegro_upload_message)
-        self.assertEqual(self.emulator.invoices(order.external_id)[0]["invoiceNumber"], invoice.name)
+        self.assertEqual(self.emulator.invoices(order.allegro_ref)[0]["invoiceNumber"], invoice.name)
 
     def test_invoicing_many_orders_at_once_links_each(self):
         first = self.place(**PAID, lineItems=items((0, 1)))
@@ -121,19 +121,19 @@ class TestInvoiceKsef(MoneyCase):
         invoice = order._invoices()
         self.assertEqual(invoice.state, "posted")
         self.assertEqual(invoice.allegro_upload_state, "ksef")
-        self.send_pushes()
-        self.assertFalse(self.emulator.invoices(order.external_id), "not before KSeF accepted it")
+        self.send_updates()
+        self.assertFalse(self.emulator.invoices(order.allegro_ref), "not before KSeF accepted it")
         # What l10n_pl_edi records when KSeF answers "accepted".
         invoice.write({"l10n_pl_edi_status": "accepted", "l10n_pl_edi_number": "5250001233-20260101-ABCDEF-01"})
         self.assertEqual(invoice.allegro_upload_state, "pending")
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(invoice.allegro_upload_state, "done", invoice.allegro_upload_message)
-        self.assertEqual(len(self.emulator.invoices(order.external_id)), 1)
+        self.assertEqual(len(self.emulator.invoices(order.allegro_ref)), 1)
 
     def test_rejected_by_ksef_is_not_sent(self):
         order = self.place(**PAID, lineItems=items((2, 1)), buyer={"companyName": COMPANY}, invoice=COMPANY_INVOICE)
         invoice = order._invoices()
         invoice.write({"l10n_pl_edi_status": "rejected"})
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(invoice.allegro_upload_state, "ksef")
-        self.assertFalse(self.emulator.invoices(order.external_id))
+        self.assertFalse(self.emulator.invoices(order.allegro_ref))

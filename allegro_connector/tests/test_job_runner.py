@@ -23,7 +23,7 @@ from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop, delete_reco
 
 ORDERS = 6
 # Models whose records the test creates, removed afterwards (children first).
-CREATED_MODELS = ["queue.job", "allegro.push", "allegro.import.run", "sale.order", "allegro.order",
+CREATED_MODELS = ["queue.job", "allegro.update", "allegro.import.run", "sale.order", "allegro.order",
                   "allegro.offer", "allegro.delivery.method", "res.partner", "product.pricelist", "account.tax",
                   "allegro.shop", "product.product"]
 
@@ -85,10 +85,10 @@ class TestJobRunner(TransactionCase):
             env = self.env(cr=cr)
             orders = env["allegro.order"].search([("shop_id", "=", self.shop_id)])
             self.assertEqual(len(orders), ORDERS)
-            Push = env["allegro.push"]
-            Push._queue_status(orders, "PROCESSING")
+            Update = env["allegro.update"]
+            Update._queue_status(orders, "PROCESSING")
             for order in orders:
-                Push._queue_shipment(order, "KILL-%s" % order.external_id[:8], "INPOST")
+                Update._queue_shipment(order, "KILL-%s" % order.allegro_ref[:8], "INPOST")
             return orders.ids
 
     def _jobs(self, cr):
@@ -136,7 +136,7 @@ class TestJobRunner(TransactionCase):
                 with self.registry.cursor() as cr:
                     started = self._jobs(cr).filtered(
                         lambda j: j.state == "started" and j.worker_pid
-                        and j.records.kind == "shipment" and j.records.order_id.external_id == form_id)
+                        and j.records.kind == "shipment" and j.records.order_id.allegro_ref == form_id)
                     if started:
                         os.kill(started.worker_pid, signal.SIGKILL)
                         return started.uuid
@@ -148,10 +148,10 @@ class TestJobRunner(TransactionCase):
         nudged = time.monotonic()
         while time.monotonic() < deadline:
             with self.registry.cursor() as cr:
-                pushes = self.env(cr=cr, su=True)["allegro.push"].search([("order_id", "in", order_ids)])
-                if pushes and all(p.state == "done" for p in pushes):
+                updates = self.env(cr=cr, su=True)["allegro.update"].search([("order_id", "in", order_ids)])
+                if updates and all(p.state == "done" for p in updates):
                     return True
-                failed = pushes.filtered(lambda p: p.state == "failed")
+                failed = updates.filtered(lambda p: p.state == "failed")
                 self.assertFalse(failed, failed.mapped("last_error"))
                 if time.monotonic() - nudged > 5:
                     # queue_job requeues a job whose worker died once it is

@@ -36,26 +36,26 @@ class TestUpdateJobs(AllegroEmulatorCase):
         picking.with_context(cancel_backorder=False)._action_done()
 
     def status_on_allegro(self, order):
-        return self.emulator.get_order(order.external_id)["fulfillment"]["status"]
+        return self.emulator.get_order(order.allegro_ref)["fulfillment"]["status"]
 
     def waybills_on_allegro(self, order):
-        return [s["waybill"] for s in self.emulator.shipments(order.external_id)]
+        return [s["waybill"] for s in self.emulator.shipments(order.allegro_ref)]
 
     # ------------------------------------------------------------------
 
     def test_one_job_per_update_on_its_channel_never_queued_twice(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
-        push = order.push_ids
-        self.assertEqual(push.job_id.channel, "root.allegro.push")
-        self.assertEqual(push.job_id.identity_key, "allegro.push:%d" % push.id)
-        self.assertEqual(push.job_state, "pending")
-        push._enqueue()  # e.g. a second confirmation of the same change
-        self.env["allegro.push"]._queue_status(order, "PROCESSING")
-        jobs = self.env["queue.job"].sudo().search([("identity_key", "=", "allegro.push:%d" % push.id)])
+        update = order.update_ids
+        self.assertEqual(update.job_id.channel, "root.allegro.update")
+        self.assertEqual(update.job_id.identity_key, "allegro.update:%d" % update.id)
+        self.assertEqual(update.job_state, "pending")
+        update._enqueue()  # e.g. a second confirmation of the same change
+        self.env["allegro.update"]._queue_status(order, "PROCESSING")
+        jobs = self.env["queue.job"].sudo().search([("identity_key", "=", "allegro.update:%d" % update.id)])
         self.assertEqual(len(jobs), 1)
-        self.assertEqual(len(order.push_ids), 1)
-        self.send_pushes()
-        self.assertEqual((push.state, push.job_state), ("done", "done"))
+        self.assertEqual(len(order.update_ids), 1)
+        self.send_updates()
+        self.assertEqual((update.state, update.job_state), ("done", "done"))
         self.assertEqual(len([r for r in self.emulator.requests if r.path.endswith("/fulfillment")]), 1)
 
     def test_a_bad_tracking_number_fails_alone(self):
@@ -63,9 +63,9 @@ class TestUpdateJobs(AllegroEmulatorCase):
         bad = self.imported(**PAID, lineItems=items((1, 1)))
         # Queued by hand past every check: the client refuses it with a
         # ValueError, which once rolled back every other update of the run.
-        broken = self.env["allegro.push"]._queue_shipment(bad, "X" * 70, "INPOST")
-        fine = self.env["allegro.push"]._queue_shipment(good, "GOOD-1", "INPOST")
-        self.send_pushes()
+        broken = self.env["allegro.update"]._queue_shipment(bad, "X" * 70, "INPOST")
+        fine = self.env["allegro.update"]._queue_shipment(good, "GOOD-1", "INPOST")
+        self.send_updates()
         self.assertEqual(broken.state, "failed")
         self.assertEqual(broken.job_state, "failed")
         self.assertIn("64", broken.last_error)
@@ -73,7 +73,7 @@ class TestUpdateJobs(AllegroEmulatorCase):
         self.assertIn("X" * 70, bad.attention_reason)
         self.assertEqual(fine.state, "done")
         self.assertEqual(self.waybills_on_allegro(good), ["GOOD-1"])
-        self.assertEqual((good | bad).push_ids.filtered(lambda p: p.kind == "status").mapped("state"),
+        self.assertEqual((good | bad).update_ids.filtered(lambda p: p.kind == "status").mapped("state"),
                          ["done", "done"], "the other updates all went")
         self.assertFalse(good.needs_attention)
 
@@ -81,26 +81,26 @@ class TestUpdateJobs(AllegroEmulatorCase):
         self.shop.write({"invoice_policy": "paid", "invoice_post": True})
         order = self.imported(**PAID, lineItems=items((2, 1)), buyer={"companyName": COMPANY},
                               invoice=COMPANY_INVOICE)
-        push = order.push_ids.filtered(lambda p: p.kind == "invoice")
+        update = order.update_ids.filtered(lambda p: p.kind == "invoice")
         self.shop.invoice_policy = "never"  # else re-reading the order makes a new invoice
-        invoice = push.move_id
+        invoice = update.move_id
         invoice.button_draft()
         invoice.with_context(force_delete=True).unlink()
-        self.send_pushes()
-        self.assertEqual(push.state, "failed")
-        self.assertIn("deleted", push.last_error)
+        self.send_updates()
+        self.assertEqual(update.state, "failed")
+        self.assertIn("deleted", update.last_error)
         self.assertTrue(order.needs_attention)
-        self.assertEqual(order.push_ids.filtered(lambda p: p.kind == "status").state, "done")
-        self.assertFalse(self.emulator.invoices(order.external_id))
+        self.assertEqual(order.update_ids.filtered(lambda p: p.kind == "status").state, "done")
+        self.assertFalse(self.emulator.invoices(order.allegro_ref))
 
     def test_two_parcels_are_two_shipments(self):
         order = self.imported(**PAID, lineItems=items((0, 2)))
         self.validate(order.sale_order_id.picking_ids, " PARCEL-1 , PARCEL-2")
-        shipments = order.push_ids.filtered(lambda p: p.kind == "shipment")
+        shipments = order.update_ids.filtered(lambda p: p.kind == "shipment")
         self.assertEqual(shipments.mapped("waybill"), ["PARCEL-2", "PARCEL-1"])
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(sorted(self.waybills_on_allegro(order)), ["PARCEL-1", "PARCEL-2"])
-        self.assertEqual(set(shipments.mapped("remote_id")) & {False}, set(), "Allegro's ids are kept")
+        self.assertEqual(set(shipments.mapped("allegro_ref")) & {False}, set(), "Allegro's ids are kept")
         self.assertEqual(self.status_on_allegro(order), "SENT")
 
     def test_unusable_tracking_numbers_are_refused_on_the_picking(self):
@@ -111,25 +111,25 @@ class TestUpdateJobs(AllegroEmulatorCase):
             with self.assertRaisesRegex(UserError, reason):
                 picking.with_context(cancel_backorder=False)._action_done()
             self.assertNotEqual(picking.state, "done")
-        self.assertFalse(order.push_ids.filtered(lambda p: p.kind == "shipment"))
+        self.assertFalse(order.update_ids.filtered(lambda p: p.kind == "shipment"))
         self.validate(picking, "OK-1")
         self.assertEqual(picking.state, "done")
 
     def test_timeout_after_allegro_made_the_shipment_sends_no_second_one(self):
         order = self.imported(**PAID, lineItems=items((4, 1)))
-        self.send_pushes()
-        path = "/order/checkout-forms/%s/shipments" % order.external_id
+        self.send_updates()
+        path = "/order/checkout-forms/%s/shipments" % order.allegro_ref
         self.emulator.faults.lose_answer(count=1, path_prefix=path, method="POST")
         self.emulator.faults.lose_answer(count=1, path_prefix=path, method="POST", status=500)
-        self.env["allegro.push"]._queue_shipment(order, "LOST-1", "INPOST")
-        self.env["allegro.push"]._queue_shipment(order, "LOST-2", "INPOST")
-        self.send_pushes()
-        pushes = order.push_ids.filtered(lambda p: p.kind == "shipment")
-        self.assertEqual(pushes.mapped("state"), ["pending", "pending"], "outcome unknown: checked later")
+        self.env["allegro.update"]._queue_shipment(order, "LOST-1", "INPOST")
+        self.env["allegro.update"]._queue_shipment(order, "LOST-2", "INPOST")
+        self.send_updates()
+        updates = order.update_ids.filtered(lambda p: p.kind == "shipment")
+        self.assertEqual(updates.mapped("state"), ["pending", "pending"], "outcome unknown: checked later")
         self.assertEqual(sorted(self.waybills_on_allegro(order)), ["LOST-1", "LOST-2"])
         self.make_jobs_due()
-        self.send_pushes()
-        self.assertEqual(pushes.mapped("state"), ["done", "done"])
+        self.send_updates()
+        self.assertEqual(updates.mapped("state"), ["done", "done"])
         self.assertEqual(sorted(self.waybills_on_allegro(order)), ["LOST-1", "LOST-2"], "each once")
         self.assertEqual(self.emulator.duplicates()["shipments"], 0)
         posts = [r for r in self.emulator.requests if r.path == path and r.method == "POST"]
@@ -139,11 +139,11 @@ class TestUpdateJobs(AllegroEmulatorCase):
         self.shop.write({"invoice_policy": "paid", "invoice_post": True})
         order = self.imported(**PAID, lineItems=items((1, 1)), buyer={"companyName": COMPANY},
                               invoice=COMPANY_INVOICE)
-        self.env["allegro.push"]._queue_shipment(order, "FIRST-1", "INPOST")
+        self.env["allegro.update"]._queue_shipment(order, "FIRST-1", "INPOST")
         self.emulator.reset_requests()
-        self.send_pushes()
-        self.assertEqual(sorted(order.push_ids.mapped("kind")), ["invoice", "shipment", "status"])
-        self.assertEqual(set(order.push_ids.mapped("state")), {"done"}, order.push_ids.mapped("last_error"))
+        self.send_updates()
+        self.assertEqual(sorted(order.update_ids.mapped("kind")), ["invoice", "shipment", "status"])
+        self.assertEqual(set(order.update_ids.mapped("state")), {"done"}, order.update_ids.mapped("last_error"))
         reads = [r.path for r in self.emulator.requests if r.method == "GET"]
         self.assertEqual(reads, [], "status, tracking number and invoice: one request each, the file one more")
         self.assertEqual(len(self.emulator.requests), 4)
@@ -154,34 +154,34 @@ class TestUpdateJobs(AllegroEmulatorCase):
         order = self.imported(**PAID, lineItems=items((5, 1)), buyer={"companyName": COMPANY},
                               invoice=COMPANY_INVOICE)
         invoice = order._invoices()
-        push = order.push_ids.filtered(lambda p: p.kind == "invoice")
-        self.assertEqual(push.job_id.channel, "root.allegro.invoice")
-        self.send_pushes()
-        self.assertEqual(push.state, "pending")
-        self.assertEqual(len(self.emulator.invoices(order.external_id)), 1, "Allegro made the entry")
+        update = order.update_ids.filtered(lambda p: p.kind == "invoice")
+        self.assertEqual(update.job_id.channel, "root.allegro.invoice")
+        self.send_updates()
+        self.assertEqual(update.state, "pending")
+        self.assertEqual(len(self.emulator.invoices(order.allegro_ref)), 1, "Allegro made the entry")
         self.make_jobs_due()
-        self.send_pushes()
-        self.assertEqual(push.state, "done", push.last_error)
-        entries = self.emulator.invoices(order.external_id)
+        self.send_updates()
+        self.assertEqual(update.state, "done", update.last_error)
+        entries = self.emulator.invoices(order.allegro_ref)
         self.assertEqual(len(entries), 1, "no second entry")
-        self.assertEqual(invoice.allegro_invoice_id, entries[0]["id"])
+        self.assertEqual(invoice.allegro_invoice_ref, entries[0]["id"])
         self.assertTrue(self.emulator.invoice_file(entries[0]["id"]), "the file went too")
         self.assertEqual(invoice.allegro_upload_state, "done")
 
     def test_status_already_set_by_an_attempt_whose_worker_died(self):
         order = self.imported(**PAID, lineItems=items((6, 1)))
-        push = order.push_ids
+        update = order.update_ids
         # The PUT went through, the worker died before committing: Allegro
         # has the status and a new revision Odoo never saw.
-        self.emulator.set_fulfillment(order.external_id, "PROCESSING")
-        self.send_pushes()
-        self.assertEqual(push.state, "done", push.last_error)
+        self.emulator.set_fulfillment(order.allegro_ref, "PROCESSING")
+        self.send_updates()
+        self.assertEqual(update.state, "done", update.last_error)
         self.assertFalse(order.needs_attention)
-        self.assertEqual(order.revision, self.emulator.get_order(order.external_id)["revision"])
+        self.assertEqual(order.revision, self.emulator.get_order(order.allegro_ref)["revision"])
 
     def test_a_status_replaced_while_its_worker_died_is_not_sent_after_the_new_one(self):
         order = self.imported(**PAID, lineItems=items((12, 1)))
-        processing = order.push_ids
+        processing = order.update_ids
         # Its worker took the job, then died before sending: the order is free again.
         job = Job.load(self.env, processing.job_id.uuid)
         job.set_started()
@@ -192,63 +192,63 @@ class TestUpdateJobs(AllegroEmulatorCase):
         # The runner queues the dead worker's job again.
         job.set_pending(reset_retry=False)
         job.store()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(processing.state, "cancelled")
         self.assertEqual(self.status_on_allegro(order), "SENT", "never moved back")
 
     def test_429_waits_as_allegro_asks_and_refusal_is_final(self):
         order = self.imported(**PAID, lineItems=items((7, 1)))
         self.emulator.faults.add(status=429, count=None, path_prefix="/order/checkout-forms/", retry_after=120)
-        self.send_pushes()
-        push = order.push_ids
-        self.assertEqual(push.state, "pending")
-        self.assertGreater(push.next_attempt_at, fields.Datetime.now() + timedelta(seconds=100))
+        self.send_updates()
+        update = order.update_ids
+        self.assertEqual(update.state, "pending")
+        self.assertGreater(update.next_attempt_at, fields.Datetime.now() + timedelta(seconds=100))
         self.emulator.faults.clear()
         self.emulator.faults.add(status=422, count=1, path_prefix="/order/checkout-forms/", method="PUT")
         self.make_jobs_due()
-        self.send_pushes()
-        self.assertEqual((push.state, push.job_state), ("failed", "failed"))
-        self.assertIn("422", push.last_error)
+        self.send_updates()
+        self.assertEqual((update.state, update.job_state), ("failed", "failed"))
+        self.assertIn("422", update.last_error)
         self.assertTrue(order.needs_attention)
         self.make_jobs_due()
-        self.send_pushes()
-        self.assertEqual(push.state, "failed", "a refusal is not retried by itself")
-        push.action_retry()
-        self.assertEqual(push.state, "done")
+        self.send_updates()
+        self.assertEqual(update.state, "failed", "a refusal is not retried by itself")
+        update.action_retry()
+        self.assertEqual(update.state, "done")
 
     def test_seller_sees_the_job_on_the_update_and_retries_it(self):
         order = self.imported(**PAID, lineItems=items((11, 1)))
         self.emulator.faults.add(status=503, count=None, path_prefix="/order/checkout-forms/", retry_after=0)
-        self.send_pushes()
+        self.send_updates()
         seller = new_test_user(self.env, "seller", groups="allegro_connector.group_allegro_user")
-        push = order.push_ids.with_user(seller)
-        values = push.read(["state", "job_state", "job_message", "attempts", "next_attempt_at"])[0]
+        update = order.update_ids.with_user(seller)
+        values = update.read(["state", "job_state", "job_message", "attempts", "next_attempt_at"])[0]
         self.assertEqual((values["state"], values["job_state"], values["attempts"]), ("pending", "pending", 1))
         self.assertIn("503", values["job_message"])
         self.emulator.faults.clear()
-        push.action_retry()
-        self.assertEqual(push.state, "done")
-        self.assertEqual(push.job_state, "done", "the job is not run a second time")
+        update.action_retry()
+        self.assertEqual(update.state, "done")
+        self.assertEqual(update.job_state, "done", "the job is not run a second time")
         self.assertEqual(self.status_on_allegro(order), "PROCESSING")
 
     def test_warehouse_user_gets_the_shipment_to_allegro(self):
         order = self.imported(**PAID, lineItems=items((8, 1)))
-        self.send_pushes()
+        self.send_updates()
         keeper = new_test_user(self.env, "keeper", groups="stock.group_stock_user")
         picking = order.sale_order_id.picking_ids.with_user(keeper)
         self.validate(picking, "WH-1")
-        push = order.push_ids.filtered(lambda p: p.kind == "shipment")
-        self.assertEqual(push.job_id.user_id, keeper, "the job runs as the person who shipped")
-        self.send_pushes()
-        self.assertEqual(push.state, "done", push.last_error)
+        update = order.update_ids.filtered(lambda p: p.kind == "shipment")
+        self.assertEqual(update.job_id.user_id, keeper, "the job runs as the person who shipped")
+        self.send_updates()
+        self.assertEqual(update.state, "done", update.last_error)
         self.assertEqual(self.waybills_on_allegro(order), ["WH-1"])
         self.assertEqual(self.status_on_allegro(order), "SENT")
 
     def test_cancel_refused_by_allegro_leaves_odoo_as_it_was(self):
         order = self.imported(**PAID, lineItems=items((9, 1)))
-        self.send_pushes()
+        self.send_updates()
         sale = order.sale_order_id
-        fulfillment = "/order/checkout-forms/%s/fulfillment" % order.external_id
+        fulfillment = "/order/checkout-forms/%s/fulfillment" % order.allegro_ref
         self.emulator.faults.add(status=422, count=1, path_prefix=fulfillment)
         result = order.action_cancel_allegro_order()
         self.assertEqual(result["params"]["type"], "danger")
@@ -266,7 +266,7 @@ class TestUpdateJobs(AllegroEmulatorCase):
         result = order.action_cancel_allegro_order()
         self.assertEqual(result["params"]["type"], "danger")
         self.assertEqual(sale.state, "sale")
-        self.assertFalse(order.push_ids.filtered(lambda p: p.state == "pending"))
+        self.assertFalse(order.update_ids.filtered(lambda p: p.state == "pending"))
         self.emulator.faults.clear()
         sale._action_cancel()
         self.assertEqual(sale.state, "cancel")
@@ -300,14 +300,14 @@ class TestUpdateJobs(AllegroEmulatorCase):
         order = self.imported(**PAID, lineItems=items((10, 1)))
         self.token_of(self.shop).expires_at = fields.Datetime.now()  # a refresh is due first
         self.emulator.faults.add(status=503, count=None, path_prefix="/auth/oauth/token", retry_after=0)
-        self.send_pushes()
-        push = order.push_ids
-        self.assertEqual(push.state, "pending")
+        self.send_updates()
+        update = order.update_ids
+        self.assertEqual(update.state, "pending")
         self.assertEqual(self.shop.state, "connected")
         self.emulator.faults.clear()
         self.make_jobs_due()
-        self.send_pushes()
-        self.assertEqual(push.state, "done", push.last_error)
+        self.send_updates()
+        self.assertEqual(update.state, "done", update.last_error)
 
     def test_import_cron_queues_one_job_per_shop(self):
         other = self.create_connected_shop(name="Second shop")

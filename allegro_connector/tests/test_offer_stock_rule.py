@@ -63,7 +63,7 @@ class TestStockRule(AllegroEmulatorCase):
 
     def offer(self, emulator_offer, shop=None):
         return self.env["allegro.offer"].search([("shop_id", "=", (shop or self.shop).id),
-                                                 ("offer_id", "=", emulator_offer["id"])])
+                                                 ("allegro_ref", "=", emulator_offer["id"])])
 
     def buy(self, quantity=2, offer=None, **overrides):
         """A buyer takes items on Allegro (Allegro lowers the offer's stock at once)."""
@@ -328,6 +328,6 @@ class TestStockRule(AllegroEmulatorCase):
         self.assertIn("POSTPONED", self.offer(self.mug).sync_error)
         self.assertEqual(self.offer(second).allegro_stock, 15, "the other task applied")
         self.assertFalse(self.offer(second).sync_error)
-        update = self.env["allegro.push"].search([("shop_id", "=", self.shop.id)], limit=1)
+        update = self.env["allegro.update"].search([("shop_id", "=", self.shop.id)], limit=1)
         self.assertEqual((update.kind, update.quantity, update.state), ("offer_quantity", 15, "done"))
         self.assertIn("1 of 2 offers", update.last_error)

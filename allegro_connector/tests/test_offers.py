@@ -38,7 +38,7 @@ class TestOfferStock(AllegroEmulatorCase):
     # -- helpers ---------------------------------------------------------------
     def offer(self, emulator_offer, shop=None):
         return self.env["allegro.offer"].search([("shop_id", "=", (shop or self.shop).id),
-                                                 ("offer_id", "=", emulator_offer["id"])])
+                                                 ("allegro_ref", "=", emulator_offer["id"])])
 
     def set_on_hand(self, product, quantity, user=None):
         """An inventory adjustment, done by the storekeeper."""
@@ -63,7 +63,7 @@ class TestOfferStock(AllegroEmulatorCase):
 
     def updates(self):
         """The shop's updates to Allegro, oldest first, as the seller's list shows them."""
-        return self.env["allegro.push"].with_user(self.salesman).search([("shop_id", "=", self.shop.id)],
+        return self.env["allegro.update"].with_user(self.salesman).search([("shop_id", "=", self.shop.id)],
                                                                          order="id")
 
     def run_stock_send(self):
@@ -74,7 +74,7 @@ class TestOfferStock(AllegroEmulatorCase):
         self.env.invalidate_all()
 
     def command_puts(self, update):
-        return [r for r in self.emulator.requests if r.method == "PUT" and r.path.endswith("/" + update.command_id)]
+        return [r for r in self.emulator.requests if r.method == "PUT" and r.path.endswith("/" + update.command_ref)]
 
     # -- reading and linking ------------------------------------------------------
     def test_offers_read_and_linked_by_sku_and_ean_unlinked_left_alone(self):
@@ -335,11 +335,11 @@ class TestOfferStock(AllegroEmulatorCase):
         self.assertFalse(self.offer(self.mug).stock_dirty, "the send is the update's now")
         self.assertFalse(self.run_jobs() & job, "not before Allegro's wait")
         self.make_jobs_due()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(update.state, "done")
         self.assertEqual(self.emulator.offer(self.mug["id"])["stock"]["available"], 2)
         self.assertEqual(self.offer(self.mug).allegro_stock, 2)
-        self.assertEqual(len([c for c in self.emulator.store.book.commands if c[1] == update.command_id]), 1)
+        self.assertEqual(len([c for c in self.emulator.store.book.commands if c[1] == update.command_ref]), 1)
         self.assertEqual([r.status for r in self.command_puts(update)], [429, 201])
 
     def test_lost_answer_then_the_repeat_finds_the_command(self):
@@ -352,12 +352,12 @@ class TestOfferStock(AllegroEmulatorCase):
         self.assertEqual((update.quantity, update.state, update.maybe_sent), (2, "pending", True))
         self.assertEqual(self.emulator.offer(self.mug["id"])["stock"]["available"], 2, "Allegro took it")
         self.emulator.reset_requests()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(update.state, "done")
         self.assertEqual(self.offer(self.mug).allegro_stock, 2)
-        self.assertEqual([r.method for r in self.emulator.requests if update.command_id in r.path], ["GET", "GET"],
+        self.assertEqual([r.method for r in self.emulator.requests if update.command_ref in r.path], ["GET", "GET"],
                          "the command, then its tasks: never a second PUT")
-        self.assertEqual(len([c for c in self.emulator.store.book.commands if c[1] == update.command_id]), 1)
+        self.assertEqual(len([c for c in self.emulator.store.book.commands if c[1] == update.command_ref]), 1)
 
     def test_newer_quantity_replaces_an_older_one_not_sent_yet(self):
         self.start_sync()
@@ -373,7 +373,7 @@ class TestOfferStock(AllegroEmulatorCase):
         self.assertEqual((newer.quantity, newer.state), (6, "done"))
         self.assertEqual((older.state, older.sudo().job_id.state), ("cancelled", "cancelled"))
         self.make_jobs_due()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(self.emulator.offer(self.mug["id"])["stock"]["available"], 6)
         self.assertEqual([r.status for r in self.command_puts(older)], [429], "the stale 2 never sent")
 
@@ -389,7 +389,7 @@ class TestOfferStock(AllegroEmulatorCase):
         self.assertEqual((update.quantity, update.state, update.maybe_sent), (2, "pending", True))
         self.emulator.faults.clear()
         self.make_jobs_due()
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual((update.state, self.offer(self.mug).allegro_stock), ("done", 2))
 
     def test_journal_does_not_undo_a_purchase_not_imported_yet(self):

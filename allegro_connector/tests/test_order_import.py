@@ -42,7 +42,7 @@ class TestOrderImport(AllegroEmulatorCase):
             sale = order.sale_order_id
             self.assertEqual(sale.allegro_order_id, order)
             self.assertEqual(sale.sales_channel, "allegro")
-            self.assertEqual(sale.client_order_ref, order.external_id)
+            self.assertEqual(sale.client_order_ref, order.allegro_ref)
             self.assertEqual(sale.date_order, order.bought_at)
             # Gross prices with price-included taxes: the total is what the buyer pays.
             self.assertEqual(sale.amount_total, order.total_to_pay, order.raw_payload)
@@ -77,7 +77,7 @@ class TestOrderImport(AllegroEmulatorCase):
         paid = dict(PAID["payment"], finishedAt="2026-12-01T10:20:30.123+02:00")
         form = self.emulator.add_order(status="READY_FOR_PROCESSING", payment=paid)
         self.assertEqual(self.import_orders(self.shop)["state"], "done")
-        order = self.env["allegro.order"].search([("external_id", "=", form["id"])])
+        order = self.env["allegro.order"].search([("allegro_ref", "=", form["id"])])
         self.assertEqual(order.paid_at, datetime(2026, 12, 1, 8, 20, 30))
 
     def test_private_buyer_contacts_and_lines(self):
@@ -97,7 +97,7 @@ class TestOrderImport(AllegroEmulatorCase):
         order = self.allegro_order(self.shop, form["id"])
         sale = order.sale_order_id
         self.assertEqual(sale.partner_id.name, "Ala Ma")
-        self.assertEqual(sale.partner_id.allegro_buyer_id, "777")
+        self.assertEqual(sale.partner_id.allegro_buyer_ref, "777")
         self.assertEqual(sale.partner_id.email, "ala@example.com")
         self.assertEqual(sale.partner_shipping_id.parent_id, sale.partner_id)
         self.assertEqual(sale.partner_shipping_id.type, "delivery")
@@ -122,7 +122,7 @@ class TestOrderImport(AllegroEmulatorCase):
         self.import_orders(self.shop)
         second = self.emulator.add_order(**PAID, buyer=buyer, lineItems=items((2, 1)))
         self.import_orders(self.shop)
-        partners = self.env["res.partner"].search([("allegro_buyer_id", "=", "4242")])
+        partners = self.env["res.partner"].search([("allegro_buyer_ref", "=", "4242")])
         self.assertEqual(len(partners), 1)
         self.assertEqual(
             self.allegro_order(self.shop, first["id"]).sale_order_id.partner_id,
@@ -228,7 +228,7 @@ class TestOrderImport(AllegroEmulatorCase):
         # One journal page and one listing of the changed orders: none read on its own.
         routes = [r.route for r in self.emulator.requests]
         self.assertEqual(routes, ["/order/events", "/order/checkout-forms"])
-        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.shop.order_event_cursor, self.emulator.events[-1]["id"])
 
     def test_rerun_is_a_no_op(self):
         self.emulator.seed_demo()
@@ -248,7 +248,7 @@ class TestOrderImport(AllegroEmulatorCase):
         self.import_orders(self.shop)
         form = self.emulator.add_order(**PAID, lineItems=items((5, 1)))
         # The journal lost the events of that order (Allegro keeps it only a few days).
-        self.shop.sudo().last_event_id = self.emulator.events[-1]["id"]
+        self.shop.sudo().order_event_cursor = self.emulator.events[-1]["id"]
         self.import_orders(self.shop)
         self.assertFalse(self.allegro_order(self.shop, form["id"]))
         self.import_orders(self.shop, sweep=True)
@@ -278,7 +278,7 @@ class TestOrderImport(AllegroEmulatorCase):
             self.assertFalse(order.needs_attention)
             self.assertEqual(order.sale_order_id.amount_total, order.total_to_pay)
             self.assertIn(watch, order.sale_order_id.order_line.product_id)
-        offer = self.env["allegro.offer"].search([("shop_id", "=", self.shop.id), ("offer_id", "=", "99000001")])
+        offer = self.env["allegro.offer"].search([("shop_id", "=", self.shop.id), ("allegro_ref", "=", "99000001")])
         self.assertEqual(offer.product_id, watch, "the mapping is remembered")
         later = self.emulator.add_order(**PAID, lineItems=[unknown])
         self.import_orders(self.shop)
@@ -306,7 +306,7 @@ class TestOrderImport(AllegroEmulatorCase):
         named = self.env["product.product"].create({"name": "Szalik wełniany", "type": "consu"})
         mapped = self.env["product.product"].create({"name": "Mapped", "type": "consu"})
         self.env["allegro.offer"].create(
-            {"shop_id": self.shop.id, "offer_id": "99000010", "name": "x", "product_id": mapped.id})
+            {"shop_id": self.shop.id, "allegro_ref": "99000010", "name": "x", "product_id": mapped.id})
         lines = [
             {"offer": {"id": "99000010", "name": "Mapped offer", "external": {"id": "SKU-001"}}, "quantity": 1,
              "price": {"amount": "10.00", "currency": "PLN"}, "originalPrice": {"amount": "10.00", "currency": "PLN"}},
@@ -397,7 +397,7 @@ class TestOrderImport(AllegroEmulatorCase):
         self.assertIn(bad["id"], broken.raw_payload, "the raw data is kept")
         self.assertTrue(self.allegro_order(self.shop, good["id"]).sale_order_id)
         self.assertTrue(self.allegro_order(self.shop, other["id"]).sale_order_id)
-        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"], "the cursor moves on")
+        self.assertEqual(self.shop.order_event_cursor, self.emulator.events[-1]["id"], "the cursor moves on")
         # Fixed on Allegro's side: the next run retries it.
         self.emulator.store.orders[bad["id"]]["buyer"]["id"] = "123123"
         summary = self.import_orders(self.shop)
@@ -406,13 +406,13 @@ class TestOrderImport(AllegroEmulatorCase):
 
     def test_outage_mid_run_keeps_the_cursor(self):
         self.import_orders(self.shop)
-        cursor = self.shop.last_event_id
+        cursor = self.shop.order_event_cursor
         forms = [self.emulator.add_order(**PAID, lineItems=items((i, 1))) for i in range(3)]
         # Allegro fails for longer than the client retries: 503 on every order read.
         self.emulator.faults.add(status=503, count=None, path_prefix="/order/checkout-forms", retry_after=0)
         summary = self.import_orders(self.shop)
         self.assertEqual(summary["state"], "failed")
-        self.assertEqual(self.shop.last_event_id, cursor, "no event is skipped")
+        self.assertEqual(self.shop.order_event_cursor, cursor, "no event is skipped")
         self.assertFalse(self.sale_orders())
         run = self.env["allegro.import.run"].search([("shop_id", "=", self.shop.id)], limit=1)
         self.assertEqual(run.state, "failed")
@@ -425,7 +425,7 @@ class TestOrderImport(AllegroEmulatorCase):
         self.assertEqual(summary["state"], "done", summary["message"])
         self.assertEqual(summary["new"], 3)
         self.assertEqual(len(self.sale_orders()), 3)
-        self.assertEqual(self.shop.last_event_id, self.emulator.events[-1]["id"])
+        self.assertEqual(self.shop.order_event_cursor, self.emulator.events[-1]["id"])
         for form in forms:
             self.assertTrue(self.allegro_order(self.shop, form["id"]).sale_order_id)
 

@@ -18,7 +18,7 @@ LOCKER_POINT = {"id": "WAW01A", "name": "Paczkomat WAW01A", "description": "Przy
 @tagged("post_install", "-at_install")
 class TestOrderRevisions(MoneyCase):
     def revise(self, order, **overrides):
-        form = self.emulator.revise_order(order.external_id, **overrides)
+        form = self.emulator.revise_order(order.allegro_ref, **overrides)
         validate_schema(self.spec, "CheckoutForm", form)
         self.import_orders(self.shop)
         return form
@@ -30,7 +30,7 @@ class TestOrderRevisions(MoneyCase):
         self.assertEqual(sale.order_line.filtered("is_delivery").price_total, 14.99)
         form = self.revise(order, delivery={"method": LOCKER, "cost": pln("8.99"), "pickupPoint": LOCKER_POINT})
         self.assertEqual(order.delivery_method_name, LOCKER["name"])
-        self.assertEqual(order.pickup_point_id, "WAW01A")
+        self.assertEqual(order.pickup_point_ref, "WAW01A")
         delivery = sale.order_line.filtered("is_delivery")
         self.assertEqual(len(delivery), 1)
         self.assertEqual((delivery.name, delivery.price_total), (LOCKER["name"], 8.99))
@@ -44,7 +44,7 @@ class TestOrderRevisions(MoneyCase):
         self.assertIn("14.99", cost_change)
         self.assertIn("8.99", cost_change)
         # Paid with the new total: confirmed with the locker, not the courier.
-        self.emulator.pay_order(order.external_id)
+        self.emulator.pay_order(order.allegro_ref)
         self.import_orders(self.shop)
         self.assertEqual(sale.state, "sale")
         self.assertEqual(sale.order_line.filtered("is_delivery"), delivery, "payment alone rebuilds nothing")
@@ -73,7 +73,7 @@ class TestOrderRevisions(MoneyCase):
         sale = order.sale_order_id
         self.assertEqual(sale.state, "sale")
         total_before = sale.amount_total
-        self.revise(order, lineItems=[dict(items((0, 2))[0], id=order.line_ids.line_item_id)])
+        self.revise(order, lineItems=[dict(items((0, 2))[0], id=order.line_ids.allegro_ref)])
         self.assertEqual(order.line_ids.quantity, 2, "the Allegro order shows the new revision")
         self.assertEqual(sale.amount_total, total_before, "the confirmed sale order is not changed silently")
         self.assertTrue(order.needs_attention)
@@ -88,7 +88,7 @@ class TestOrderRevisions(MoneyCase):
 
     def test_status_only_revision_is_history_without_flag(self):
         order = self.place(**PAID, lineItems=items((1, 1)))
-        self.emulator.set_fulfillment(order.external_id, "PROCESSING")
+        self.emulator.set_fulfillment(order.allegro_ref, "PROCESSING")
         self.import_orders(self.shop)
         self.assertEqual(order.revision_ids.outcome, "recorded")
         self.assertFalse(order.needs_attention, order.attention_reason)
@@ -107,7 +107,7 @@ class TestOrdersRecordedOnly(MoneyCase):
         self.assertTrue(order, "recorded")
         self.assertEqual(order.no_sale_reason, "before_start")
         self.assertFalse(order.sale_order_id)
-        self.assertFalse(self.env["stock.picking"].search([("origin", "ilike", order.external_id)]))
+        self.assertFalse(self.env["stock.picking"].search([("origin", "ilike", order.allegro_ref)]))
         recorded = self.env["allegro.order"].search([("no_sale_reason", "!=", False)])
         self.assertIn(order, recorded, "filterable")
         # The seller asks for one after all.
@@ -120,9 +120,9 @@ class TestOrdersRecordedOnly(MoneyCase):
         order = self.place(**PAID, lineItems=items((2, 1)),
                            fulfillment={"status": "NEW", "provider": {"id": "ALLEGRO"}})
         self.assertEqual(order.fulfillment_provider, "ALLEGRO")
-        self.assertEqual(order.no_sale_reason, "allegro_fulfilment")
+        self.assertEqual(order.no_sale_reason, "allegro_fulfillment")
         self.assertFalse(order.sale_order_id)
-        self.emulator.set_fulfillment(order.external_id, "SENT")
+        self.emulator.set_fulfillment(order.allegro_ref, "SENT")
         self.import_orders(self.shop)
         self.assertFalse(order.sale_order_id, "later revisions do not make one either")
 
@@ -132,7 +132,7 @@ class TestRevisionAccess(MoneyCase):
     def test_sellers_read_the_history_of_their_company_only(self):
         item = dict(items((0, 1))[0], deposit={"price": pln("0.50")})
         order = self.place(**UNPAID, lineItems=[item], delivery={"method": COURIER, "cost": pln("14.99")})
-        self.emulator.revise_order(order.external_id, delivery={"method": LOCKER, "cost": pln("8.99")})
+        self.emulator.revise_order(order.allegro_ref, delivery={"method": LOCKER, "cost": pln("8.99")})
         self.import_orders(self.shop)
         other_company = self.env["res.company"].create({"name": "Other shop company"})
         seller = new_test_user(self.env, login="allegro_seller", groups="allegro_connector.group_allegro_user",

@@ -130,12 +130,12 @@ class TestPolishJobs(AllegroEmulatorCase):
         status = processed.message_ids.tracking_value_ids.filtered(
             lambda t: t.field_id.name == "fulfillment_status")
         self.assertIn(("Nowe", "W realizacji"), [(t.old_value_char, t.new_value_char) for t in status])
-        status_push = refused.push_ids.filtered(lambda p: p.kind == "status")
-        self.assertEqual(status_push.state, "failed")
-        self.assertIn("Allegro odpowiedziało HTTP 422", status_push.last_error)
+        status_update = refused.update_ids.filtered(lambda p: p.kind == "status")
+        self.assertEqual(status_update.state, "failed")
+        self.assertIn("Allegro odpowiedziało HTTP 422", status_update.last_error)
         self.assertIn("Allegro odrzuciło aktualizację (%s: W realizacji)" % refused.display_name,
                       refused.attention_reason)
-        shipment = processed.push_ids.filtered(lambda p: p.kind == "shipment")
+        shipment = processed.update_ids.filtered(lambda p: p.kind == "shipment")
         self.assertEqual(shipment.state, "failed")
         # Allegro's own message, asked for in Polish.
         self.assertIn("Nieznany identyfikator przewoźnika NOPE", shipment.last_error)
@@ -143,7 +143,8 @@ class TestPolishJobs(AllegroEmulatorCase):
         shop_run = self.env["allegro.import.run"].search([("shop_id", "=", self.shop.id)])
 
         texts = bodies + orders.mapped("attention_reason") + orders.mapped("sync_error") + \
-            orders.push_ids.mapped("last_error") + orders.push_ids.mapped("job_message") + shop_run.mapped("message")
+            orders.update_ids.mapped("last_error") + orders.update_ids.mapped("job_message") + \
+            shop_run.mapped("message")
         texts = [text for text in texts if text]
         english = [(msgid, text) for text in texts for msgid, pattern in _english_connector_strings()
                    if pattern.search(text)]
@@ -154,12 +155,12 @@ class TestPolishJobs(AllegroEmulatorCase):
 
     def test_an_answer_allegro_never_gave_is_told_in_polish(self):
         order = self.imported(**PAID, lineItems=items((2, 1)))
-        self.send_pushes()
-        path = "/order/checkout-forms/%s/shipments" % order.external_id
+        self.send_updates()
+        path = "/order/checkout-forms/%s/shipments" % order.allegro_ref
         self.emulator.faults.lose_answer(count=1, path_prefix=path, method="POST")  # the connection drops
-        self.env["allegro.push"]._queue_shipment(order, "PL-LOST", "INPOST")
-        self.send_pushes()
-        shipment = order.push_ids.filtered(lambda p: p.kind == "shipment")
+        self.env["allegro.update"]._queue_shipment(order, "PL-LOST", "INPOST")
+        self.send_updates()
+        shipment = order.update_ids.filtered(lambda p: p.kind == "shipment")
         self.assertEqual(shipment.state, "pending", "its outcome is checked later")
         self.assertEqual(shipment.job_message, "Allegro nie odpowiedziało.")
 

@@ -39,20 +39,20 @@ class TestRequestBudget(AllegroEmulatorCase):
         self.shops[1].confirm_policy = "never"
         for shop in self.shops:
             self.import_orders(shop)
-        self.send_pushes()
-        pushes = self.env["allegro.push"].search([("shop_id", "in", self.shops.ids)])
-        self.assertEqual(len(pushes), 12)
-        return forms, pushes, [r for r in self.emulator.requests if r.status == 429]
+        self.send_updates()
+        updates = self.env["allegro.update"].search([("shop_id", "in", self.shops.ids)])
+        self.assertEqual(len(updates), 12)
+        return forms, updates, [r for r in self.emulator.requests if r.status == 429]
 
     def test_work_of_two_shops_gets_done_under_a_tight_budget(self):
         self.budget(BUDGET_PER_MINUTE)
-        forms, pushes, refused = self.a_busy_minute()
-        self.assertEqual(set(pushes.mapped("state")), {"done"}, pushes.mapped("last_error"))
+        forms, updates, refused = self.a_busy_minute()
+        self.assertEqual(set(updates.mapped("state")), {"done"}, updates.mapped("last_error"))
         for form in forms:
             self.assertEqual(self.emulator.get_order(form["id"])["fulfillment"]["status"], "PROCESSING")
         self.assertEqual(refused, [], "no request went over Allegro's limit")
         self.assertEqual(self.emulator.faults.rate_limited, 0)
-        keys = {application_key(shop.sudo().api_url, shop.sudo().client_id) for shop in self.shops}
+        keys = {application_key(shop.sudo().api_url, shop.sudo().client_key) for shop in self.shops}
         self.assertEqual(len(keys), 1, "one application, one budget")
         other = application_key(self.shops[0].sudo().api_url, "another-application")
         self.assertNotIn(other, keys)
@@ -90,7 +90,7 @@ class TestRequestBudget(AllegroEmulatorCase):
         client.get_order_event_stats()
         shop = self.shops[0].sudo()
         budget = self.env["allegro.request.budget"].search(
-            [("application_key", "=", application_key(shop.api_url, shop.client_id))])
+            [("application_key", "=", application_key(shop.api_url, shop.client_key))])
         # Half full: the refill below is counted, never cut by the burst.
         budget.write({"tokens": 5.0})
         self.env.flush_all()

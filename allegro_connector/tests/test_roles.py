@@ -32,7 +32,7 @@ class TestRoles(AllegroEmulatorCase):
         self.shop = self.create_connected_shop()
 
     def fulfillment_on_allegro(self, order):
-        return self.emulator.get_order(order.external_id)["fulfillment"]["status"]
+        return self.emulator.get_order(order.allegro_ref)["fulfillment"]["status"]
 
     def form_buttons(self, model, user):
         return self.env[model].with_user(user).get_views([(False, "form")])["views"]["form"]["arch"]
@@ -53,7 +53,7 @@ class TestRoles(AllegroEmulatorCase):
 
     def test_warehouse_validates_deliveries_with_tracking_numbers(self):
         order = self.imported(**PAID, lineItems=items((0, 2), (1, 1)))
-        self.send_pushes()
+        self.send_updates()
         self.assertFalse(self.env["allegro.order"].with_user(self.warehouse_user).has_access("read"),
                          "the warehouse needs no right on Allegro records")
         picking = order.sale_order_id.picking_ids.with_user(self.warehouse_user)
@@ -75,11 +75,11 @@ class TestRoles(AllegroEmulatorCase):
         backorder.move_ids.picked = True
         self.assertIs(backorder.button_validate(), True)
 
-        self.send_pushes()
-        shipments = self.emulator.shipments(order.external_id)
+        self.send_updates()
+        shipments = self.emulator.shipments(order.allegro_ref)
         self.assertEqual(sorted(s["waybill"] for s in shipments), ["620000000001", "620000000002"])
         self.assertEqual(self.fulfillment_on_allegro(order), "SENT")
-        self.assertFalse(order.push_ids.filtered(lambda p: p.state != "done"))
+        self.assertFalse(order.update_ids.filtered(lambda p: p.state != "done"))
 
     def test_delivery_invoice_is_made_by_the_scheduled_action_not_the_warehouse(self):
         self.shop.write({"invoice_policy": "delivered", "invoice_post": True})
@@ -100,8 +100,8 @@ class TestRoles(AllegroEmulatorCase):
         self.assertEqual(len(invoice), 1)
         self.assertEqual(invoice.create_uid, cron.user_id, "made by the scheduled action's user")
         self.assertEqual(invoice.state, "posted")
-        self.send_pushes()
-        self.assertEqual(len(self.emulator.invoices(order.external_id)), 1)
+        self.send_updates()
+        self.assertEqual(len(self.emulator.invoices(order.allegro_ref)), 1)
 
     # ------------------------------------------------------------------
     # Sales
@@ -130,7 +130,7 @@ class TestRoles(AllegroEmulatorCase):
                 {}).action_cancel()
         self.assertEqual(other.state, "cancel")
 
-        self.send_pushes()
+        self.send_updates()
         self.assertEqual(self.fulfillment_on_allegro(confirmed), "PROCESSING")
         self.assertEqual(self.fulfillment_on_allegro(cancelled), "CANCELLED")
         # The Allegro buttons of the sale order are not his, over RPC either.
@@ -149,12 +149,12 @@ class TestRoles(AllegroEmulatorCase):
         linked = self.imported(**PAID, lineItems=items((3, 1)), buyer={"companyName": COMPANY},
                                invoice=COMPANY_INVOICE)
         self.assertNotIn("action_start_processing", self.form_buttons("allegro.order", self.billing))
-        self.assertNotIn("action_view_pushes", self.form_buttons("allegro.order", self.billing))
+        self.assertNotIn("action_view_updates", self.form_buttons("allegro.order", self.billing))
         self.assertNotIn(self.env.ref("allegro_connector.action_allegro_status_wizard").id,
                          self.toolbar_actions("allegro.order", self.billing))
         self.assertIn(self.env.ref("allegro_connector.action_allegro_status_wizard").id,
                       self.toolbar_actions("allegro.order", self.allegro_user))
-        self.assertEqual(self.open_form(made, self.billing)["external_id"], made.external_id)
+        self.assertEqual(self.open_form(made, self.billing)["allegro_ref"], made.allegro_ref)
 
         action = made.with_user(self.billing).action_create_invoice()
         invoice = self.env["account.move"].with_user(self.billing).browse(action["res_id"])
@@ -172,9 +172,9 @@ class TestRoles(AllegroEmulatorCase):
         self.env["allegro.link.invoice.wizard"].with_user(self.billing).create(
             {"order_id": linked.id, "move_id": by_hand.id}).action_link()
 
-        self.send_pushes()
+        self.send_updates()
         for order, move in ((made, invoice), (linked, by_hand)):
-            on_allegro = self.emulator.invoices(order.external_id)
+            on_allegro = self.emulator.invoices(order.allegro_ref)
             self.assertEqual([i["invoiceNumber"] for i in on_allegro], [move.name])
             self.assertTrue(self.emulator.invoice_file(on_allegro[0]["id"]), "the PDF reached Allegro")
             self.assertTrue(order.closed, "closed after invoicing, as the shop says")
@@ -204,7 +204,7 @@ class TestRoles(AllegroEmulatorCase):
         self.assertEqual(paid_order.sale_order_id.create_uid, self.allegro_user, "made with his rights")
         self.assertTrue(paid_order.sudo().raw_payload, "Allegro's copy is kept for managers")
         shown = self.open_form(paid_order, self.allegro_user)
-        self.assertEqual(shown["external_id"], paid["id"])
+        self.assertEqual(shown["allegro_ref"], paid["id"])
         self.assertNotIn("raw_payload", shown)
         # He may not invoice: the invoice the policy asks for is the scheduled action's.
         self.assertFalse(paid_order._invoices())
@@ -252,11 +252,11 @@ class TestRoles(AllegroEmulatorCase):
         self.assertNotIn("raw_payload", order.with_user(self.allegro_user).fields_get())
         with self.assertRaises(AccessError):
             order.with_user(self.billing).read(["raw_payload"])
-        self.assertIn(order.external_id, order.with_user(self.allegro_manager).raw_payload)
+        self.assertIn(order.allegro_ref, order.with_user(self.allegro_manager).raw_payload)
 
     def test_a_wizard_belongs_to_whoever_opened_it(self):
         order = self.imported(**PAID, lineItems=items((0, 1)))
-        self.send_pushes()
+        self.send_updates()
         wizard = self.env["allegro.status.wizard"].with_user(self.allegro_user).with_context(
             active_model="allegro.order", active_ids=order.ids).create({"status": "CANCELLED"})
         with self.assertRaises(AccessError):
@@ -340,7 +340,7 @@ class TestRoles(AllegroEmulatorCase):
         # A draft invoice for the accountant: a salesman may not cancel it.
         self.shop.invoice_policy = "paid"
         order = self.imported(**PAID, lineItems=items((3, 1)))
-        self.send_pushes()
+        self.send_updates()
         sale = order.sale_order_id.with_user(self.salesman)
         self.assertEqual(sale.invoice_ids.mapped("state"), ["draft"])
         with self.assertRaises(AccessError):
@@ -366,12 +366,12 @@ class TestRoles(AllegroEmulatorCase):
         self.import_orders(shop_b)
         order_b = self.allegro_order(shop_b, form["id"])
         order_b._set_allegro_status("PROCESSING")
-        self.assertTrue(order_b.push_ids)
+        self.assertTrue(order_b.update_ids)
         self.emulator.reset_requests()
 
         # Manager A's browser, in the only company he has.
         manager_env = env_a(user=self.allegro_manager)
-        for model in ("allegro.shop", "allegro.order", "allegro.order.line", "allegro.push", "allegro.offer",
+        for model in ("allegro.shop", "allegro.order", "allegro.order.line", "allegro.update", "allegro.offer",
                       "allegro.status.map", "allegro.carrier", "allegro.import.run", "allegro.delivery.method"):
             records = manager_env[model].search([("company_id", "=", company_b.id)])
             self.assertFalse(records, "%s of company B is visible in company A" % model)
@@ -382,7 +382,7 @@ class TestRoles(AllegroEmulatorCase):
             lambda: shop_b.with_env(manager_env).action_update_carriers(),
             lambda: order_b.with_env(manager_env).action_refresh_from_allegro(),
             lambda: order_b.with_env(manager_env).action_handed_over(),
-            lambda: order_b.push_ids.with_env(manager_env).action_retry(),
+            lambda: order_b.update_ids.with_env(manager_env).action_retry(),
             lambda: manager_env["allegro.status.wizard"].create(
                 {"order_ids": [(6, 0, order_b.ids)], "status": "SENT"}).action_apply(),
             lambda: manager_env["allegro.tracking.wizard"].create(
@@ -396,7 +396,7 @@ class TestRoles(AllegroEmulatorCase):
     def order_and_invoice_of_company_b(self):
         """An Allegro order of the Allegro user's company, and a company B invoice he may not see."""
         order = self.imported(**PAID, lineItems=items((4, 1)))
-        self.send_pushes()
+        self.send_updates()
         company_b = self.env["res.company"].create({"name": "Allegro B", "currency_id": self.env.ref("base.PLN").id})
         self.env["account.chart.template"].try_loading("pl", company_b, install_demo=False)
         invoice_b = self.env["account.move"].with_company(company_b).create({
@@ -412,20 +412,20 @@ class TestRoles(AllegroEmulatorCase):
     def test_an_allegro_user_cannot_make_an_update_by_hand(self):
         order, invoice_b = self.order_and_invoice_of_company_b()
         with self.assertRaises(AccessError):
-            self.env["allegro.push"].with_user(self.allegro_user).create(
+            self.env["allegro.update"].with_user(self.allegro_user).create(
                 {"order_id": order.id, "kind": "invoice", "move_id": invoice_b.id})
-        self.assertFalse(order.push_ids.filtered(lambda p: p.kind == "invoice"))
+        self.assertFalse(order.update_ids.filtered(lambda p: p.kind == "invoice"))
 
     def test_retrying_an_update_checks_what_it_sends_against_the_user(self):
         order, invoice_b = self.order_and_invoice_of_company_b()
         # One made before this version, or by a bug: retrying it is refused.
-        forged = self.env["allegro.push"].sudo().create({"order_id": order.id, "kind": "invoice",
+        forged = self.env["allegro.update"].sudo().create({"order_id": order.id, "kind": "invoice",
                                                           "move_id": invoice_b.id, "state": "failed"})
         with self.assertRaises(AccessError):
             forged.with_user(self.allegro_user).action_retry()
         self.assertEqual(forged.state, "failed")
         self.assertFalse(self.emulator.requests, "nothing reached Allegro")
-        self.assertFalse(self.emulator.invoices(order.external_id))
+        self.assertFalse(self.emulator.invoices(order.allegro_ref))
 
 
 @tagged("post_install", "-at_install")

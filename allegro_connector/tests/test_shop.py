@@ -39,12 +39,12 @@ class TestShop(TransactionCase):
 
     def test_copy_keeps_no_secret(self):
         shop = self.Shop.create(
-            {"name": "Main", "client_id": "cid", "client_secret": "csecret"}
+            {"name": "Main", "client_key": "cid", "client_secret": "csecret"}
         )
         shop.sudo().token_ids.write({"access_token": "at", "refresh_token": "rt"})
         shop.state = "connected"
         copy = shop.copy({"name": "Main (copy)"})
-        self.assertFalse(copy.client_id)
+        self.assertFalse(copy.client_key)
         self.assertFalse(copy.client_secret)
         self.assertFalse(copy.access_token)
         self.assertFalse(copy.refresh_token)
@@ -56,7 +56,7 @@ class TestShop(TransactionCase):
         for user in (self.user, self.manager):
             as_user = shop.with_user(user)
             self.assertEqual(as_user.name, "Secret")
-            for field in ("client_id", "client_secret", "access_token", "refresh_token"):
+            for field in ("client_key", "client_secret", "access_token", "refresh_token"):
                 with self.assertRaises(AccessError, msg=f"{user.login} read {field}"):
                     as_user.read([field])
             with self.assertRaises(AccessError):

@@ -51,7 +51,7 @@ class TestTours(JobRunnerMixin, HttpCase):
             "environment": "custom",
             "api_url": self.emulator.url,
             "auth_url": self.emulator.url + "/auth/oauth",
-            "client_id": CLIENT_ID,
+            "client_key": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
         })
         self.forms = [
@@ -72,7 +72,7 @@ class TestTours(JobRunnerMixin, HttpCase):
         return self.env["allegro.order"].search([("shop_id", "=", self.shop.id)], order="id")
 
     def allegro_status(self, order):
-        return self.emulator.get_order(order.external_id)["fulfillment"]["status"]
+        return self.emulator.get_order(order.allegro_ref)["fulfillment"]["status"]
 
     def test_connect_shop_and_fetch_orders(self):
         admin = new_test_user(
@@ -84,12 +84,12 @@ class TestTours(JobRunnerMixin, HttpCase):
         self.assertEqual(self.shop.state, "connected")
         self.assertEqual(self.shop.seller_login, "tour-seller")
         orders = self.env["allegro.order"].search([("shop_id", "=", self.shop.id)])
-        self.assertEqual(sorted(orders.mapped("external_id")), sorted(f["id"] for f in self.forms))
+        self.assertEqual(sorted(orders.mapped("allegro_ref")), sorted(f["id"] for f in self.forms))
         self.assertTrue(all(orders.sale_order_id))
 
     def test_change_status_of_a_selection(self):
         orders = self.connect_and_import()
-        self.send_pushes()  # confirming the sale orders set them in progress
+        self.send_updates()  # confirming the sale orders set them in progress
         self.assertEqual([self.allegro_status(order) for order in orders], ["PROCESSING", "PROCESSING"])
         user = new_test_user(self.env, "allegro_clerk", groups="base.group_user,allegro_connector.group_allegro_user")
         self.start_tour("/odoo/action-allegro_connector.action_allegro_order", "allegro_change_status", login=user.login)
@@ -106,8 +106,8 @@ class TestTours(JobRunnerMixin, HttpCase):
         self.start_tour("/odoo/action-stock.action_picking_tree_all/%d" % picking.id,
                         "allegro_validate_delivery", login=user.login)
         self.assertEqual(picking.state, "done")
-        self.send_pushes()
-        shipments = self.emulator.shipments(order.external_id)
+        self.send_updates()
+        shipments = self.emulator.shipments(order.allegro_ref)
         self.assertEqual([(s["waybill"], s["carrierId"]) for s in shipments], [("620000000777", "INPOST")])
         self.assertEqual(self.allegro_status(order), "SENT")
 

@@ -15,7 +15,7 @@ class AllegroStatusWizard(models.TransientModel):
     status = fields.Selection(
         SELLER_SETTABLE_STATUSES, string="New status", required=True
     )
-    result_ids = fields.Many2many("allegro.push", string="Results", readonly=True)
+    result_ids = fields.Many2many("allegro.update", string="Results", readonly=True)
     done = fields.Boolean(readonly=True)
 
     @api.model
@@ -36,17 +36,17 @@ class AllegroStatusWizard(models.TransientModel):
             raise UserError(self.env._("Select Allegro orders first."))
         # Before the loop: its savepoints would turn a refusal into a failed line.
         check_group(self.order_ids, ALLEGRO_USER)
-        pushes = self.env["allegro.push"]
+        updates = self.env["allegro.update"]
         for order in self.order_ids:
             try:
                 with self.env.cr.savepoint():
-                    pushes |= order._set_allegro_status(self.status)
+                    updates |= order._set_allegro_status(self.status)
             except UserError as error:
-                pushes |= self.env["allegro.push"]._create_checked({
+                updates |= self.env["allegro.update"]._create_checked({
                     "order_id": order.id, "kind": "status", "fulfillment_status": self.status,
                     "state": "failed", "last_error": str(error),
                 })
-        self.write({"result_ids": [(6, 0, pushes.ids)], "done": True})
+        self.write({"result_ids": [(6, 0, updates.ids)], "done": True})
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,
@@ -80,10 +80,10 @@ class AllegroTrackingWizard(models.TransientModel):
         name = self.carrier_name if code == OTHER_CARRIER else None
         if code == OTHER_CARRIER and not name:
             raise UserError(self.env._("Name the carrier: Allegro needs it for 'other' carriers."))
-        pushes = self.env["allegro.push"]._queue_shipment(
-            self.order_id, self.waybill.strip(), code, name, self.line_ids.mapped("line_item_id"), enqueue=False
+        updates = self.env["allegro.update"]._queue_shipment(
+            self.order_id, self.waybill.strip(), code, name, self.line_ids.mapped("allegro_ref"), enqueue=False
         )
-        pushes._send_now()
-        if self.mark_sent and pushes.state == "done":
-            pushes |= self.order_id._set_allegro_status("SENT")
-        return self.order_id._notify_pushes(pushes)
+        updates._send_now()
+        if self.mark_sent and updates.state == "done":
+            updates |= self.order_id._set_allegro_status("SENT")
+        return self.order_id._notify_updates(updates)

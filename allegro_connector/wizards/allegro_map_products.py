@@ -20,10 +20,10 @@ class AllegroMapProducts(models.TransientModel):
         lines = orders.line_ids.filtered("unmanaged")
         offers = {}
         for line in lines:
-            offers.setdefault((line.shop_id.id, line.offer_id), line)
+            offers.setdefault((line.shop_id.id, line.offer_ref), line)
         values["line_ids"] = [
-            (0, 0, {"shop_id": shop_id, "offer_id": offer_id, "offer_name": line.offer_name,
-                    "offer_external_id": line.offer_external_id})
+            (0, 0, {"shop_id": shop_id, "offer_ref": offer_id, "offer_name": line.offer_name,
+                    "offer_sku": line.offer_sku})
             for (shop_id, offer_id), line in offers.items()
         ]
         return values
@@ -34,12 +34,12 @@ class AllegroMapProducts(models.TransientModel):
         check_group(orders, ALLEGRO_MANAGER)
         Offer = self.env["allegro.offer"]
         for line in self.line_ids.filtered("product_id"):
-            offer = Offer.search([("shop_id", "=", line.shop_id.id), ("offer_id", "=", line.offer_id)], limit=1)
+            offer = Offer.search([("shop_id", "=", line.shop_id.id), ("allegro_ref", "=", line.offer_ref)], limit=1)
             if offer:
                 offer.product_id = line.product_id
             else:
-                Offer.create({"shop_id": line.shop_id.id, "offer_id": line.offer_id, "name": line.offer_name,
-                              "external_id": line.offer_external_id, "product_id": line.product_id.id})
+                Offer.create({"shop_id": line.shop_id.id, "allegro_ref": line.offer_ref, "name": line.offer_name,
+                              "sku": line.offer_sku, "product_id": line.product_id.id})
         if not self.line_ids.filtered("product_id"):
             raise UserError(self.env._("Choose a product for at least one offer."))
         orders._complete_held_orders()
@@ -52,7 +52,7 @@ class AllegroMapProductsLine(models.TransientModel):
 
     wizard_id = fields.Many2one("allegro.map.products", required=True, ondelete="cascade")
     shop_id = fields.Many2one("allegro.shop", required=True)
-    offer_id = fields.Char("Offer ID", required=True)
+    offer_ref = fields.Char("Offer ID", required=True)
     offer_name = fields.Char(required=True)
-    offer_external_id = fields.Char("Seller SKU")
+    offer_sku = fields.Char("Seller SKU")
     product_id = fields.Many2one("product.product", domain="[('sale_ok', '=', True)]")

@@ -53,7 +53,7 @@ class OrderBusy(RetryableJobError):
         super().__init__(message, seconds=ORDER_BUSY_RETRY, ignore_retry=True)
 
 
-class AllegroPush(models.Model):
+class AllegroUpdate(models.Model):
     """A change to send to Allegro: a fulfillment status, a tracking number or
     an invoice of an order; or a command on offers (their quantity, price or
     publication), made by the stock and price sync.
@@ -68,7 +68,7 @@ class AllegroPush(models.Model):
     Allegro is busy or has not carried them out yet.
     """
 
-    _name = "allegro.push"
+    _name = "allegro.update"
     _description = "Allegro Update"
     _order = "id desc"
 
@@ -85,7 +85,7 @@ class AllegroPush(models.Model):
     )
     offer_ids = fields.Many2many("allegro.offer", string="Offers", readonly=True)
     offer_count = fields.Integer("Number of offers", compute="_compute_offer_count")
-    command_id = fields.Char(
+    command_ref = fields.Char(
         "Command ID", readonly=True, copy=False,
         help="The id Odoo gave the command on Allegro: an attempt whose answer was lost is found by it, "
         "never made a second time.")
@@ -104,8 +104,8 @@ class AllegroPush(models.Model):
     carrier_name = fields.Char(readonly=True)
     waybill = fields.Char("Tracking number", readonly=True)
     line_item_ids = fields.Text("Line items", readonly=True, help="Allegro line item ids, JSON.")
-    remote_id = fields.Char("Allegro ID", readonly=True, copy=False,
-                            help="Id Allegro gave the shipment or invoice entry.")
+    allegro_ref = fields.Char("Allegro ID", readonly=True, copy=False,
+                              help="Id Allegro gave the shipment or invoice entry.")
     state = fields.Selection(
         [("pending", "To send"), ("done", "Sent"), ("failed", "Failed"), ("cancelled", "Cancelled")],
         default="pending", required=True, readonly=True, index=True,
@@ -128,13 +128,13 @@ class AllegroPush(models.Model):
     @api.depends_context("lang")
     def _compute_display_name(self):
         statuses = dict(self._fields["fulfillment_status"]._description_selection(self.env))
-        for push in self:
-            if push.kind in OFFER_COMMANDS:
-                push.display_name = push._command_name()
+        for update in self:
+            if update.kind in OFFER_COMMANDS:
+                update.display_name = update._command_name()
                 continue
-            what = {"status": statuses.get(push.fulfillment_status), "shipment": push.waybill,
-                    "invoice": push.move_id.name}[push.kind]
-            push.display_name = "%s: %s" % (push.order_id.display_name, what)
+            what = {"status": statuses.get(update.fulfillment_status), "shipment": update.waybill,
+                    "invoice": update.move_id.name}[update.kind]
+            update.display_name = "%s: %s" % (update.order_id.display_name, what)
 
     def _command_name(self):
         count = len(self.offer_ids)
@@ -149,8 +149,8 @@ class AllegroPush(models.Model):
 
     @api.depends("offer_ids")
     def _compute_offer_count(self):
-        for push in self:
-            push.offer_count = len(push.offer_ids)
+        for update in self:
+            update.offer_count = len(update.offer_ids)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -166,7 +166,7 @@ class AllegroPush(models.Model):
     @api.model
     def _queue_status(self, orders, status, enqueue=True):
         """Queue a status change once per order (an identical pending one stays)."""
-        pushes = self
+        updates = self
         pending_by_order = self.search(
             [("order_id", "in", orders.ids), ("kind", "=", "status"), ("state", "=", "pending")]
         ).grouped("order_id")
@@ -180,19 +180,19 @@ class AllegroPush(models.Model):
             running = pending.filtered(lambda p: p.sudo().job_id.state == "started")
             (pending - same - running)._cancel(self.env._("Replaced by a newer status."))
             if same:
-                pushes |= same
+                updates |= same
             else:
                 to_create.append({"order_id": order.id, "kind": "status", "fulfillment_status": status})
         # One create for a whole import batch.
         new = self._create_checked(to_create)
         if enqueue:
             new._enqueue()
-        return pushes | new
+        return updates | new
 
     @api.model
     def _queue_shipment(self, order, waybill, carrier_code, carrier_name=None, line_item_ids=None, picking=None,
                         enqueue=True):
-        push = self._create_checked({
+        update = self._create_checked({
             "order_id": order.id,
             "kind": "shipment",
             "waybill": waybill,
@@ -202,14 +202,14 @@ class AllegroPush(models.Model):
             "picking_id": picking.id if picking else False,
         })
         if enqueue:
-            push._enqueue()
-        return push
+            update._enqueue()
+        return update
 
     @api.model
     def _queue_invoice(self, order, invoice):
-        push = self._create_checked({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
-        push._enqueue()
-        return push
+        update = self._create_checked({"order_id": order.id, "kind": "invoice", "move_id": invoice.id})
+        update._enqueue()
+        return update
 
     @api.model
     def _queue_offer_change(self, shop, change, offers):
@@ -227,7 +227,7 @@ class AllegroPush(models.Model):
         self._drop_replaced_offers(shop, values, offers)
         # The command's id is Odoo's, kept with it: a repeat after a lost answer reads that command.
         return self.sudo().create([
-            dict(values, shop_id=shop.id, command_id=str(uuid.uuid4()),
+            dict(values, shop_id=shop.id, command_ref=str(uuid.uuid4()),
                  offer_ids=[Command.set(offers[start:start + MAX_OFFERS_PER_COMMAND].ids)])
             for start in range(0, len(offers), MAX_OFFERS_PER_COMMAND)
         ]).with_env(self.env)
@@ -253,9 +253,9 @@ class AllegroPush(models.Model):
     def _create_checked(self, vals_list):
         """Updates are made by the connector alone (people have no right to
         create them): made with its rights, once what they point at is checked."""
-        pushes = self.sudo().create(vals_list).with_env(self.env)
-        pushes._check_targets()
-        return pushes
+        updates = self.sudo().create(vals_list).with_env(self.env)
+        updates._check_targets()
+        return updates
 
     def _check_targets(self):
         """An update may send only its own order's documents: its invoice is
@@ -263,11 +263,11 @@ class AllegroPush(models.Model):
         retrying it (rather than the connector's bookkeeping after their own
         act) must also be able to change the order and read the invoice and
         delivery, in their companies."""
-        for push in self.sudo():
-            if (push.move_id and push.move_id.allegro_order_id != push.order_id) or (
-                    push.picking_id and push.picking_id.sale_id.allegro_order_id != push.order_id):
+        for update in self.sudo():
+            if (update.move_id and update.move_id.allegro_order_id != update.order_id) or (
+                    update.picking_id and update.picking_id.sale_id.allegro_order_id != update.order_id):
                 raise AccessError(self.env._(
-                    "The update %(update)s points at a document of another order.", update=push.display_name))
+                    "The update %(update)s points at a document of another order.", update=update.display_name))
         if self.env.su or not self:
             return
         check_group(self.order_id, ALLEGRO_USER)
@@ -278,18 +278,18 @@ class AllegroPush(models.Model):
     def _enqueue(self, eta=None):
         """One job per update; its identity key keeps a second one from being
         queued while the first waits or runs."""
-        for push in self:
-            delayed = push.with_delay(
-                channel=CHANNELS[push.kind],
-                identity_key=KEY_UPDATE % push.id,
+        for update in self:
+            delayed = update.with_delay(
+                channel=CHANNELS[update.kind],
+                identity_key=KEY_UPDATE % update.id,
                 max_retries=MAX_ATTEMPTS,
                 eta=eta,
-                description=self.env._("Allegro: %(update)s", update=push.display_name),
+                description=self.env._("Allegro: %(update)s", update=update.display_name),
             )
-            job = delayed._send_offer_job() if push.kind in OFFER_COMMANDS else delayed._send_job()
+            job = delayed._send_offer_job() if update.kind in OFFER_COMMANDS else delayed._send_job()
             # A Job when queued now, the existing queue.job when one was waiting.
             record = job.db_record() if hasattr(job, "db_record") else job
-            push.sudo().job_id = record
+            update.sudo().job_id = record
 
     def _cancel(self, reason):
         self.sudo().write({"state": "cancelled", "last_error": reason})
@@ -319,16 +319,16 @@ class AllegroPush(models.Model):
         # (e.g. validating the delivery); sending it and keeping its outcome is
         # the connector's own bookkeeping, so it runs as superuser. What it
         # writes (notes, flags, Allegro's answer) is in the shop's language.
-        push = self.sudo()
-        push = push.with_context(lang=push.shop_id._allegro_lang())
-        if push.state != "pending":
-            states = dict(push._fields["state"]._description_selection(push.env))
-            return push.env._("Nothing to send: the update is %(state)s.", state=states[push.state])
-        if push._replaced():
+        update = self.sudo()
+        update = update.with_context(lang=update.shop_id._allegro_lang())
+        if update.state != "pending":
+            states = dict(update._fields["state"]._description_selection(update.env))
+            return update.env._("Nothing to send: the update is %(state)s.", state=states[update.state])
+        if update._replaced():
             # It was let finish when replaced, but its worker died: sent now,
             # it would take the order back from the status that followed it.
-            reason = push.env._("Replaced by a newer status.")
-            push._cancel(reason)
+            reason = update.env._("Replaced by a newer status.")
+            update._cancel(reason)
             return reason
         # A first attempt sends at once. A later one (after a timeout, a 5xx
         # or a worker that died) may follow an attempt Allegro processed
@@ -336,9 +336,9 @@ class AllegroPush(models.Model):
         uuid = self.env.context.get("job_uuid")
         job = uuid and self.env["queue.job"].sudo().search([("uuid", "=", uuid)], limit=1)
         try:
-            finished = push._deliver(repeat=push.maybe_sent or bool(job and job.retry))
+            finished = update._send(repeat=update.maybe_sent or bool(job and job.retry))
         except (api_errors.AllegroError, UserError) as error:
-            text = push.shop_id._allegro_error_text(error)
+            text = update.shop_id._allegro_error_text(error)
             if not getattr(error, "retryable", False):
                 if isinstance(error, api_errors.AllegroError):
                     # queue_job keeps the first argument of the exception as the
@@ -350,11 +350,11 @@ class AllegroPush(models.Model):
             raise RetryableJobError(text, seconds=_retry_seconds(error)) from error
         if not finished:
             # A job of its own reads it again: this one ends, its work kept.
-            push._enqueue(eta=COMMAND_RECHECK_DELAY)
-            return push.env._("Allegro is still carrying it out: its results are read again shortly.")
-        if push.state == "pending":
-            push._mark_done()
-        return push.last_error if push.state == "failed" else push.env._("Sent.")
+            update._enqueue(eta=COMMAND_RECHECK_DELAY)
+            return update.env._("Allegro is still carrying it out: its results are read again shortly.")
+        if update.state == "pending":
+            update._mark_done()
+        return update.last_error if update.state == "failed" else update.env._("Sent.")
 
     def _send_offer_job(self):
         """The job of an offer command: the same sending, under a job function of its own on the
@@ -371,9 +371,9 @@ class AllegroPush(models.Model):
     def _on_job_failed(self, exc_message=None, exc_name=None, **_fail_values):
         """queue_job calls this, on a cursor of its own, when the job failed
         for good: Allegro refused, the retries ran out, or anything else broke."""
-        for push in self.sudo().filtered(lambda p: p.state == "pending"):
-            push = push.with_context(lang=push.shop_id._allegro_lang())
-            push._record_failure(exc_message or exc_name or push.env._("Unknown error"))
+        for update in self.sudo().filtered(lambda p: p.state == "pending"):
+            update = update.with_context(lang=update.shop_id._allegro_lang())
+            update._record_failure(exc_message or exc_name or update.env._("Unknown error"))
 
     def _send_now(self, retry_later=True, repeat=True):
         """Send at once, in this transaction (a button press, or the stock
@@ -382,40 +382,40 @@ class AllegroPush(models.Model):
         leaves the update to its job, which waits as long as Allegro asks,
         or, without ``retry_later``, cancels it (the caller acts on the
         outcome now). ``repeat``: an earlier attempt may have got through."""
-        for push in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
+        for update in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
             # An offer command writes nothing before Allegro took it and must keep what it wrote
             # after (its id is used): no savepoint, whose flush would also lock the offers' rows
             # for as long as Allegro is asked (see allegro.shop._send_offer_updates).
-            guard = nullcontext() if push.kind in OFFER_COMMANDS else self.env.cr.savepoint()
+            guard = nullcontext() if update.kind in OFFER_COMMANDS else self.env.cr.savepoint()
             try:
                 with guard:
-                    finished = push._deliver(repeat=repeat)
+                    finished = update._send(repeat=repeat)
             except psycopg2.errors.TransactionRollbackError:
                 raise  # another transaction changed the same rows: the caller's job runs again
             except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
                 if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
                     # Its job, if it sends it later, looks on Allegro first
                     # (not after a 429 or a wait for the order: nothing left then).
-                    push.maybe_sent = not isinstance(error, OrderBusy) and getattr(error, "status", None) != 429
+                    update.maybe_sent = not isinstance(error, OrderBusy) and getattr(error, "status", None) != 429
                     if not retry_later:
-                        push._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
-                                                error=push.shop_id._allegro_error_text(error)))
+                        update._cancel(self.env._("Allegro did not answer: %(error)s. Try again later.",
+                                                  error=update.shop_id._allegro_error_text(error)))
                         continue
-                    push.last_error = push.shop_id._allegro_error_text(error)
-                    if not push.job_id or push.job_id.state in ("done", "failed", "cancelled"):
-                        push._enqueue(eta=_retry_seconds(error))
+                    update.last_error = update.shop_id._allegro_error_text(error)
+                    if not update.job_id or update.job_id.state in ("done", "failed", "cancelled"):
+                        update._enqueue(eta=_retry_seconds(error))
                     continue
-                push._record_failure(push.shop_id._allegro_error_text(error))
+                update._record_failure(update.shop_id._allegro_error_text(error))
                 continue
             if not finished:
-                if not push.job_id or push.job_id.state in ("done", "failed", "cancelled"):
-                    push._enqueue(eta=COMMAND_RECHECK_DELAY)
+                if not update.job_id or update.job_id.state in ("done", "failed", "cancelled"):
+                    update._enqueue(eta=COMMAND_RECHECK_DELAY)
                 continue
-            if push.state == "pending":
-                push._mark_done()
-            push.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()
+            if update.state == "pending":
+                update._mark_done()
+            update.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()
 
-    def _deliver(self, repeat=False):
+    def _send(self, repeat=False):
         """Send the update; ``repeat``: an earlier attempt may have got through.
         False while Allegro has not carried it out yet (an offer command, whose
         results are read later)."""
@@ -428,14 +428,14 @@ class AllegroPush(models.Model):
             raise OrderBusy(self.env._("Another update of this order is being sent."))
         client = self.shop_id._allegro_client()
         if self.kind == "invoice":
-            self._deliver_invoice(client, repeat)
+            self._send_invoice(client, repeat)
         elif self.kind == "shipment":
-            self._deliver_shipment(client, repeat)
+            self._send_shipment(client, repeat)
         else:
-            self._deliver_status(client)
+            self._send_status(client)
         return True
 
-    def _deliver_status(self, client):
+    def _send_status(self, client):
         """Set the status at the revision we hold. Our change gives the order
         a new revision, which the journal brings with its next import: no
         read here. Only when Allegro refuses our revision as outdated is the
@@ -445,11 +445,11 @@ class AllegroPush(models.Model):
         revision = order.revision
         for _attempt in range(3):
             try:
-                client.set_fulfillment_status(order.external_id, self.fulfillment_status, revision=revision)
+                client.set_fulfillment_status(order.allegro_ref, self.fulfillment_status, revision=revision)
                 self._note_status_set()
                 return
             except api_errors.AllegroConflict:
-                form = client.get_checkout_form(order.external_id)
+                form = client.get_checkout_form(order.allegro_ref)
             status = (form.get("fulfillment") or {}).get("status")
             ours = self._changed_only_by_us(form)
             # What Allegro holds is taken in any case, so the seller sees it.
@@ -487,21 +487,21 @@ class AllegroPush(models.Model):
         status = (form.get("fulfillment") or {}).get("status")
         return content(form) == content(held) and status in (order.fulfillment_status, sent.fulfillment_status)
 
-    def _deliver_shipment(self, client, repeat):
+    def _send_shipment(self, client, repeat):
         """Allegro has no idempotency key for shipments, and an attempt that
         timed out, got a 5xx or died with its worker may have been processed:
         a repeat reads what Allegro holds first, so a tracking number goes once."""
-        form_id = self.order_id.external_id
+        form_id = self.order_id.allegro_ref
         held = (client.get_shipments(form_id) or {}).get("shipments") or [] if repeat else []
         for shipment in held:
             if shipment.get("waybill") == self.waybill and shipment.get("carrierId") == self.carrier_code:
-                self.remote_id = shipment.get("id")
+                self.allegro_ref = shipment.get("id")
                 return
         created = client.add_shipment(form_id, self.carrier_code, self.waybill, carrier_name=self.carrier_name,
                                       line_item_ids=json.loads(self.line_item_ids or "[]") or None)
-        self.remote_id = (created or {}).get("id")
+        self.allegro_ref = (created or {}).get("id")
 
-    def _deliver_invoice(self, client, repeat):
+    def _send_invoice(self, client, repeat):
         """Allegro takes an invoice in two steps: its entry, then the PDF.
 
         On a repeat, an entry made by an attempt whose answer was lost is
@@ -509,26 +509,26 @@ class AllegroPush(models.Model):
         invoice = self.move_id
         if not invoice:
             raise UserError(self.env._("The invoice of this update was deleted in Odoo."))
-        form_id = self.order_id.external_id
+        form_id = self.order_id.allegro_ref
         entry = None
         held = (client.get_invoices(form_id) or {}).get("invoices") or [] if repeat else []
         for existing in held:
-            if existing.get("id") == invoice.allegro_invoice_id or existing.get("invoiceNumber") == invoice.name:
+            if existing.get("id") == invoice.allegro_invoice_ref or existing.get("invoiceNumber") == invoice.name:
                 entry = existing
                 break
         if entry is None:
-            invoice.allegro_invoice_id = client.create_invoice(
+            invoice.allegro_invoice_ref = client.create_invoice(
                 form_id, "%s.pdf" % invoice.name.replace("/", "_"), invoice_number=invoice.name
             )
         else:
-            invoice.allegro_invoice_id = entry["id"]
+            invoice.allegro_invoice_ref = entry["id"]
         if not (entry and (entry.get("file") or {}).get("uploadedAt")):
             pdf = self.env["ir.actions.report"]._render_qweb_pdf("account.account_invoices", invoice.ids)[0]
             try:
-                client.upload_invoice_file(form_id, invoice.allegro_invoice_id, pdf)
+                client.upload_invoice_file(form_id, invoice.allegro_invoice_ref, pdf)
             except api_errors.AllegroConflict:
                 pass  # the file is there already: a previous attempt got through
-        self.remote_id = invoice.allegro_invoice_id
+        self.allegro_ref = invoice.allegro_invoice_ref
         invoice.write({"allegro_upload_state": "done", "allegro_upload_message": False})
 
     def _deliver_offer_command(self, client, repeat):
@@ -542,7 +542,7 @@ class AllegroPush(models.Model):
             taken = False
             if repeat:
                 try:
-                    client.get_offer_command(api_kind, self.command_id)
+                    client.get_offer_command(api_kind, self.command_ref)
                     taken = True
                 except api_errors.AllegroNotFound:
                     pass
@@ -552,14 +552,14 @@ class AllegroPush(models.Model):
         return self._read_tasks(client)
 
     def _put_command(self, client):
-        offer_ids = self.offer_ids.mapped("offer_id")
+        offer_ids = self.offer_ids.mapped("allegro_ref")
         if self.kind == "offer_quantity":
-            client.change_offer_quantity(self.command_id, offer_ids, self.quantity)
+            client.change_offer_quantity(self.command_ref, offer_ids, self.quantity)
         elif self.kind == "offer_price":
-            client.change_offer_price(self.command_id, offer_ids, self.price, self.currency,
+            client.change_offer_price(self.command_ref, offer_ids, self.price, self.currency,
                                       marketplace_id=self.marketplace)
         else:
-            client.change_offer_publication(self.command_id, offer_ids, self.publication_action)
+            client.change_offer_publication(self.command_ref, offer_ids, self.publication_action)
 
     def _note_sent(self):
         self.write({"sent_at": fields.Datetime.now(), "maybe_sent": False})
@@ -576,7 +576,7 @@ class AllegroPush(models.Model):
 
         The update is done when Allegro carried the change out for at least one offer (the
         refusals said on it), failed when it refused them all."""
-        tasks = client.get_offer_command_tasks(OFFER_COMMANDS[self.kind], self.command_id).get("tasks") or []
+        tasks = client.get_offer_command_tasks(OFFER_COMMANDS[self.kind], self.command_ref).get("tasks") or []
         if any(task.get("status") == "NEW" for task in tasks):
             return False
         results = defaultdict(dict)  # status -> {offer id: task}
@@ -584,11 +584,11 @@ class AllegroPush(models.Model):
             offer_id = str(((task or {}).get("offer") or {}).get("id") or "")
             if not offer_id:
                 _logger.warning("Allegro update %s: command %s has a task without an offer: %r",
-                                self.id, self.command_id, task)
+                                self.id, self.command_ref, task)
                 continue
             results[task.get("status") if task.get("status") in ("SUCCESS", "FAIL") else "?"][offer_id] = task
         # Offers a newer update took over since are left to it.
-        offers = {o.offer_id: o for o in self.offer_ids.sudo()}
+        offers = {o.allegro_ref: o for o in self.offer_ids.sudo()}
         now = self.env.cr.now()
         for offer_id in results["SUCCESS"]:
             offer = offers.get(offer_id)
@@ -619,7 +619,7 @@ class AllegroPush(models.Model):
         if not not_done:
             self._mark_done()
             return True
-        _logger.info("Allegro update %s: command %s refused for %d offer(s)", self.id, self.command_id,
+        _logger.info("Allegro update %s: command %s refused for %d offer(s)", self.id, self.command_ref,
                      len(not_done))
         reasons = sorted({offers[i].sync_error for i in not_done if i in offers})
         summary = self.env._("Refused for %(refused)s of %(total)s offers: %(reasons)s", refused=len(not_done),
