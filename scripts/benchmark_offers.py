@@ -172,7 +172,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
     from psycopg2 import OperationalError, errorcodes
 
     from odoo import fields
-    from odoo.addons.allegro_connector.models.allegro_offer_sync import AllegroOfferSync
+    from odoo.addons.allegro_connector.models.allegro_update import AllegroUpdate
     from odoo.addons.queue_job.job import Job
 
     rng = random.Random(17)
@@ -231,13 +231,12 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                                                               quantity)
                 counts["changes"] += 1
 
-    put_commands = AllegroOfferSync._put_commands
+    put_command = AllegroUpdate._put_command
 
-    def put_commands_while_moving(sync, shop, client, kind, value, offer_ids):
-        sent = put_commands(sync, shop, client, kind, value, offer_ids)
+    def put_command_while_moving(update, client):
+        put_command(update, client)
         if counts.pop("move_due", False):
-            move_stock(offer_ids)  # committed while the job waits for Allegro's answer
-        return sent
+            move_stock(update.offer_ids.mapped("allegro_ref"))  # committed while the job waits for Allegro's answer
 
     def run_again_on_conflict(work):
         """``work(env)`` on a transaction of its own, run again when a concurrent update hit it (as
@@ -286,7 +285,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
 
     # A job hit by a concurrent update is logged by Odoo as a bad query; it runs again, as queue_job's would.
     logging.getLogger("odoo.sql_db").setLevel(logging.CRITICAL)
-    AllegroOfferSync._put_commands = put_commands_while_moving
+    AllegroUpdate._put_command = put_command_while_moving
     try:
         for round_number in range(purchases // 10):
             for _purchase in range(10):
@@ -310,7 +309,7 @@ def never_more_than_odoo_can_ship(registry, emu, shop_id, run_offers, purchases)
                 run_jobs()
             sample(sorted({offer_id for _o, offer_id, _q in bought}))
     finally:
-        AllegroOfferSync._put_commands = put_commands
+        AllegroUpdate._put_command = put_command
     return [
         ("Part 4: offers, purchases (half unpaid), stock changes",
          "%d, %d, %d" % (len(offers), len(bought), counts["changes"]), ""),

@@ -194,6 +194,12 @@ class AllegroOffer(models.Model):
             changes.add(("activate", None))
         return changes
 
+    def action_view_updates(self):
+        """The stock, price and publication commands sent to Allegro for these offers."""
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_update")
+        action.update(domain=[("offer_ids", "in", self.ids)], context={})
+        return action
+
     # ------------------------------------------------------------------
     # Products
     # ------------------------------------------------------------------

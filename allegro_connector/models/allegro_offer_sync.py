@@ -7,10 +7,8 @@ environment, and so the language, the shop's job gives it).
 """
 
 import logging
-import uuid
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import timedelta
 from decimal import Decimal
 
 from odoo import api, fields, models
@@ -18,29 +16,29 @@ from odoo import api, fields, models
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
-from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
-from ..const import CHANNEL_OFFERS, MARKETPLACE_CURRENCIES
+from ..const import MARKETPLACE_CURRENCIES
 from .allegro_offer import OFFER_STATUSES
+from .allegro_update import _retry_seconds
 
 _logger = logging.getLogger(__name__)
 
 OFFER_PAGE_SIZE = 1000
-# How soon commands whose tasks Allegro has not carried out yet are read again.
-COMMAND_RECHECK_DELAY = timedelta(seconds=10)
 # A journal naming more offers than this is cheaper to follow by reading the whole list.
 EVENT_OFFERS_LOOKUP_LIMIT = 200
 EVENT_LOOKUP_CHUNK = 50
-# Allegro down or busy: the job runs again later (its sends are FIXED values, safe to repeat).
-TEMPORARY_ERRORS = (api_errors.AllegroRateLimited, api_errors.AllegroServerError, api_errors.AllegroTransportError)
+# Allegro down or busy, and it did not say for how long: the job runs again after this.
 RETRY_AFTER_SECONDS = 60
 
 
 @contextmanager
 def _retry_when_allegro_is_away():
+    """Allegro busy or down (the rule of updates to Allegro): the job runs again later."""
     try:
         yield
-    except TEMPORARY_ERRORS as exc:
-        raise RetryableJobError(str(exc), seconds=RETRY_AFTER_SECONDS) from exc
+    except api_errors.AllegroError as exc:
+        if not exc.retryable:
+            raise
+        raise RetryableJobError(str(exc), seconds=_retry_seconds(exc) or RETRY_AFTER_SECONDS) from exc
 
 
 class AllegroOfferSync(models.AbstractModel):
@@ -78,12 +76,6 @@ class AllegroOfferSync(models.AbstractModel):
     def _follow_offer_events(self, shop):
         with _retry_when_allegro_is_away():
             self._read_offer_events(shop)
-
-    @api.model
-    def _recheck_command_tasks(self, shop, commands):
-        """Read commands whose tasks were still NEW; again later while some still are."""
-        with _retry_when_allegro_is_away():
-            self._read_command_tasks(shop, shop._allegro_client(), commands)
 
     # ------------------------------------------------------------------
     # Reading offers
@@ -316,115 +308,36 @@ class AllegroOfferSync(models.AbstractModel):
     @api.model
     def _send_offer_updates(self, shop, offers, prices=True):
         """Tell Allegro what differs: quantities grouped by value (1,000 offers a command), END for
-        offers with nothing left, ACTIVATE for restocked ones; then prices. Reads the tasks' results."""
+        offers with nothing left, ACTIVATE for restocked ones; then prices. Each command is an update
+        to Allegro (allegro.update), sent here, in this job's transaction, which reads its tasks;
+        Allegro busy, or still carrying it out, leaves it to the update's own job. Returns them."""
         shop.ensure_one()
         offers = offers.sudo()
-        client = None
-        commands = []
+        Update = shop.env["allegro.update"]
+        updates = Update
         synced = offers._stock_synced()
         if synced:
             synced._rebase_stock(synced._stock_unexplained())
             targets = self._stock_targets(shop, synced)
-            groups = defaultdict(list)
+            groups = defaultdict(lambda: offers.browse())
             for offer in synced:
                 for change in offer._stock_change(targets[offer.id]):
-                    groups[change].append(offer)
-            if groups:
-                client = shop._allegro_client()
-                # Quantities first, so that an offer is activated with its new stock.
-                for (kind, value), group in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
-                    if kind == "quantity":
-                        # Allegro's stock moves by what Odoo sets: so does the count of its purchases
-                        # (taken back if Allegro refuses), even when the result is read later.
-                        for offer in group:
-                            offer.stock_base += value - offer.allegro_stock
-                    commands += self._put_commands(shop, client, kind, value, [o.allegro_ref for o in group])
+                    groups[change] |= offer
+            # Quantities first, so that an offer is activated with its new stock.
+            for change, group in sorted(groups.items(), key=lambda g: g[0][0] != "quantity"):
+                updates |= Update._queue_offer_change(shop, change, group)
         if prices and shop.price_sync:
-            price_groups = self._price_changes(shop, offers)
-            if price_groups:
-                client = client or shop._allegro_client()
-                for (marketplace, amount, currency), offer_ids in price_groups.items():
-                    commands += self._put_commands(shop, client, "price", (marketplace, amount, currency), offer_ids)
-        if commands:
-            _logger.info("Allegro shop %s: %d offer command(s) sent", shop.id, len(commands))
-            self._read_command_tasks(shop, client, commands)
+            by_id = {offer.allegro_ref: offer for offer in offers}
+            for value, offer_ids in self._price_changes(shop, offers).items():
+                updates |= Update._queue_offer_change(shop, ("price", value),
+                                                      offers.browse([by_id[i].id for i in offer_ids]))
+        if updates:
+            _logger.info("Allegro shop %s: %d offer command(s) to send", shop.id, len(updates))
+            updates._send_now(repeat=False)
         # Cleared only now, in the transaction that sent them: a stock move committed during the send
         # wrote its mark on the same rows, so this write conflicts and the job runs again.
         offers.filtered("stock_dirty").write({"stock_dirty": False})
-        return commands
-
-    @api.model
-    def _put_commands(self, shop, client, kind, value, offer_ids):
-        """Send one change to the offers, in commands of at most 1,000; returns [(api kind, id, value)]."""
-        sent = []
-        for start in range(0, len(offer_ids), MAX_OFFERS_PER_COMMAND):
-            chunk = offer_ids[start:start + MAX_OFFERS_PER_COMMAND]
-            command_id = str(uuid.uuid4())
-            if kind == "quantity":
-                client.change_offer_quantity(command_id, chunk, value)
-                sent.append(("quantity", command_id, value))
-            elif kind == "price":
-                marketplace, amount, currency = value
-                client.change_offer_price(command_id, chunk, amount, currency, marketplace_id=marketplace)
-                sent.append(("price", command_id, list(value)))
-            else:
-                client.change_offer_publication(command_id, chunk, "END" if kind == "end" else "ACTIVATE")
-                sent.append(("publication", command_id, kind))
-        return sent
-
-    @api.model
-    def _read_command_tasks(self, shop, client, commands):
-        """Apply each command's task results to its offers; a refused task is shown on its offer.
-        A task Odoo cannot read (no offer, a status it does not know) is shown on its offer when it
-        names one, and skipped: the other tasks and commands go on."""
-        Offer = shop.env["allegro.offer"].sudo()
-        waiting = []
-        for api_kind, command_id, value in commands:
-            tasks = client.get_offer_command_tasks(api_kind, command_id).get("tasks") or []
-            if any(task.get("status") == "NEW" for task in tasks):
-                waiting.append((api_kind, command_id, value))
-                continue
-            results = defaultdict(dict)  # status -> {offer id: task}
-            for task in tasks:
-                offer_id = str(((task or {}).get("offer") or {}).get("id") or "")
-                if not offer_id:
-                    _logger.warning("Allegro shop %s: command %s has a task without an offer: %r",
-                                    shop.id, command_id, task)
-                    continue
-                results[task.get("status") if task.get("status") in ("SUCCESS", "FAIL") else "?"][offer_id] = task
-            offers = {o.allegro_ref: o for o in Offer.search(
-                [("shop_id", "=", shop.id), ("allegro_ref", "in", [i for r in results.values() for i in r])])}
-            done = [offers[i] for i in results["SUCCESS"] if i in offers]
-            now = shop.env.cr.now()
-            for offer in done:
-                if api_kind == "price":
-                    marketplace, amount, _currency = value
-                    prices = dict(offer.marketplace_prices or {}, **{marketplace: amount})
-                    offer.write({"marketplace_prices": prices, "sync_error": False})
-                elif api_kind == "quantity":
-                    offer.write({"allegro_stock": value, "read_at": now, "sync_error": False})
-                else:
-                    offer.write(dict(_applied_values(value), sync_error=False))
-            if results["FAIL"]:
-                _logger.info("Allegro shop %s: command %s refused for %d offer(s)", shop.id, command_id,
-                             len(results["FAIL"]))
-            not_done = [offers[i] for i in list(results["FAIL"]) + list(results["?"]) if i in offers]
-            if api_kind == "quantity":
-                for offer in not_done:
-                    offer.stock_base -= value - offer.allegro_stock
-            for offer_id, task in results["FAIL"].items():
-                if offer_id in offers:
-                    offers[offer_id].sync_error = _task_error(task) or shop.env._("Refused by Allegro")
-            for offer_id, task in results["?"].items():
-                if offer_id in offers:
-                    offers[offer_id].sync_error = shop.env._(
-                        "Allegro answered with a task status Odoo does not know (%(status)s): the change may not "
-                        "have been made. It is sent again at the next reconciliation.", status=task.get("status"))
-        if waiting:
-            shop.with_delay(channel=CHANNEL_OFFERS, eta=fields.Datetime.now() + COMMAND_RECHECK_DELAY,
-                            description="Allegro: results of offer changes of %s" % shop.name
-                            )._job_read_command_tasks(waiting)
-        return waiting
+        return updates
 
     # ------------------------------------------------------------------
     # Prices
@@ -462,15 +375,3 @@ def _differs(current, new):
     if isinstance(current, float) or isinstance(new, float):
         return abs((current or 0.0) - (new or 0.0)) > 0.0001
     return (current or False) != (new or False)
-
-
-def _task_error(task):
-    errors = task.get("errors") or []
-    return "; ".join(e.get("userMessage") or e.get("message") or "" for e in errors) or task.get("message")
-
-
-def _applied_values(value):
-    """Offer values once a publication task succeeded."""
-    if value == "end":
-        return {"status": "ENDED", "ended_by_sync": True}
-    return {"status": "ACTIVE", "ended_by_sync": False}

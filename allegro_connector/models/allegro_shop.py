@@ -697,8 +697,3 @@ class AllegroShop(models.Model):
         self.ensure_one()
         shop = self._in_allegro_lang()
         shop.env["allegro.offer.sync"]._follow_offer_events(shop)
-
-    def _job_read_command_tasks(self, commands):
-        self.ensure_one()
-        shop = self._in_allegro_lang()
-        shop.env["allegro.offer.sync"]._recheck_command_tasks(shop, commands)

@@ -1,13 +1,20 @@
 import json
 import logging
+import uuid
+from collections import defaultdict
+from contextlib import nullcontext
+from datetime import timedelta
 
-from odoo import api, fields, models
+import psycopg2
+
+from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
-from ..const import CHANNEL_INVOICES, CHANNEL_UPDATES, FULFILLMENT_STATUSES, KEY_UPDATE
+from ..allegro_api.client import MAX_OFFERS_PER_COMMAND
+from ..const import CHANNEL_INVOICES, CHANNEL_OFFERS, CHANNEL_UPDATES, FULFILLMENT_STATUSES, KEY_UPDATE, MARKETPLACES
 from .allegro_rights import ALLEGRO_USER, check_group
 
 _logger = logging.getLogger(__name__)
@@ -21,7 +28,14 @@ CHANNELS = {
     "status": CHANNEL_UPDATES,
     "shipment": CHANNEL_UPDATES,
     "invoice": CHANNEL_INVOICES,
+    "offer_quantity": CHANNEL_OFFERS,
+    "offer_price": CHANNEL_OFFERS,
+    "offer_publication": CHANNEL_OFFERS,
 }
+# The kinds of update that are batch commands on offers, and the client's name of each.
+OFFER_COMMANDS = {"offer_quantity": "quantity", "offer_price": "price", "offer_publication": "publication"}
+# How soon the results of a command Allegro is still carrying out are read again.
+COMMAND_RECHECK_DELAY = timedelta(seconds=10)
 # Seconds before the job tries again when another job holds the same order.
 ORDER_BUSY_RETRY = 5
 
@@ -40,28 +54,49 @@ class OrderBusy(RetryableJobError):
 
 
 class AllegroUpdate(models.Model):
-    """A change to send to Allegro: a fulfillment status, a tracking number or an invoice.
+    """A change to send to Allegro: a fulfillment status, a tracking number or
+    an invoice of an order; or a command on offers (their quantity, price or
+    publication), made by the stock and price sync.
 
     Validating a delivery or confirming an order records the update and
     queues one job (OCA queue_job) that sends it in a transaction of its own:
     nobody waits on Allegro for those. Buttons that ask for an answer (a
     seller's cancel, Retry, the bulk status change) send at once and show it.
     The record is what the seller sees: its state, Allegro's answer and a
-    Retry button; the job does the work, with retries.
+    Retry button; the job does the work, with retries. Offer commands are
+    sent by the stock job in its own transaction, and left to their job when
+    Allegro is busy or has not carried them out yet.
     """
 
     _name = "allegro.update"
     _description = "Allegro Update"
     _order = "id desc"
 
-    order_id = fields.Many2one("allegro.order", required=True, ondelete="cascade", index=True, readonly=True)
-    shop_id = fields.Many2one(related="order_id.shop_id", store=True)
-    company_id = fields.Many2one(related="order_id.company_id", store=True)
+    order_id = fields.Many2one("allegro.order", ondelete="cascade", index="btree_not_null", readonly=True)
+    # Set on create (an order's update: its order's shop).
+    shop_id = fields.Many2one("allegro.shop", required=True, ondelete="cascade", index=True, readonly=True)
+    company_id = fields.Many2one(related="shop_id.company_id", store=True)
     sale_order_id = fields.Many2one(related="order_id.sale_order_id")
     kind = fields.Selection(
-        [("status", "Fulfillment status"), ("shipment", "Tracking number"), ("invoice", "Invoice")],
+        [("status", "Fulfillment status"), ("shipment", "Tracking number"), ("invoice", "Invoice"),
+         ("offer_quantity", "Offer quantity"), ("offer_price", "Offer price"),
+         ("offer_publication", "Offer publication")],
         required=True, readonly=True,
     )
+    offer_ids = fields.Many2many("allegro.offer", string="Offers", readonly=True)
+    offer_count = fields.Integer("Number of offers", compute="_compute_offer_count")
+    command_ref = fields.Char(
+        "Command ID", readonly=True, copy=False,
+        help="The id Odoo gave the command on Allegro: an attempt whose answer was lost is found by it, "
+        "never made a second time.")
+    quantity = fields.Integer(readonly=True)
+    price = fields.Char(readonly=True, help="The amount as Allegro takes it.")
+    currency = fields.Char(readonly=True)
+    marketplace = fields.Selection(MARKETPLACES, readonly=True)
+    publication_action = fields.Selection([("END", "End"), ("ACTIVATE", "Activate")], "Publication",
+                                          readonly=True)
+    sent_at = fields.Datetime("Taken by Allegro", readonly=True, copy=False,
+                              help="When Allegro took the command; its results are read until it has carried it out.")
     move_id = fields.Many2one("account.move", "Invoice", readonly=True, index="btree_not_null")
     fulfillment_status = fields.Selection(FULFILLMENT_STATUSES, readonly=True)
     picking_id = fields.Many2one("stock.picking", readonly=True, index="btree_not_null")
@@ -88,14 +123,41 @@ class AllegroUpdate(models.Model):
         help="An attempt ended without Allegro's answer: what Allegro holds is read before sending again.")
     done_at = fields.Datetime(readonly=True)
 
-    @api.depends("kind", "fulfillment_status", "waybill", "move_id", "order_id")
+    @api.depends("kind", "fulfillment_status", "waybill", "move_id", "order_id", "offer_ids", "quantity", "price",
+                 "currency", "marketplace", "publication_action")
     @api.depends_context("lang")
     def _compute_display_name(self):
         statuses = dict(self._fields["fulfillment_status"]._description_selection(self.env))
         for update in self:
+            if update.kind in OFFER_COMMANDS:
+                update.display_name = update._command_name()
+                continue
             what = {"status": statuses.get(update.fulfillment_status), "shipment": update.waybill,
                     "invoice": update.move_id.name}[update.kind]
             update.display_name = "%s: %s" % (update.order_id.display_name, what)
+
+    def _command_name(self):
+        count = len(self.offer_ids)
+        if self.kind == "offer_quantity":
+            return self.env._("Quantity %(quantity)s → %(count)s offers", quantity=self.quantity, count=count)
+        if self.kind == "offer_price":
+            return self.env._("Price %(price)s %(currency)s on %(marketplace)s", price=self.price,
+                              currency=self.currency, marketplace=self.marketplace)
+        if self.publication_action == "END":
+            return self.env._("End %(count)s offers", count=count)
+        return self.env._("Activate %(count)s offers", count=count)
+
+    @api.depends("offer_ids")
+    def _compute_offer_count(self):
+        for update in self:
+            update.offer_count = len(update.offer_ids)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if not vals.get("shop_id") and vals.get("order_id"):
+                vals["shop_id"] = self.env["allegro.order"].browse(vals["order_id"]).sudo().shop_id.id
+        return super().create(vals_list)
 
     # ------------------------------------------------------------------
     # Queueing
@@ -150,6 +212,44 @@ class AllegroUpdate(models.Model):
         return update
 
     @api.model
+    def _queue_offer_change(self, shop, change, offers):
+        """The updates telling Allegro one change of these offers, one per command of at most
+        1,000 offers: ``change`` is ``("quantity", n)``, ``("end", None)``, ``("activate", None)``
+        or ``("price", (marketplace, amount, currency))``. Not sent here (see ``_send_now``)."""
+        kind, value = change
+        if kind == "quantity":
+            values = {"kind": "offer_quantity", "quantity": value}
+        elif kind == "price":
+            marketplace, amount, currency = value
+            values = {"kind": "offer_price", "marketplace": marketplace, "price": amount, "currency": currency}
+        else:
+            values = {"kind": "offer_publication", "publication_action": "END" if kind == "end" else "ACTIVATE"}
+        self._drop_replaced_offers(shop, values, offers)
+        # The command's id is Odoo's, kept with it: a repeat after a lost answer reads that command.
+        return self.sudo().create([
+            dict(values, shop_id=shop.id, command_ref=str(uuid.uuid4()),
+                 offer_ids=[Command.set(offers[start:start + MAX_OFFERS_PER_COMMAND].ids)])
+            for start in range(0, len(offers), MAX_OFFERS_PER_COMMAND)
+        ]).with_env(self.env)
+
+    @api.model
+    def _drop_replaced_offers(self, shop, values, offers):
+        """Older updates of the same kind not sent yet no longer send a value to these offers:
+        sent after the newer one, they would put a stale quantity (or price, or publication)
+        back. An update left with no offer is cancelled. One whose job is running may be on
+        its way to Allegro already, which carries commands out in turn: it is let finish."""
+        domain = [("shop_id", "=", shop.id), ("kind", "=", values["kind"]), ("state", "=", "pending"),
+                  ("sent_at", "=", False), ("offer_ids", "in", offers.ids)]
+        if values["kind"] == "offer_price":
+            domain.append(("marketplace", "=", values["marketplace"]))
+        for older in self.sudo().search(domain).filtered(lambda p: p.job_id.state != "started"):
+            left = older.offer_ids - offers
+            if left:
+                older.offer_ids = [Command.set(left.ids)]
+            else:
+                older._cancel(self.env._("Replaced by a newer change of its offers."))
+
+    @api.model
     def _create_checked(self, vals_list):
         """Updates are made by the connector alone (people have no right to
         create them): made with its rights, once what they point at is checked."""
@@ -179,13 +279,14 @@ class AllegroUpdate(models.Model):
         """One job per update; its identity key keeps a second one from being
         queued while the first waits or runs."""
         for update in self:
-            job = update.with_delay(
+            delayed = update.with_delay(
                 channel=CHANNELS[update.kind],
                 identity_key=KEY_UPDATE % update.id,
                 max_retries=MAX_ATTEMPTS,
                 eta=eta,
                 description=self.env._("Allegro: %(update)s", update=update.display_name),
-            )._send_job()
+            )
+            job = delayed._send_offer_job() if update.kind in OFFER_COMMANDS else delayed._send_job()
             # A Job when queued now, the existing queue.job when one was waiting.
             record = job.db_record() if hasattr(job, "db_record") else job
             update.sudo().job_id = record
@@ -235,7 +336,7 @@ class AllegroUpdate(models.Model):
         uuid = self.env.context.get("job_uuid")
         job = uuid and self.env["queue.job"].sudo().search([("uuid", "=", uuid)], limit=1)
         try:
-            update._send(repeat=update.maybe_sent or bool(job and job.retry))
+            finished = update._send(repeat=update.maybe_sent or bool(job and job.retry))
         except (api_errors.AllegroError, UserError) as error:
             text = update.shop_id._allegro_error_text(error)
             if not getattr(error, "retryable", False):
@@ -247,8 +348,18 @@ class AllegroUpdate(models.Model):
             # Allegro busy (429), down (5xx) or not answering: the job is
             # postponed by Retry-After, else by the retry pattern.
             raise RetryableJobError(text, seconds=_retry_seconds(error)) from error
-        update._mark_done()
-        return update.env._("Sent.")
+        if not finished:
+            # A job of its own reads it again: this one ends, its work kept.
+            update._enqueue(eta=COMMAND_RECHECK_DELAY)
+            return update.env._("Allegro is still carrying it out: its results are read again shortly.")
+        if update.state == "pending":
+            update._mark_done()
+        return update.last_error if update.state == "failed" else update.env._("Sent.")
+
+    def _send_offer_job(self):
+        """The job of an offer command: the same sending, under a job function of its own on the
+        offers' channel, beside the stock jobs."""
+        return self._send_job()
 
     def _replaced(self):
         """A status update is outdated once a newer one of its order is queued or sent."""
@@ -264,15 +375,23 @@ class AllegroUpdate(models.Model):
             update = update.with_context(lang=update.shop_id._allegro_lang())
             update._record_failure(exc_message or exc_name or update.env._("Unknown error"))
 
-    def _send_now(self, retry_later=True):
-        """Send at once, in this transaction (a button press): each update in
-        a savepoint, so one refused leaves the others and the caller's work.
-        A temporary failure leaves the update to its job, or, without
-        ``retry_later``, cancels it (the caller acts on the outcome now)."""
+    def _send_now(self, retry_later=True, repeat=True):
+        """Send at once, in this transaction (a button press, or the stock
+        job for its offer commands): each update in a savepoint, so one
+        refused leaves the others and the caller's work. A temporary failure
+        leaves the update to its job, which waits as long as Allegro asks,
+        or, without ``retry_later``, cancels it (the caller acts on the
+        outcome now). ``repeat``: an earlier attempt may have got through."""
         for update in self.sudo().filtered(lambda p: p.state == "pending").sorted("id"):
+            # An offer command writes nothing before Allegro took it and must keep what it wrote
+            # after (its id is used): no savepoint, whose flush would also lock the offers' rows
+            # for as long as Allegro is asked (see allegro.shop._send_offer_updates).
+            guard = nullcontext() if update.kind in OFFER_COMMANDS else self.env.cr.savepoint()
             try:
-                with self.env.cr.savepoint():
-                    update._send(repeat=True)
+                with guard:
+                    finished = update._send(repeat=repeat)
+            except psycopg2.errors.TransactionRollbackError:
+                raise  # another transaction changed the same rows: the caller's job runs again
             except Exception as error:  # noqa: BLE001 - whatever breaks fails this update alone
                 if isinstance(error, RetryableJobError) or getattr(error, "retryable", False):
                     # Its job, if it sends it later, looks on Allegro first
@@ -284,15 +403,24 @@ class AllegroUpdate(models.Model):
                         continue
                     update.last_error = update.shop_id._allegro_error_text(error)
                     if not update.job_id or update.job_id.state in ("done", "failed", "cancelled"):
-                        update._enqueue()
+                        update._enqueue(eta=_retry_seconds(error))
                     continue
                 update._record_failure(update.shop_id._allegro_error_text(error))
                 continue
-            update._mark_done()
+            if not finished:
+                if not update.job_id or update.job_id.state in ("done", "failed", "cancelled"):
+                    update._enqueue(eta=COMMAND_RECHECK_DELAY)
+                continue
+            if update.state == "pending":
+                update._mark_done()
             update.sudo().job_id.filtered(lambda j: j.state in ("pending", "enqueued")).button_done()
 
     def _send(self, repeat=False):
-        """Send the update; ``repeat``: an earlier attempt may have got through."""
+        """Send the update; ``repeat``: an earlier attempt may have got through.
+        False while Allegro has not carried it out yet (an offer command, whose
+        results are read later)."""
+        if self.kind in OFFER_COMMANDS:
+            return self._deliver_offer_command(self.shop_id._allegro_client(), repeat)
         order = self.order_id
         # Updates of one order one at a time: a status needs the revision the
         # previous update produced. Another job holding the order tries later.
@@ -305,6 +433,7 @@ class AllegroUpdate(models.Model):
             self._send_shipment(client, repeat)
         else:
             self._send_status(client)
+        return True
 
     def _send_status(self, client):
         """Set the status at the revision we hold. Our change gives the order
@@ -407,6 +536,105 @@ class AllegroUpdate(models.Model):
         self.allegro_ref = invoice.allegro_invoice_ref
         invoice.write({"allegro_upload_state": "done", "allegro_upload_message": False})
 
+    def _deliver_offer_command(self, client, repeat):
+        """Send the command once, under the id Odoo gave it, then read what Allegro made of it.
+        A repeat reads that command on Allegro first: one an attempt whose answer was lost got
+        through is never made a second time."""
+        if not self.offer_ids:
+            raise UserError(self.env._("The offers of this update were deleted in Odoo."))
+        api_kind = OFFER_COMMANDS[self.kind]
+        if not self.sent_at:
+            taken = False
+            if repeat:
+                try:
+                    client.get_offer_command(api_kind, self.command_ref)
+                    taken = True
+                except api_errors.AllegroNotFound:
+                    pass
+            if not taken:
+                self._put_command(client)
+            self._note_sent()
+        return self._read_tasks(client)
+
+    def _put_command(self, client):
+        offer_ids = self.offer_ids.mapped("allegro_ref")
+        if self.kind == "offer_quantity":
+            client.change_offer_quantity(self.command_ref, offer_ids, self.quantity)
+        elif self.kind == "offer_price":
+            client.change_offer_price(self.command_ref, offer_ids, self.price, self.currency,
+                                      marketplace_id=self.marketplace)
+        else:
+            client.change_offer_publication(self.command_ref, offer_ids, self.publication_action)
+
+    def _note_sent(self):
+        self.write({"sent_at": fields.Datetime.now(), "maybe_sent": False})
+        if self.kind == "offer_quantity":
+            # Allegro's stock moves by what Odoo sets: so does the count of its purchases
+            # (taken back if Allegro refuses), even when the result is read later.
+            for offer in self.offer_ids.sudo():
+                offer.stock_base += self.quantity - offer.allegro_stock
+
+    def _read_tasks(self, client):
+        """Apply the command's task results to its offers; a refused task is shown on its offer.
+        A task Odoo cannot read (no offer, a status it does not know) is shown on its offer when
+        it names one, and skipped: the other tasks go on. False while some are still NEW.
+
+        The update is done when Allegro carried the change out for at least one offer (the
+        refusals said on it), failed when it refused them all."""
+        tasks = client.get_offer_command_tasks(OFFER_COMMANDS[self.kind], self.command_ref).get("tasks") or []
+        if any(task.get("status") == "NEW" for task in tasks):
+            return False
+        results = defaultdict(dict)  # status -> {offer id: task}
+        for task in tasks:
+            offer_id = str(((task or {}).get("offer") or {}).get("id") or "")
+            if not offer_id:
+                _logger.warning("Allegro update %s: command %s has a task without an offer: %r",
+                                self.id, self.command_ref, task)
+                continue
+            results[task.get("status") if task.get("status") in ("SUCCESS", "FAIL") else "?"][offer_id] = task
+        # Offers a newer update took over since are left to it.
+        offers = {o.allegro_ref: o for o in self.offer_ids.sudo()}
+        now = self.env.cr.now()
+        for offer_id in results["SUCCESS"]:
+            offer = offers.get(offer_id)
+            if not offer:
+                continue
+            if self.kind == "offer_price":
+                prices = dict(offer.marketplace_prices or {}, **{self.marketplace: self.price})
+                offer.write({"marketplace_prices": prices, "sync_error": False})
+            elif self.kind == "offer_quantity":
+                offer.write({"allegro_stock": self.quantity, "read_at": now, "sync_error": False})
+            elif self.publication_action == "END":
+                offer.write({"status": "ENDED", "ended_by_sync": True, "sync_error": False})
+            else:
+                offer.write({"status": "ACTIVE", "ended_by_sync": False, "sync_error": False})
+        if self.kind == "offer_quantity":
+            for offer_id in list(results["FAIL"]) + list(results["?"]):
+                if offer_id in offers:
+                    offers[offer_id].stock_base -= self.quantity - offers[offer_id].allegro_stock
+        for offer_id, task in results["FAIL"].items():
+            if offer_id in offers:
+                offers[offer_id].sync_error = _task_error(task) or self.env._("Refused by Allegro")
+        for offer_id, task in results["?"].items():
+            if offer_id in offers:
+                offers[offer_id].sync_error = self.env._(
+                    "Allegro answered with a task status Odoo does not know (%(status)s): the change may not "
+                    "have been made. It is sent again at the next reconciliation.", status=task.get("status"))
+        not_done = {**results["FAIL"], **results["?"]}
+        if not not_done:
+            self._mark_done()
+            return True
+        _logger.info("Allegro update %s: command %s refused for %d offer(s)", self.id, self.command_ref,
+                     len(not_done))
+        reasons = sorted({offers[i].sync_error for i in not_done if i in offers})
+        summary = self.env._("Refused for %(refused)s of %(total)s offers: %(reasons)s", refused=len(not_done),
+                             total=sum(len(r) for r in results.values()), reasons="; ".join(reasons))
+        if results["SUCCESS"]:
+            self._mark_done(summary)
+        else:
+            self._record_failure(summary)
+        return True
+
     def _refresh_order(self):
         try:
             # Taking Allegro's new revision is the connector's bookkeeping: the
@@ -417,9 +645,11 @@ class AllegroUpdate(models.Model):
             # The next import brings the order up to date anyway.
             _logger.info("Allegro order %s not re-read: %s", self.order_id.id, error)
 
-    def _mark_done(self):
-        self.write({"state": "done", "done_at": fields.Datetime.now(), "last_error": False})
-        self.order_id.message_post(body=self._done_message(), subtype_xmlid="mail.mt_note")
+    def _mark_done(self, note=False):
+        """``note``: what went wrong for part of it (offers Allegro refused)."""
+        self.write({"state": "done", "done_at": fields.Datetime.now(), "last_error": note})
+        if self.order_id:
+            self.order_id.message_post(body=self._done_message(), subtype_xmlid="mail.mt_note")
 
     def _done_message(self):
         if self.kind == "invoice":
@@ -445,5 +675,11 @@ class AllegroUpdate(models.Model):
 
 
 def _retry_seconds(error):
+    """The wait Allegro asked for (Retry-After of a 429 or 503), None when it did not say."""
     retry_after = getattr(error, "retry_after", None)
     return max(1, int(float(retry_after))) if retry_after else None
+
+
+def _task_error(task):
+    errors = task.get("errors") or []
+    return "; ".join(e.get("userMessage") or e.get("message") or "" for e in errors) or task.get("message")

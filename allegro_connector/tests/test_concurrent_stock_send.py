@@ -4,12 +4,12 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 
 from allegro_emulator import AllegroEmulator
 
-from ..models.allegro_offer_sync import AllegroOfferSync
+from ..models.allegro_update import AllegroUpdate
 from .common import CLIENT_ID, CLIENT_SECRET, create_committed_shop, delete_records_created_since
 
 # Removed after the test, in this order.
 CREATED_MODELS = [
-    "queue.job", "stock.quant", "allegro.offer", "allegro.shop", "allegro.request.budget", "product.product",
+    "queue.job", "allegro.update", "stock.quant", "allegro.offer", "allegro.shop", "allegro.request.budget", "product.product",
     "product.template", "res.users", "res.partner",
 ]
 
@@ -66,13 +66,12 @@ class TestStockMovedDuringASend(TransactionCase):
 
     def test_stock_moved_while_the_job_talks_to_allegro_is_sent(self):
         self.move_stock(3)  # 7 left: the offer is marked, a send is queued
-        put_commands = AllegroOfferSync._put_commands
+        put_command = AllegroUpdate._put_command
 
-        def put_commands_during_a_move(sync, *args, **kwargs):
-            sent = put_commands(sync, *args, **kwargs)
+        def put_command_during_a_move(update, client):
+            put_command(update, client)
             self.move_stock(3)  # committed while the job waits for Allegro: 4 left
-            return sent
-        with patch.object(AllegroOfferSync, "_put_commands", put_commands_during_a_move):
+        with patch.object(AllegroUpdate, "_put_command", put_command_during_a_move):
             try:
                 self.run_send_job()
             except Exception as error:  # noqa: BLE001 - queue_job retries a job hit by a concurrent update
@@ -84,3 +83,7 @@ class TestStockMovedDuringASend(TransactionCase):
             offer = self.env(cr=cr)["allegro.offer"].search(
                 [("shop_id", "=", self.shop_id), ("allegro_ref", "=", self.mug["id"])])
             self.assertEqual((offer.allegro_stock, offer.stock_dirty, offer.stock_state), (4, False, "synced"))
+            # The send the move undid left no update behind; the one run again is done.
+            updates = self.env(cr=cr)["allegro.update"].search([("shop_id", "=", self.shop_id)], order="id")
+            self.assertEqual([(p.kind, p.quantity, p.state) for p in updates],
+                             [("offer_quantity", 10, "done"), ("offer_quantity", 4, "done")])

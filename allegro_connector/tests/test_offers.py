@@ -1,8 +1,9 @@
 import time
 
+from odoo import fields
 from odoo.tests import new_test_user, tagged
 
-from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import Job
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from allegro_emulator import AllegroEmulator
@@ -60,6 +61,21 @@ class TestOfferStock(AllegroEmulatorCase):
         trap.perform_enqueued_jobs()
         self.env.invalidate_all()
 
+    def updates(self):
+        """The shop's updates to Allegro, oldest first, as the seller's list shows them."""
+        return self.env["allegro.update"].with_user(self.salesman).search([("shop_id", "=", self.shop.id)],
+                                                                         order="id")
+
+    def run_stock_send(self):
+        """The shop's queued stock send, as the job runner runs it once its eta passed."""
+        for record in self.env["queue.job"].sudo().search([("method_name", "=", "_job_send_stock"),
+                                                             ("state", "=", "pending")]):
+            self._perform_job(Job.load(self.env, record.uuid))
+        self.env.invalidate_all()
+
+    def command_puts(self, update):
+        return [r for r in self.emulator.requests if r.method == "PUT" and r.path.endswith("/" + update.command_ref)]
+
     # -- reading and linking ------------------------------------------------------
     def test_offers_read_and_linked_by_sku_and_ean_unlinked_left_alone(self):
         self.shop.with_user(self.allegro_manager).action_read_offers()
@@ -97,6 +113,14 @@ class TestOfferStock(AllegroEmulatorCase):
         # One quantity command per target value, one END command for all the rest.
         kinds = sorted(r.path.split("/")[2] for r in self.commands_sent())
         self.assertEqual(kinds, ["offer-publication-commands"] + ["offer-quantity-change-commands"] * 2)
+        # Each one an update the seller sees: quantities first, then the END.
+        ended = len(self.emulator.offers) - 3
+        self.assertEqual([(u.display_name, u.state) for u in self.updates()], [
+            ("Quantity 9 → 1 offers", "done"), ("Quantity 4 → 1 offers", "done"),
+            ("End %d offers" % ended, "done")])
+        self.assertEqual(self.updates()[2].offer_count, ended)
+        self.assertEqual(self.offer(self.mug).with_user(self.salesman).action_view_updates()["domain"],
+                         [("offer_ids", "in", self.offer(self.mug).ids)])
 
     def test_confirmed_allegro_order_lowers_the_stock_on_allegro(self):
         self.start_sync()
@@ -113,6 +137,10 @@ class TestOfferStock(AllegroEmulatorCase):
         self.assertEqual(self.offer(self.mug).allegro_stock, 7)
         # One quantity command and the read of its tasks (the PROCESSING status goes apart).
         self.assertEqual([r.method for r in self.emulator.requests if r.path.startswith(COMMANDS)], ["PUT", "GET"])
+        update = self.updates()[-1]
+        self.assertEqual((update.kind, update.quantity, update.offer_ids, update.state, update.company_id),
+                         ("offer_quantity", 7, self.offer(self.mug), "done", self.shop.company_id))
+        self.assertEqual(len(self.command_puts(update)), 1)
 
     def test_inventory_adjustment_reaches_allegro_in_one_batch(self):
         self.start_sync()
@@ -164,6 +192,17 @@ class TestOfferStock(AllegroEmulatorCase):
         self.assertEqual(self.env["allegro.offer"].search([("sync_error", "!=", False)]), mug)
         self.assertEqual(self.emulator.offer(self.headphones["id"])["stock"]["available"], 3)
         self.assertEqual(self.offer(self.headphones).sync_error, False)
+        # The update says what was refused; done, as Allegro took the change for the other offer.
+        update = self.updates()[-1]
+        self.assertEqual((update.display_name, update.state), ("Quantity 3 → 2 offers", "done"))
+        self.assertEqual(update.last_error, "Refused for 1 of 2 offers: Oferta jest zablokowana.")
+        # Refused for every offer: failed.
+        with trap_jobs() as trap:
+            self.set_on_hand(self.products[0], 2)
+            self.perform_trapped(trap)
+        update = self.updates()[-1]
+        self.assertEqual((update.display_name, update.state), ("Quantity 2 → 1 offers", "failed"))
+        self.assertEqual(update.last_error, "Refused for 1 of 1 offers: Oferta jest zablokowana.")
 
     def test_reconciliation_corrects_stock_changed_by_hand_on_allegro(self):
         self.start_sync()
@@ -252,6 +291,9 @@ class TestOfferStock(AllegroEmulatorCase):
         # CZK prices are whole on Allegro: 310.40 is sent as 310.
         self.assertEqual(mug["prices"]["allegro-cz"], {"amount": "310.00", "currency": "CZK"})
         self.assertFalse(self.offer(self.mug).sync_error)
+        mug_updates = self.updates().filtered(lambda u: self.offer(self.mug) in u.offer_ids)
+        self.assertEqual(sorted((u.display_name, u.state) for u in mug_updates), [
+            ("Price 310.00 CZK on allegro-cz", "done"), ("Price 45.50 PLN on allegro-pl", "done")])
         self.emulator.reset_requests()
         self.shop.action_read_offers()
         self.assertFalse(self.commands_sent(), "prices in step: nothing sent")
@@ -263,20 +305,92 @@ class TestOfferStock(AllegroEmulatorCase):
             self.set_on_hand(self.products[0], 2)
             self.perform_trapped(trap)
             self.assertEqual(self.offer(self.mug).allegro_stock, 10, "tasks still NEW: nothing known yet")
-            trap.assert_jobs_count(1, only=self.shop._job_read_command_tasks)
+            update = self.updates()[-1]
+            self.assertEqual((update.quantity, update.state), (2, "pending"))
+            self.assertTrue(update.sent_at, "Allegro took it")
+            # The update's own job reads it again a little later.
+            trap.assert_jobs_count(1, only=update._send_offer_job)
+            self.assertEqual(trap.enqueued_jobs[0].channel, "root.allegro.offers")
+            self.assertGreater(trap.enqueued_jobs[0].eta, fields.Datetime.now())
             time.sleep(0.25)  # Allegro carries the command out meanwhile
             self.perform_trapped(trap)
         self.assertEqual(self.offer(self.mug).allegro_stock, 2)
         self.assertEqual(self.offer(self.mug).stock_state, "synced")
+        self.assertEqual(update.state, "done")
+        self.assertEqual(len(self.command_puts(update)), 1, "read again, never sent again")
 
-    def test_allegro_unavailable_retries_the_job_later(self):
+    def test_rate_limited_command_waits_as_long_as_allegro_asks_then_goes_once(self):
+        self.start_sync()
+        self.emulator.faults.add(status=429, count=1, path_prefix="/sale/offer-quantity-change-commands",
+                                 retry_after=120)
+        self.set_on_hand(self.products[0], 2)
+        self.run_stock_send()
+        update = self.updates()[-1]
+        self.assertEqual((update.quantity, update.state, update.maybe_sent), (2, "pending", False))
+        self.assertIn("Retry-After", update.last_error)
+        job = update.sudo().job_id
+        self.assertEqual((job.channel, job.state, job.method_name), ("root.allegro.offers", "pending",
+                                                                    "_send_offer_job"))
+        self.assertAlmostEqual((job.eta - fields.Datetime.now()).total_seconds(), 120, delta=10)
+        self.assertFalse(self.offer(self.mug).stock_dirty, "the send is the update's now")
+        self.assertFalse(self.run_jobs() & job, "not before Allegro's wait")
+        self.make_jobs_due()
+        self.send_updates()
+        self.assertEqual(update.state, "done")
+        self.assertEqual(self.emulator.offer(self.mug["id"])["stock"]["available"], 2)
+        self.assertEqual(self.offer(self.mug).allegro_stock, 2)
+        self.assertEqual(len([c for c in self.emulator.store.book.commands if c[1] == update.command_ref]), 1)
+        self.assertEqual([r.status for r in self.command_puts(update)], [429, 201])
+
+    def test_lost_answer_then_the_repeat_finds_the_command(self):
+        self.start_sync()
+        # Allegro takes the command; its answer never comes (nor those of the client's own retries).
+        self.emulator.faults.lose_answer(count=4, path_prefix="/sale/offer-quantity-change-commands", method="PUT")
+        self.set_on_hand(self.products[0], 2)
+        self.run_stock_send()
+        update = self.updates()[-1]
+        self.assertEqual((update.quantity, update.state, update.maybe_sent), (2, "pending", True))
+        self.assertEqual(self.emulator.offer(self.mug["id"])["stock"]["available"], 2, "Allegro took it")
+        self.emulator.reset_requests()
+        self.send_updates()
+        self.assertEqual(update.state, "done")
+        self.assertEqual(self.offer(self.mug).allegro_stock, 2)
+        self.assertEqual([r.method for r in self.emulator.requests if update.command_ref in r.path], ["GET", "GET"],
+                         "the command, then its tasks: never a second PUT")
+        self.assertEqual(len([c for c in self.emulator.store.book.commands if c[1] == update.command_ref]), 1)
+
+    def test_newer_quantity_replaces_an_older_one_not_sent_yet(self):
+        self.start_sync()
+        self.emulator.faults.add(status=429, count=1, path_prefix="/sale/offer-quantity-change-commands",
+                                 retry_after=120)
+        self.set_on_hand(self.products[0], 2)
+        self.run_stock_send()
+        older = self.updates()[-1]
+        self.assertEqual((older.quantity, older.state), (2, "pending"))
+        self.set_on_hand(self.products[0], 6)
+        self.run_stock_send()
+        newer = self.updates()[-1]
+        self.assertEqual((newer.quantity, newer.state), (6, "done"))
+        self.assertEqual((older.state, older.sudo().job_id.state), ("cancelled", "cancelled"))
+        self.make_jobs_due()
+        self.send_updates()
+        self.assertEqual(self.emulator.offer(self.mug["id"])["stock"]["available"], 6)
+        self.assertEqual([r.status for r in self.command_puts(older)], [429], "the stale 2 never sent")
+
+    def test_allegro_unavailable_leaves_the_command_to_its_update(self):
         self.start_sync()
         self.emulator.faults.add(status=503, count=None, path_prefix="/sale/offer-quantity-change-commands",
                                  retry_after=0)
-        with trap_jobs() as trap:
-            self.set_on_hand(self.products[0], 2)
-            with self.assertRaises(RetryableJobError):
-                trap.perform_enqueued_jobs()
+        self.set_on_hand(self.products[0], 2)
+        self.run_stock_send()
+        self.assertFalse(self.env["queue.job"].search([("method_name", "=", "_job_send_stock"),
+                                                       ("state", "!=", "done")]), "the stock job is done")
+        update = self.updates()[-1]
+        self.assertEqual((update.quantity, update.state, update.maybe_sent), (2, "pending", True))
+        self.emulator.faults.clear()
+        self.make_jobs_due()
+        self.send_updates()
+        self.assertEqual((update.state, self.offer(self.mug).allegro_stock), ("done", 2))
 
     def test_journal_does_not_undo_a_purchase_not_imported_yet(self):
         self.start_sync()
