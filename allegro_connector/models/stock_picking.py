@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..allegro_api.client import MAX_WAYBILL_LENGTH
@@ -71,6 +71,54 @@ class StockPicking(models.Model):
         for waybill in waybills:
             order.env["allegro.update"]._queue_shipment(
                 order, waybill, carrier_code, carrier_name, line_items, picking=self)
+
+    # Ship with Allegro: the parcels of this delivery (allegro.parcel does the work)
+
+    allegro_parcel_ids = fields.One2many("allegro.parcel", "picking_id", "Allegro parcels", readonly=True)
+    allegro_shipping_error = fields.Text(
+        "Allegro shipping problem", compute="_compute_allegro_shipping_error", compute_sudo=True,
+        help="Why Allegro did not create the parcel of this delivery.")
+
+    @api.depends("allegro_parcel_ids.state", "allegro_parcel_ids.message")
+    def _compute_allegro_shipping_error(self):
+        for picking in self:
+            last = picking.allegro_parcel_ids.sorted("id")[-1:]
+            picking.allegro_shipping_error = last.message if last.state == "error" else False
+
+    def send_to_shipper(self):
+        if self.carrier_id.delivery_type != "allegro":
+            return super().send_to_shipper()
+        # The parcel is ordered by a job: no tracking number yet to announce.
+        self.ensure_one()
+        result = self.carrier_id.send_shipping(self)[0]
+        self.carrier_price = result["exact_price"]
+        return True
+
+    def action_allegro_retry_shipping(self):
+        """Order the parcel again, once the problem Allegro named is fixed."""
+        for picking in self:
+            if picking.state != "done" or picking.carrier_id.delivery_type != "allegro":
+                raise UserError(self.env._("Only a validated delivery shipped with Allegro can be retried."))
+            self.env["allegro.parcel"]._order_for(picking)
+        return True
+
+    def action_allegro_print_labels(self):
+        """The labels of the selected deliveries' Allegro parcels, in one file."""
+        self.check_access("read")
+        parcels = self.sudo().allegro_parcel_ids.filtered(lambda p: p.state == "done")
+        if not parcels:
+            raise UserError(self.env._("None of the selected deliveries has a parcel created with Allegro."))
+        content = parcels._labels()
+        if not content:
+            raise UserError(self.env._("Allegro has no label for these parcels (cancelled?)."))
+        pdf = content.startswith(b"%PDF")
+        attachment = self.env["ir.attachment"].create({
+            "name": "%s.%s" % (self.env._("Allegro labels"), "pdf" if pdf else "zpl"),
+            "raw": content,
+            "mimetype": "application/pdf" if pdf else "text/plain",
+        })
+        return {"type": "ir.actions.act_url", "url": "/web/content/%s?download=true" % attachment.id,
+                "target": "self"}
 
 
 class StockMove(models.Model):

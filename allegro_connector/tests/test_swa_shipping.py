@@ -28,7 +28,7 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         })
         for method in (COURIER, LOCKER, COD_COURIER):
             cls.env["allegro.delivery.method"].create({
-                "method_id": method["id"], "name": method["name"], "carrier_id": cls.swa.id})
+                "allegro_ref": method["id"], "name": method["name"], "carrier_id": cls.swa.id})
         cls.warehouse_user = new_test_user(cls.env, "swa_warehouse", groups="stock.group_stock_user")
 
     def setUp(self):

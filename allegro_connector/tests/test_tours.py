@@ -118,7 +118,7 @@ class TestTours(JobRunnerMixin, HttpCase):
             "product_id": self.env["product.product"].create({"name": "Allegro delivery", "type": "service"}).id,
         })
         courier = {"id": "2488f7b7-5d1c-4d65-b85c-4cbcf253fd93", "name": "Allegro Kurier24 InPost"}
-        self.env["allegro.delivery.method"].create({"method_id": courier["id"], "name": courier["name"],
+        self.env["allegro.delivery.method"].create({"allegro_ref": courier["id"], "name": courier["name"],
                                                     "carrier_id": swa.id})
         form = self.emulator.add_order(**PAID, lineItems=items((2, 1)), buyer=self.buyer(3),
                                        delivery={"method": courier, "pickupPoint": None})
