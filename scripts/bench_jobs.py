@@ -241,7 +241,7 @@ class Bench:
                 env = self.env(cr)
                 env.ref("allegro_connector.job_function_allegro_update_send").retry_pattern = SOAK_RETRY_PATTERN
                 env.ref("allegro_connector.job_function_allegro_shop_import").retry_pattern = SOAK_RETRY_PATTERN
-                carrier = env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
+                carrier = env["allegro.carrier"].create({"allegro_ref": "INPOST", "name": "InPost"})
                 delivery = env["delivery.carrier"].create({
                     "name": "Kurier InPost", "allegro_carrier_id": carrier.id,
                     "product_id": env["product.product"].create({"name": "InPost", "type": "service"}).id})

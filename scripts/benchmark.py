@@ -777,7 +777,7 @@ def run_life(args, registry, emu):
         env["ir.config_parameter"].set_param("report.url", "http://127.0.0.1:%d" % config["http_port"])
         create_products(env, emu)
         shop = create_shop(env, emu, args)
-        inpost = env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
+        inpost = env["allegro.carrier"].create({"allegro_ref": "INPOST", "name": "InPost"})
         carrier = env["delivery.carrier"].create({
             "name": "Kurier InPost", "allegro_carrier_id": inpost.id,
             "product_id": env["product.product"].create({"name": "InPost", "type": "service"}).id})

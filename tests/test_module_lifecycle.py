@@ -99,6 +99,7 @@ order.message_post(body="A note on the order")
 offer = env["allegro.offer"].create({"shop_id": shop.id, "offer_id": "offer-1", "external_id": "SKU-1",
                                      "name": "Mug"})
 method = env["allegro.delivery.method"].create({"method_id": "method-1", "name": "Locker"})
+carrier = env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
 journal = env["account.journal"].search([("company_id", "=", company.id), ("type", "=", "general")], limit=1) \\
     or env["account.journal"].create({"name": "Misc", "code": "UPG", "type": "general"})
 move = env["account.move"].create({"move_type": "entry", "journal_id": journal.id})
@@ -110,7 +111,8 @@ message = env["mail.message"].create({"model": "allegro.push", "res_id": push.id
 env.cr.commit()
 print("IDS " + json.dumps({
     "shop": shop.id, "partner": partner.id, "order": order.id, "line": order.line_ids.id,
-    "charge": order.charge_ids.id, "offer": offer.id, "method": method.id, "move": move.id, "update": push.id,
+    "charge": order.charge_ids.id, "offer": offer.id, "method": method.id, "carrier": carrier.id, "move": move.id,
+    "update": push.id,
     "job": push.job_id.uuid, "message": message.id,
 }))
 """
@@ -136,6 +138,7 @@ print("VALUES " + json.dumps({
     "charge": env["allegro.order.charge"].browse(ids["charge"]).line_item_ref,
     "offer": [offer.allegro_ref, offer.sku],
     "method": env["allegro.delivery.method"].browse(ids["method"]).allegro_ref,
+    "carrier": env["allegro.carrier"].browse(ids["carrier"]).allegro_ref,
     "move": env["account.move"].browse(ids["move"]).allegro_invoice_ref,
     "update": [update.allegro_ref, update.state, update.order_id.id, update.job_id.uuid],
     "message": env["mail.message"].browse(ids["message"]).read(["model", "res_id"])[0],
@@ -205,6 +208,7 @@ def test_upgrade_from_the_previous_version_keeps_every_record(upgrade_db, tmp_pa
     assert values["charge"] == "item-1"
     assert values["offer"] == ["offer-1", "SKU-1"]
     assert values["method"] == "method-1"
+    assert values["carrier"] == "INPOST"
     assert values["move"] == "invoice-1"
     assert values["update"] == ["remote-1", "pending", ids["order"], ids["job"]]
     assert values["message"] == {"id": ids["message"], "model": "allegro.update", "res_id": ids["update"]}

@@ -156,7 +156,7 @@ class AllegroEmulatorCase(JobRunnerMixin, TransactionCase):
         stock = cls.env.ref("stock.warehouse0").lot_stock_id
         for product in cls.products:
             cls.env["stock.quant"]._update_available_quantity(product, stock, quantity)
-        cls.inpost = cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"})
+        cls.inpost = cls.env["allegro.carrier"].create({"allegro_ref": "INPOST", "name": "InPost"})
         cls.carrier = cls.env["delivery.carrier"].create({
             "name": "Kurier InPost",
             "product_id": cls.env["product.product"].create({"name": "InPost", "type": "service"}).id,

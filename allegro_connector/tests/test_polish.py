@@ -92,7 +92,7 @@ class TestPolishJobs(AllegroEmulatorCase):
         cls.env["ir.module.module"]._load_module_terms(["allegro_connector"], ["pl_PL"])
         cls.env.company.partner_id.lang = "pl_PL"
         # A carrier Allegro does not know: the shipment is refused, in Polish.
-        cls.carrier.allegro_carrier_id = cls.env["allegro.carrier"].create({"code": "NOPE", "name": "Nope"})
+        cls.carrier.allegro_carrier_id = cls.env["allegro.carrier"].create({"allegro_ref": "NOPE", "name": "Nope"})
 
     def setUp(self):
         super().setUp()

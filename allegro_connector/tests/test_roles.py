@@ -361,7 +361,7 @@ class TestRoles(AllegroEmulatorCase):
         shop_b = self.create_connected_shop(name="Shop B", company_id=company_b.id, confirm_policy="never")
         self.env["allegro.status.map"].create({"shop_id": shop_b.id, "odoo_event": "order_confirmed",
                                                "allegro_status": "READY_FOR_SHIPMENT"})
-        self.env["allegro.carrier"].create({"code": "DPD", "name": "DPD", "company_id": company_b.id})
+        self.env["allegro.carrier"].create({"allegro_ref": "DPD", "name": "DPD", "company_id": company_b.id})
         form = self.emulator.add_order(**PAID, lineItems=items((0, 1)))
         self.import_orders(shop_b)
         order_b = self.allegro_order(shop_b, form["id"])

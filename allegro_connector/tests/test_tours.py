@@ -29,7 +29,7 @@ class TestTours(JobRunnerMixin, HttpCase):
         cls.carrier = cls.env["delivery.carrier"].create({
             "name": "Kurier InPost",
             "product_id": Product.create({"name": "InPost", "type": "service"}).id,
-            "allegro_carrier_id": cls.env["allegro.carrier"].create({"code": "INPOST", "name": "InPost"}).id,
+            "allegro_carrier_id": cls.env["allegro.carrier"].create({"allegro_ref": "INPOST", "name": "InPost"}).id,
         })
 
     def start_tour(self, *args, **kwargs):

@@ -76,7 +76,7 @@ class AllegroTrackingWizard(models.TransientModel):
     def action_apply(self):
         self.ensure_one()
         check_group(self.order_id, ALLEGRO_USER)
-        code = self.carrier_id.code or OTHER_CARRIER
+        code = self.carrier_id.allegro_ref or OTHER_CARRIER
         name = self.carrier_name if code == OTHER_CARRIER else None
         if code == OTHER_CARRIER and not name:
             raise UserError(self.env._("Name the carrier: Allegro needs it for 'other' carriers."))

@@ -32,6 +32,7 @@ FIELDS = [
     ("allegro.order", "push_ids", "update_ids", False),
     ("allegro.order", "push_error_count", "update_error_count", False),
     ("allegro.order", "external_id", "allegro_ref", True),
+    ("allegro.carrier", "code", "allegro_ref", True),
     ("allegro.order", "payment_id", "payment_ref", True),
     ("allegro.order", "buyer_id", "buyer_ref", True),
     ("allegro.order", "delivery_method_id", "delivery_method_ref", True),
