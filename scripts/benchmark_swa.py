@@ -19,6 +19,17 @@ WHAT IT MEASURES
     Allegro carries out a create command in --command-seconds (default 1 s)
     and answers Retry-After: 1 while it works, as the emulator does.
 
+WHY 5 REQUESTS A PARCEL, NOT 4
+    The delivery proposal is kept: its receiver email (the buyer's Allegro
+    address) is what ties the parcel to the order, and its service, pickup
+    point, cash on delivery and insurance are Allegro's own; rebuilding them
+    from the order would guess. The label is read per parcel: each delivery
+    holds its own label, and the label resource answers one file for all the
+    shipments asked, with no promise of one page per parcel (A4 pages hold
+    several labels), so it cannot be cut into the deliveries' labels. The
+    job already waits the create answer's Retry-After before its first
+    status read: one read suffices when Allegro is done by then.
+
 HOW IT RUNS
     On the database given with --db (a fresh one made by make bench-swa), in
     this process: Odoo's registry, and an AllegroEmulator on 127.0.0.1.
