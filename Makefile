@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test bench bench-offers bench-budget bench-jobs soak pot readme clean
+.PHONY: demo install test bench bench-offers bench-swa bench-budget bench-jobs soak pot readme clean
 
 demo: install
 	scripts/demo.sh
@@ -15,6 +15,10 @@ bench:
 
 bench-offers:
 	scripts/benchmark_offers.sh $(ARGS)
+
+# Ship with Allegro: parcels of 200 validated deliveries, 100 labels in one file.
+bench-swa:
+	scripts/benchmark_swa.sh $(ARGS)
 
 # The request budget shared by 8 workers (see the top of scripts/benchmark_budget.py).
 bench-budget:

@@ -40,7 +40,7 @@ import sys
 import time
 from datetime import timedelta
 
-from bench_common import TESTS_DIR, start_odoo
+from bench_common import TESTS_DIR, connected_shop, start_odoo
 
 DISTINCT_VALUES = 300
 # Part 4: how often a warehouse move is committed while a job sends to Allegro.
@@ -66,7 +66,6 @@ def main():
 
     registry = start_odoo(args.addons_path, args.db)
     import odoo.api
-    from odoo import fields
     from odoo.addons.allegro_connector.models.allegro_shop import STOCK_SEND_DELAY
     from odoo.addons.queue_job.job import Job
 
@@ -84,15 +83,7 @@ def main():
         for index, product in enumerate(products):
             Quant._update_available_quantity(product, location, 1 + index % DISTINCT_VALUES)
         env["queue.job"].search([]).unlink()  # quants of offers not read yet queue nothing; be sure
-        shop = env["allegro.shop"].create({
-            "name": "Benchmark shop", "environment": "custom", "api_url": emu.url,
-            "auth_url": emu.url + "/auth/oauth", "client_key": emu.client_id, "client_secret": emu.client_secret,
-            "confirm_policy": "never", "stock_sync": True,
-        })
-        tokens = emu.issue_tokens()
-        shop.sudo().token_ids.write({"access_token": tokens["access_token"], "refresh_token": tokens["refresh_token"],
-                                     "expires_at": fields.Datetime.now() + timedelta(hours=5)})
-        shop.state = "connected"
+        shop = connected_shop(env, emu, confirm_policy="never", stock_sync=True)
         cr.commit()
         # The product of the sale has 100 free: the sale changes the quantity, it does not end the offer.
         sold_index = DISTINCT_VALUES // 3 - 1
