@@ -100,10 +100,11 @@ class MessageCenter:
             "author": {"login": thread["interlocutor"]["login"] if from_buyer else self.seller_login,
                        "isInterlocutor": from_buyer},
             "text": text, "subject": subject,
-            "relatesTo": {"offer": {"id": offer_id} if offer_id else None,
-                          "order": {"id": order_id} if order_id else None},
+            "relatesTo": {"offer": {"id": offer_id} if offer_id else None},
             "hasAdditionalAttachments": False, "attachments": [],
         }
+        if order_id:  # "order" is not nullable: left out when the message names none
+            message["relatesTo"]["order"] = {"id": order_id}
         self.links[message["id"]] = list(attachment_ids)
         self.messages[thread["id"]].append(message)
         self.by_id[message["id"]] = message
@@ -177,6 +178,9 @@ class IssueDesk:
             "right": "COMPLAINT" if claim else None,
             "attachments": [],
         }
+        for key in ("product", "reason", "right"):  # not nullable: a dispute leaves them out
+            if issue[key] is None:
+                del issue[key]
         issue.update(overrides)
         self.issues[issue_id] = issue
         self.chats[issue_id] = [first]
