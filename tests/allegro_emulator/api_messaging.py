@@ -7,7 +7,7 @@ ApiError. The state lives in ``messaging.MessageCenter`` and
 
 import re
 
-from .common import parse_iso
+from .common import JSON_V1, parse_iso
 from .messaging import (ATTACHMENT_TYPES, CLAIM_DECISIONS, ISSUE_MESSAGE_TYPES, MAX_ATTACHMENT_SIZE, MAX_ISSUE_TEXT,
                         MAX_TEXT)
 from .routing import API, ApiError, Reply
@@ -73,7 +73,7 @@ def _attachment_ids(body, files, path="attachments"):
     return [e["id"] for e in entries]
 
 
-def _upload(req, files, attachment_id, media=None):
+def _upload(req, files, attachment_id, media=JSON_V1):
     entry = files.get(attachment_id)
     if entry is None:
         raise not_found("Attachment %s" % attachment_id, "attachmentId")
@@ -82,7 +82,7 @@ def _upload(req, files, attachment_id, media=None):
                        polish="Załącznik jest większy niż 5 MB")
     entry.update(data=bytes(req.body or b""),
                  mimeType=(req.headers.get("Content-Type") or "").split(";")[0].strip() or entry["mimeType"])
-    return Reply(200, {"id": attachment_id}, **({"media": media} if media else {}))
+    return Reply(200, {"id": attachment_id}, media=media)
 
 
 def _download(files, attachment_id):
