@@ -58,7 +58,7 @@ class Reader:
         return threads
 
 
-def test_threads_and_messages_read_incrementally_without_loss_or_duplicates(emu, client):
+def test_threads_and_messages_read_incrementally_each_message_once(emu, client):
     orders = [order(emu) for _ in range(4)]
     sent = [emu.buyer_message(o["id"], text="Pytanie %d" % n) for n, o in enumerate(orders)]
     sent += [emu.buyer_message(orders[0]["id"], text="Pytanie %d" % n) for n in range(4, 9)]

@@ -871,9 +871,9 @@ class AllegroClient:
         """
         _check_range("page_size", page_size, 1, MAX_ISSUES_PAGE)
 
-        def fetch(offset, limit):
+        def page(offset, limit):
             return self.list_issues(offset, limit, order_id, statuses)
-        return iter_offset(fetch, "issues", page_size, key=_item_id)
+        return iter_offset(page, "issues", page_size, key=_item_id)
 
     def get_issue(self, issue_id):
         """``GET /sale/issues/{issueId}`` (PostPurchaseIssue, beta)."""
@@ -884,9 +884,9 @@ class AllegroClient:
         _check_range("page_size", page_size, 1, MAX_ISSUES_PAGE)
         path = "%s/%s/chat" % (ISSUES, _segment(issue_id, "issue_id"))
 
-        def fetch(offset, limit):
+        def page(offset, limit):
             return self._beta("GET", path, params={"offset": offset, "limit": limit})
-        return list(iter_offset(fetch, "chat", page_size, key=_item_id))
+        return list(iter_offset(page, "chat", page_size, key=_item_id))
 
     def send_issue_message(self, issue_id, text, message_type="REGULAR", attachment_ids=None):
         """``POST /sale/issues/{issueId}/message`` (beta); returns the message.
