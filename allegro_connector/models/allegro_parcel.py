@@ -290,8 +290,14 @@ class AllegroParcel(models.Model):
             body=self.env._("Parcel created on Allegro, tracking number %(waybills)s.",
                             waybills=", ".join(waybills)),
             attachment_ids=attachments.ids)
+        # The request to look at an earlier refusal is answered by this parcel.
+        picking.activity_ids.filtered(lambda a: a.summary == self._refusal_summary()).action_feedback(
+            feedback=self.env._("The parcel was created on Allegro."))
         if self.order_id:
             picking._allegro_queue_waybills(self.order_id, waybills)
+
+    def _refusal_summary(self):
+        return self.env._("Allegro refused the parcel")
 
     def _record_error(self, message):
         """Allegro refused the parcel: say why on the delivery, ask the person
@@ -300,7 +306,7 @@ class AllegroParcel(models.Model):
         picking = self.picking_id
         text = self.env._("Allegro did not create the parcel: %(reason)s", reason=message)
         picking.message_post(body=text)
-        picking.activity_schedule("mail.mail_activity_data_warning", note=text,
+        picking.activity_schedule("mail.mail_activity_data_warning", summary=self._refusal_summary(), note=text,
                                   user_id=self.create_uid.id or self.env.uid)
         _logger.info("Allegro parcel %s refused: %s", self.id, message)
 

@@ -170,6 +170,7 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         self.assertEqual(parcel.state, "done", parcel.message)
         self.assertFalse(picking.allegro_shipping_error)
         self.assertTrue(picking.carrier_tracking_ref)
+        self.assertFalse(picking.activity_ids, "the request to look is done once the parcel exists")
 
     def test_a_closed_pickup_point_is_refused_with_allegros_message(self):
         self.emulator.close_pickup_point(POINT["id"])
