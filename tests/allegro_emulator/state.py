@@ -12,6 +12,7 @@ from . import catalogue
 from .common import deep_merge, iso, new_revision, utcnow
 from .offer_book import OfferBook
 from .generator import UNPAID, OrderFactory, hints_from, recompute_total
+from .returns import ReturnsDesk
 from .shipping import ShippingDesk
 
 # Event ids are numeric strings of equal length, so they also sort as strings.
@@ -35,6 +36,7 @@ class Store:
         self.invoice_files = {}  # invoice id -> bytes
         self.book = OfferBook(self.offers)
         self.shipping = ShippingDesk(self)
+        self.returns = ReturnsDesk(self)
         self.created_at = utcnow()
 
     # -- orders --------------------------------------------------------------
