@@ -1,6 +1,7 @@
 """Customer returns, payment refunds and commission refund claims through the client,
 against the emulator over real HTTP on 127.0.0.1."""
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ import pytest
 
 from allegro_emulator import AllegroEmulator
 from allegro_emulator.common import iso, utcnow
+from allegro_emulator.contract import require_spec, validate_request, validate_response
 from allegro_emulator.returns import RETURN_STATUSES
 from test_client import CLIENT_ID, CLIENT_SECRET, RecordingSleep, TokenProvider, api
 
@@ -196,15 +198,22 @@ def test_refund_over_the_paid_amount_refused_with_allegros_message(emu, make_cli
     assert len(client.list_refunds(order_id=order["id"])["refunds"]) == 1
 
 
-@pytest.mark.parametrize("fault", ["connection dropped", "504"])
-def test_refund_whose_answer_is_lost_is_found_by_listing_refunds(emu, client, fault):
+@pytest.mark.parametrize("fault", ["read timeout", "connection dropped", "504"])
+def test_refund_whose_answer_is_lost_is_found_by_listing_refunds(emu, make_client, fault):
+    client = make_client(timeout=(2, 0.4)) if fault == "read timeout" else make_client()
     order = an_order(emu, (1,))
     line = order["lineItems"][0]
-    emu.faults.lose_answer(count=1, path_prefix=REFUNDS, method="POST", status=None if fault != "504" else 504)
+    if fault == "read timeout":  # the client gives up before the emulator, which takes the refund all the same
+        emu.faults.delay(0.8, count=1, path_prefix=REFUNDS, method="POST")
+    else:
+        emu.faults.lose_answer(count=1, path_prefix=REFUNDS, method="POST", status=504 if fault == "504" else None)
     command_id = str(uuid.uuid4())
     with pytest.raises((api.AllegroTransportError, api.AllegroServerError)):
         client.create_refund(command_id, order["payment"]["id"], order["id"], "REFUND",
                              line_items=[{"id": line["id"], "quantity": 1}])
+    deadline = time.monotonic() + 5
+    while not any(r["path"] == REFUNDS for r in emu.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the emulator is still taking the refund
     assert [r["status"] for r in emu.requests if r["path"] == REFUNDS] == [200]  # taken, never sent twice
     found = client.find_refund(order["id"], command_id, reason="REFUND")
     assert found is not None and found["lineItems"] == [{"id": line["id"], "type": "QUANTITY", "quantity": 1}]
@@ -277,3 +286,40 @@ def test_refund_claim_refused_after_the_window_or_when_allegro_claimed_it(emu, c
     with pytest.raises(api.AllegroValidationError) as info:
         client.create_refund_claim(order["lineItems"][0]["id"], 1)
     assert info.value.codes == [api.CLAIM_EXISTS]
+
+
+# ---------------------------------------------------------------------------
+# contract
+# ---------------------------------------------------------------------------
+def test_every_call_sends_and_reads_what_the_spec_describes(emu, client):
+    spec = require_spec()
+    order = an_order(emu, (2, 1), delivery={"cost": {"amount": "9.99", "currency": "PLN"}})
+    line = order["lineItems"][0]
+    customer_return = a_return(emu, order, {0: 1})
+    client.list_customer_returns(order_id=order["id"], status=["CREATED", "DELIVERED"],
+                                 created_at_gte=utcnow() - timedelta(days=1))
+    list(client.iter_customer_returns(page_size=2))
+    client.get_customer_return(customer_return["id"])
+    client.reject_customer_return(customer_return["id"], "REFUND_REJECTED", "Brak oryginalnego opakowania")
+    refund(client, order, line_items=[{"id": line["id"], "quantity": 1}],
+           delivery={"amount": "9.99", "currency": "PLN"}, seller_comment="Zwrot")
+    refund(client, order, reason="COMPLAINT", line_items=[{"id": order["lineItems"][1]["id"],
+                                                           "value": {"amount": "1.00", "currency": "PLN"}}])
+    client.list_refunds(order_id=order["id"], status=["SUCCESS"], occurred_at_gte=utcnow() - timedelta(days=1))
+    claim_id = client.create_refund_claim(line["id"], 1)["id"]
+    client.get_refund_claim(claim_id)
+    client.list_refund_claims(offer_id=line["offer"]["id"], status="IN_PROGRESS")
+    client.cancel_refund_claim(claim_id)
+    checked = set()
+    for record in emu.requests:
+        if record["route"] not in spec["paths"]:
+            continue
+        checked.add((record["method"], record["route"]))
+        if record["json"] is not None:
+            validate_request(spec, record["method"], record["route"], record["json"],
+                             record["headers"].get("Content-Type"))
+        validate_response(spec, record["method"], record["route"], record["status"], record["response_body"],
+                          record["response_headers"].get("Content-Type"))
+    assert {(m.upper(), path) for path, operations in spec["paths"].items()
+            if path.startswith(("/order/customer-returns", "/payments/refunds", "/order/refund-claims"))
+            for m in operations if m != "parameters"} <= checked

@@ -728,7 +728,9 @@ class AllegroClient:
 
         A return created while the list is read comes at the end, none is
         read twice. The iterator's ``cursor`` is the last id read: store it
-        and pass it as ``from_id`` next time.
+        and pass it as ``from_id`` next time. The cursor does not bring back
+        a return read before whose status changed since: read the returns
+        still open again (``customer_return_id=[...]`` or one by one).
         """
         _check_range("page_size", page_size, 1, 1000)
         params = build_filters(self._merge_filters(filters), CUSTOMER_RETURN_FILTERS, what="customer return filter")
