@@ -1,10 +1,19 @@
 """What the benchmarks share: the emulator's package, Odoo's registry in
 this process, a shop connected to the emulator."""
+import argparse
 import importlib
 from datetime import timedelta
 from pathlib import Path
 
 TESTS_DIR = str(Path(__file__).resolve().parents[1] / "tests")
+
+
+def arguments(description):
+    """The command line of a benchmark: the database and addons its shell script made, then its own options."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--addons-path", required=True)
+    parser.add_argument("--db", required=True)
+    return parser
 
 
 def start_odoo(addons_path, db):

@@ -32,13 +32,12 @@ HOW IT RUNS
     deleted at the end; the rate parameter is put back as it was.
 """
 
-import argparse
 import random
 import sys
 import threading
 import time
 
-from bench_common import TESTS_DIR, start_odoo
+from bench_common import TESTS_DIR, arguments, start_odoo
 
 KEY = "benchmark-request-budget"
 WORKERS = 8
@@ -68,9 +67,7 @@ def paces_spent(rng):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    parser.add_argument("--addons-path", required=True)
-    parser.add_argument("--db", required=True)
+    parser = arguments(__doc__.split("\n")[1])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each run (default 60)")
     parser.add_argument("--rate", type=int, default=1200,
                         help="requests a minute of the spent-budget run (default 1,200)")

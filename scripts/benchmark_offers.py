@@ -33,14 +33,13 @@ HOW IT RUNS
     make bench-offers drops the database afterwards.
 """
 
-import argparse
 import logging
 import random
 import sys
 import time
 from datetime import timedelta
 
-from bench_common import TESTS_DIR, connected_shop, start_odoo
+from bench_common import TESTS_DIR, arguments, connected_shop, start_odoo
 
 DISTINCT_VALUES = 300
 # Part 4: how often a warehouse move is committed while a job sends to Allegro.
@@ -52,9 +51,7 @@ def writes(requests):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--addons-path", required=True)
-    parser.add_argument("--db", required=True)
+    parser = arguments(__doc__.split("\n")[0])
     parser.add_argument("--offers", type=int, default=10000)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per request (default 0.1)")
     parser.add_argument("--run-offers", type=int, default=1000, help="offers bought from in part 4")

@@ -3,20 +3,4 @@
 # on a fresh database of a Polish company, dropped afterwards.
 # Extra arguments go to benchmark_offers.py (e.g. make bench-offers ARGS="--offers 2000").
 source "$(dirname "$0")/common.sh"
-
-PY="$(pick_python)"
-require_odoo
-ensure_postgres
-ADDONS="$(addons_path)"
-DB="${BENCH_DB:-allegro_bench_offers}"
-LOGS="$ROOT/.test-logs"
-mkdir -p "$LOGS"
-
-say "Fresh database $DB: a Polish company (l10n_pl, PLN) with allegro_connector"
-odoo_cli db init --country PL --force "$DB" >"$LOGS/bench-offers-install.log" 2>&1 \
-    && odoo_cli module install -d "$DB" l10n_pl allegro_connector >>"$LOGS/bench-offers-install.log" 2>&1 \
-    || { tail -n 40 "$LOGS/bench-offers-install.log"; die "creating the database failed (log: $LOGS/bench-offers-install.log)"; }
-trap 'odoo_cli db drop "$DB" >/dev/null 2>&1 || true' EXIT
-
-say "Running the offer benchmark"
-"$PY" "$ROOT/scripts/benchmark_offers.py" --addons-path "$ADDONS" --db "$DB" "$@"
+run_benchmark offers PL "l10n_pl allegro_connector" "offer" "$@"

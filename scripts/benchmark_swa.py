@@ -38,14 +38,13 @@ HOW IT RUNS
     and tracking number updates the validations also queue are left pending.
 """
 
-import argparse
 import logging
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
-from bench_common import TESTS_DIR, connected_shop, start_odoo
+from bench_common import TESTS_DIR, arguments, connected_shop, start_odoo
 
 COURIER = {"id": "2488f7b7-5d1c-4d65-b85c-4cbcf253fd93", "name": "Allegro Kurier24 InPost"}
 LOCKER = {"id": "1fa56f79-4b6a-4821-a6f2-ca9c16d5c925", "name": "Allegro Paczkomaty InPost"}
@@ -71,9 +70,7 @@ def endpoint(request):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--addons-path", required=True)
-    parser.add_argument("--db", required=True)
+    parser = arguments(__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--labels", type=int, default=100, help="deliveries whose labels are printed at once")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per request (default 0.1)")

@@ -135,3 +135,27 @@ ensure_chromium() {
 odoo_cli() {
     "$PY" "$ROOT/scripts/odoo_server.py" --addons-path="$ADDONS" "$@"
 }
+
+# A benchmark on a fresh database of its own, dropped afterwards:
+#   run_benchmark NAME "COUNTRY" "MODULES" "TITLE" [args for scripts/benchmark_NAME.py...]
+# (COUNTRY may be empty; BENCH_DB names the database, else allegro_bench_NAME).
+run_benchmark() {
+    local name="$1" country="$2" modules="$3" title="$4"
+    shift 4
+    PY="$(pick_python)"
+    require_odoo
+    ensure_postgres
+    ADDONS="$(addons_path)"
+    DB="${BENCH_DB:-allegro_bench_$name}"
+    local logs="$ROOT/.test-logs"
+    local log="$logs/bench-$name-install.log"
+    mkdir -p "$logs"
+    say "Fresh database $DB${country:+ (a company of $country)} with $modules"
+    # shellcheck disable=SC2086 # MODULES is a list of module names
+    odoo_cli db init ${country:+--country "$country"} --force "$DB" >"$log" 2>&1 \
+        && odoo_cli module install -d "$DB" $modules >>"$log" 2>&1 \
+        || { tail -n 40 "$log"; die "creating the database failed (log: $log)"; }
+    trap 'odoo_cli db drop "$DB" >/dev/null 2>&1 || true' EXIT
+    say "Running the $title benchmark"
+    "$PY" "$ROOT/scripts/benchmark_$name.py" --addons-path "$ADDONS" --db "$DB" "$@"
+}

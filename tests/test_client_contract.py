@@ -191,3 +191,47 @@ def test_ship_with_allegro_exchanges(emu, client):
                      "/pickups/create-commands/{commandId}", "/pickups/{pickupId}"):
         check_response(emu, "GET", base + template)
     assert {r["status"] for r in served(emu, "POST", base + "/protocol")} == {200, 204}
+
+
+def test_message_center_and_issue_exchanges(emu, client):
+    """Every message center and issue call: the bodies sent and the answers read, files included."""
+    order = emu.add_order(status="READY_FOR_PROCESSING", payment={"type": "ONLINE"})
+    thread_id = emu.buyer_message(order["id"], attachments=[("foto.png", b"\x89PNG\r\n\x1a\n")])["thread"]["id"]
+    list(client.iter_threads())
+    client.get_thread(thread_id)
+    client.mark_thread_read(thread_id)
+    [incoming] = client.iter_thread_messages(thread_id)
+    client.download_attachment(url=incoming["attachments"][0]["url"])
+    attachment_id = client.add_attachment("faktura.pdf", b"%PDF-1.4\n%%EOF\n")
+    sent = client.send_message(thread_id, "Faktura w załączniku", [attachment_id])
+    client.download_attachment(attachment_id)
+    started = client.start_thread(order["buyer"]["login"], order["id"], "Dziękujemy za zakup")
+    client.get_message(sent["id"])
+    client.delete_message(started["id"])
+    claim = emu.open_issue(order["id"], "CLAIM")
+    list(client.iter_issues(order_id=order["id"], statuses=["CLAIM_SUBMITTED"]))
+    client.get_issue(claim["id"])
+    client.get_issue_chat(claim["id"])
+    attachment_id = client.add_issue_attachment("odpowiedz.pdf", b"%PDF-1.4\n%%EOF\n")
+    client.send_issue_message(claim["id"], "Prosimy o odesłanie", "RETURN_REQUIRED_CUSTOM", [attachment_id])
+    client.download_issue_attachment(attachment_id)
+    client.change_issue_status(claim["id"], "ACCEPTED_PARTIAL_REFUND", "Częściowy zwrot",
+                               {"amount": "10.00", "currency": "PLN"})
+    for method, template in (("PUT", "/messaging/threads/{threadId}/read"),
+                             ("POST", "/messaging/threads/{threadId}/messages"), ("POST", "/messaging/messages"),
+                             ("POST", "/messaging/message-attachments"),
+                             ("PUT", "/messaging/message-attachments/{attachmentId}"),
+                             ("POST", "/sale/issues/attachments"), ("PUT", "/sale/issues/attachments/{attachmentId}"),
+                             ("POST", "/sale/issues/{issueId}/status")):
+        check_exchange(emu, method, template)
+    # This copy of the spec requires a MessageRequest "attachment" it does not define (its field is "attachments").
+    check_exchange(emu, "POST", "/sale/issues/{issueId}/message",
+                   without_required(SPEC, "MessageRequest", "attachment"))
+    for method, template in (("GET", "/messaging/threads"), ("GET", "/messaging/threads/{threadId}"),
+                             ("GET", "/messaging/threads/{threadId}/messages"),
+                             ("GET", "/messaging/messages/{messageId}"),
+                             ("DELETE", "/messaging/messages/{messageId}"),
+                             ("GET", "/messaging/message-attachments/{attachmentId}"), ("GET", "/sale/issues"),
+                             ("GET", "/sale/issues/{issueId}"), ("GET", "/sale/issues/{issueId}/chat"),
+                             ("GET", "/sale/issues/attachments/{attachmentId}")):
+        check_response(emu, method, template)

@@ -19,14 +19,19 @@ JSON_BETA = "application/vnd.allegro.beta.v1+json"
 RETURNS = "/order/customer-returns"
 OCTET_STREAM = "application/octet-stream"
 SHIPPING = "/shipment-management"
+MESSAGING = "/messaging"
+ISSUES = "/sale/issues"
+PNG = b"\x89PNG\r\n\x1a\n"
 PDF = b"%PDF-1.4\n%%EOF\n"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="session")
 def spec():
-    # This copy of the spec wrongly requires the deprecated pickupDateProposalId beside pickupTime.
-    return without_required(require_spec(), "PickupCreateRequestDto", "pickupDateProposalId")
+    # This copy of the spec wrongly requires the deprecated pickupDateProposalId beside pickupTime,
+    # and a MessageRequest "attachment" field it does not define (its field is "attachments").
+    spec = without_required(require_spec(), "PickupCreateRequestDto", "pickupDateProposalId")
+    return without_required(spec, "MessageRequest", "attachment")
 
 
 def exercise_shipping(emu, api):
@@ -95,6 +100,87 @@ def exercise_shipping(emu, api):
     command_id = api.post(cancel, json={"input": {"shipmentId": shipment_ids[0]}}).json()["commandId"]
     api.get(cancel + "/" + command_id)
     api.get(cancel + "/" + command_id)  # ERROR: handed over
+
+
+def exercise_messaging(emu, api):
+    """Every message center and post-purchase issue endpoint, with successes and the errors each one can give."""
+    beta = {"Accept": JSON_BETA, "Content-Type": JSON_BETA}
+    order = emu.add_order(status="READY_FOR_PROCESSING", payment={"type": "ONLINE"})
+    incoming = emu.buyer_message(order["id"], attachments=[("foto.png", PNG)])
+    emu.buyer_message(login="ktos_bez_zamowienia", text="Czy jest w kolorze czerwonym?")
+    thread = MESSAGING + "/threads/" + incoming["thread"]["id"]
+    api.get(MESSAGING + "/threads", params={"limit": 1, "offset": 1})
+    api.get(MESSAGING + "/threads", params={"limit": 21})
+    api.get(thread)
+    api.get(MESSAGING + "/threads/unknown")
+    api.put(thread + "/read", json={"read": True})
+    api.put(thread + "/read", json={"read": "yes"})
+    api.put(MESSAGING + "/threads/unknown/read", json={"read": True})
+    declared = api.post(MESSAGING + "/message-attachments", json={"filename": "faktura.pdf", "size": len(PDF)})
+    api.post(MESSAGING + "/message-attachments", json={"filename": "duzy.pdf", "size": 6 * 1024 * 1024})
+    upload = MESSAGING + "/message-attachments/" + declared.json()["id"]
+    api.put(upload, data=PDF, headers={"Content-Type": "application/pdf"})
+    api.put(upload, data=b"MZ", headers={"Content-Type": "application/x-msdownload"})
+    api.put(upload, data=b"%PDF" + b"0" * (5 * 1024 * 1024), headers={"Content-Type": "application/pdf"})
+    api.put(MESSAGING + "/message-attachments/unknown", data=PDF, headers={"Content-Type": "application/pdf"})
+    api.get(upload, headers={"Accept": "*/*"})
+    api.get(incoming["attachments"][0]["url"][len(emu.url):], headers={"Accept": "*/*"})
+    api.get(MESSAGING + "/message-attachments/unknown", headers={"Accept": "*/*"})
+    api.post(thread + "/messages", json={"text": "Wysyłamy jutro", "attachments": [{"id": declared.json()["id"]}]})
+    api.post(thread + "/messages", json={"text": "x" * 2001})
+    api.post(MESSAGING + "/threads/unknown/messages", json={"text": "Halo"})
+    api.get(thread + "/messages", params={"limit": 1})
+    api.get(thread + "/messages", params={"after": incoming["createdAt"], "before": "2100-01-01T00:00:00.000Z"})
+    api.get(thread + "/messages", params={"before": incoming["createdAt"], "offset": 1})
+    api.get(MESSAGING + "/threads/unknown/messages")
+    started = api.post(MESSAGING + "/messages", json={"recipient": {"login": order["buyer"]["login"]},
+                                                      "order": {"id": order["id"]}, "text": "Dziękujemy"}).json()
+    api.post(MESSAGING + "/messages", json={"recipient": {"login": "ktos"}, "order": {"id": UNKNOWN_ID},
+                                            "text": "Dziękujemy"})
+    api.get(MESSAGING + "/messages/" + started["id"])
+    api.get(MESSAGING + "/messages/unknown")
+    api.delete(MESSAGING + "/messages/" + incoming["id"])  # the buyer's: 403
+    api.delete(MESSAGING + "/messages/" + started["id"])
+    api.delete(MESSAGING + "/messages/" + started["id"])
+    emu.faults.add(status=429, count=1, path_prefix=MESSAGING + "/threads", method="GET")
+    api.get(MESSAGING + "/threads")
+
+    dispute = emu.open_issue(order["id"])
+    claim = emu.open_issue(order["id"], "CLAIM")
+    emu.buyer_issue_message(claim["id"], "Zdjęcie", attachments=[("pekniecie.png", PNG)])
+    api.get(ISSUES, params={"checkoutForm.id": order["id"], "status": ["CLAIM_SUBMITTED", "DISPUTE_ONGOING"]},
+            headers=beta)
+    api.get(ISSUES, params={"limit": 101}, headers=beta)
+    api.get(ISSUES + "/" + claim["id"], headers=beta)
+    api.get(ISSUES + "/" + UNKNOWN_ID, headers=beta)
+    chat = api.get(ISSUES + "/%s/chat" % claim["id"], params={"limit": 5}, headers=beta).json()["chat"]
+    api.get(ISSUES + "/%s/chat" % UNKNOWN_ID, headers=beta)
+    api.get(chat[1]["attachments"][0]["url"][len(emu.url):], headers={"Accept": "*/*"})
+    declared = api.post(ISSUES + "/attachments", json={"fileName": "odpowiedz.pdf", "size": len(PDF)}, headers=beta)
+    api.post(ISSUES + "/attachments", json={"fileName": "pusty.pdf", "size": 0}, headers=beta)
+    upload = declared.headers["Location"][len(emu.url):]
+    api.put(upload, data=PDF, headers={"Accept": JSON_BETA, "Content-Type": "application/pdf"})
+    api.put(upload, data=b"MZ", headers={"Accept": JSON_BETA, "Content-Type": "application/x-msdownload"})
+    api.put(upload, data=b"%PDF" + b"0" * (5 * 1024 * 1024), headers={"Accept": JSON_BETA,
+                                                                       "Content-Type": "application/pdf"})
+    api.get(upload, headers={"Accept": "*/*"})
+    api.get(ISSUES + "/attachments/unknown", headers={"Accept": "*/*"})
+    message = ISSUES + "/%s/message" % claim["id"]
+    api.post(message, json={"text": "Prosimy o odesłanie", "type": "RETURN_REQUIRED_CUSTOM",
+                            "attachments": [{"id": declared.json()["id"]}]}, headers=beta)
+    api.post(message, json={"text": "Koniec", "type": "END_REQUEST"}, headers=beta)  # disputes only: 400
+    api.post(message, json={"text": "Halo", "type": "BOGUS"}, headers=beta)
+    api.post(ISSUES + "/%s/message" % UNKNOWN_ID, json={"text": "Halo", "type": "REGULAR"}, headers=beta)
+    status = ISSUES + "/%s/status" % claim["id"]
+    api.post(ISSUES + "/%s/status" % dispute["id"], json={"status": "ACCEPTED_REFUND", "message": "Tak"},
+             headers=beta)
+    api.post(status, json={"status": "ACCEPTED_PARTIAL_REFUND", "message": "Częściowy zwrot",
+                           "partialRefund": {"amount": "10.00", "currency": "PLN"}}, headers=beta)
+    api.post(status, json={"status": "REJECTED_OTHER", "message": "Już rozpatrzona"}, headers=beta)  # 403
+    api.post(ISSUES + "/%s/status" % UNKNOWN_ID, json={"status": "REJECTED_OTHER", "message": "Nie"}, headers=beta)
+    emu.move_issue(dispute["id"], "DISPUTE_CLOSED", chat_active=False)
+    api.post(ISSUES + "/%s/message" % dispute["id"], json={"text": "Halo", "type": "REGULAR"}, headers=beta)
+    api.get(ISSUES, headers={"Accept": JSON_V1})  # the public media type on a beta resource: 406
 
 
 def exercise_api(emu, api):
@@ -182,12 +268,13 @@ def exercise_api(emu, api):
     api.get("/order/checkout-forms")
     api.get("/sale/offers")
     exercise_shipping(emu, api)
+    exercise_messaging(emu, api)
 
 
 def check_record(spec, record):
     """One served response against the spec; error bodies also against AuthError / ErrorsHolder."""
     content_type = record["response_headers"].get("Content-Type")
-    binary = content_type == OCTET_STREAM  # labels and protocols
+    binary = bool(content_type) and not content_type.endswith("json")  # labels, protocols, attachments
     body = record["response_body"] if binary else json.loads(record["response_body"]) if record["response_body"] \
         else None
     declared = spec["paths"][record["route"]][record["method"].lower()]["responses"]
@@ -198,10 +285,10 @@ def check_record(spec, record):
         media = (declared.get(str(record["status"]), {}).get("content") or {JSON_V1: None})
         assert content_type in media
         validate_schema(spec, "AuthError" if record["status"] == 401 else "ErrorsHolder", body)
-    elif binary:
+    elif content_type == OCTET_STREAM:
         assert body.startswith(b"%PDF-")
-    elif body is not None:
-        assert content_type == (JSON_BETA if record["route"].startswith(RETURNS) else JSON_V1)
+    elif body is not None and not binary:
+        assert content_type == (JSON_BETA if record["route"].startswith((ISSUES, RETURNS)) else JSON_V1)
 
 
 def test_every_served_response_matches_the_spec(spec, emu, api):
@@ -275,6 +362,41 @@ def test_every_served_response_matches_the_spec(spec, emu, api):
     operations = {(method.upper(), path) for path, operations in spec["paths"].items() if path.startswith(SHIPPING)
                   for method in operations if method != "parameters"}
     assert operations <= {(r["method"], r["route"]) for r in served}, "a Ship with Allegro operation is not emulated"
+    messaging = {
+        ("GET", "/threads", 200), ("GET", "/threads", 422), ("GET", "/threads", 429),
+        ("GET", "/threads/{threadId}", 200), ("GET", "/threads/{threadId}", 404),
+        ("PUT", "/threads/{threadId}/read", 200), ("PUT", "/threads/{threadId}/read", 422),
+        ("PUT", "/threads/{threadId}/read", 404),
+        ("GET", "/threads/{threadId}/messages", 200), ("GET", "/threads/{threadId}/messages", 422),
+        ("GET", "/threads/{threadId}/messages", 404),
+        ("POST", "/threads/{threadId}/messages", 201), ("POST", "/threads/{threadId}/messages", 422),
+        ("POST", "/threads/{threadId}/messages", 404),
+        ("POST", "/messages", 201), ("POST", "/messages", 422),
+        ("GET", "/messages/{messageId}", 200), ("GET", "/messages/{messageId}", 404),
+        ("DELETE", "/messages/{messageId}", 204), ("DELETE", "/messages/{messageId}", 403),
+        ("DELETE", "/messages/{messageId}", 404),
+        ("POST", "/message-attachments", 201), ("POST", "/message-attachments", 422),
+        ("PUT", "/message-attachments/{attachmentId}", 200), ("PUT", "/message-attachments/{attachmentId}", 404),
+        ("PUT", "/message-attachments/{attachmentId}", 413), ("PUT", "/message-attachments/{attachmentId}", 415),
+        ("GET", "/message-attachments/{attachmentId}", 200), ("GET", "/message-attachments/{attachmentId}", 404),
+    }
+    issues = {
+        ("GET", "", 200), ("GET", "", 422), ("GET", "/{issueId}", 200), ("GET", "/{issueId}", 404),
+        ("GET", "/{issueId}/chat", 200), ("GET", "/{issueId}/chat", 404),
+        ("POST", "/{issueId}/message", 201), ("POST", "/{issueId}/message", 400), ("POST", "/{issueId}/message", 404),
+        ("POST", "/{issueId}/message", 409), ("POST", "/{issueId}/message", 422),
+        ("POST", "/{issueId}/status", 200), ("POST", "/{issueId}/status", 400), ("POST", "/{issueId}/status", 403),
+        ("POST", "/{issueId}/status", 404),
+        ("POST", "/attachments", 201), ("POST", "/attachments", 422),
+        ("PUT", "/attachments/{attachmentId}", 200), ("PUT", "/attachments/{attachmentId}", 413),
+        ("PUT", "/attachments/{attachmentId}", 415),
+        ("GET", "/attachments/{attachmentId}", 200), ("GET", "/attachments/{attachmentId}", 404),
+    }
+    expected |= {(method, MESSAGING + template, status) for method, template, status in messaging}
+    expected |= {(method, ISSUES + template, status) for method, template, status in issues}
+    operations = {(method.upper(), path) for path, operations in spec["paths"].items()
+                  if path.startswith((MESSAGING, ISSUES)) for method in operations if method != "parameters"}
+    assert operations <= {(r["method"], r["route"]) for r in served}, "a messaging or issue operation is not emulated"
     assert expected <= covered, sorted(expected - covered)
 
 
@@ -380,7 +502,10 @@ def test_request_bodies_sent_in_the_scenario_match_the_spec(spec, emu, api):
         "/order/checkout-forms/{id}/invoices", "/sale/offer-quantity-change-commands/{commandId}",
         "/sale/offer-price-change-commands/{commandId}", "/sale/offer-publication-commands/{commandId}",
         SHIPPING + "/shipments/create-commands", SHIPPING + "/shipments/cancel-commands", SHIPPING + "/label",
-        SHIPPING + "/protocol", SHIPPING + "/pickup-proposals", SHIPPING + "/pickups/create-commands"}
+        SHIPPING + "/protocol", SHIPPING + "/pickup-proposals", SHIPPING + "/pickups/create-commands",
+        MESSAGING + "/threads/{threadId}/read", MESSAGING + "/threads/{threadId}/messages", MESSAGING + "/messages",
+        MESSAGING + "/message-attachments", ISSUES + "/{issueId}/message", ISSUES + "/{issueId}/status",
+        ISSUES + "/attachments"}
     for record in valid:
         validate_request(spec, record["method"], record["route"], record["json"])
 

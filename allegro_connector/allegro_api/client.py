@@ -1,4 +1,5 @@
-"""Allegro REST API client (orders, shipments, invoices, offers, Ship with Allegro, returns and refunds).
+"""Allegro REST API client (orders, shipments, invoices, offers, Ship with Allegro, messages, issues,
+returns, refunds and commission refund claims).
 
 Plain Python, no Odoo import.  The client does not store tokens: it asks a
 ``token_provider(force_refresh=False) -> str`` for one before each call and,
@@ -7,13 +8,14 @@ on a 401, once more with ``force_refresh=True`` before retrying the call once.
 
 import logging
 import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from .errors import AllegroAuthError, AllegroConflict, AllegroError, AllegroValidationError
 from .pagination import CursorIterator, iter_by_time, iter_offset
 from .params import (
     CHECKOUT_FORM_FILTERS, CUSTOMER_RETURN_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS, REFUND_CLAIM_FILTERS,
-    REFUND_FILTERS, build_filters,
+    REFUND_FILTERS, build_filters, format_value, parse_timestamp,
 )
 from .transport import (
     DEFAULT_TIMEOUT, MEDIA_TYPE_BETA, MEDIA_TYPE_BINARY, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, Transport,
@@ -58,6 +60,22 @@ REFUND_REASONS = ("REFUND", "COMPLAINT", "PRODUCT_NOT_AVAILABLE", "PAID_VALUE_TO
                   "CANCELLED_BY_BUYER", "NOT_COLLECTED")
 MAX_SELLER_COMMENT_LENGTH = 250
 CLAIM_EXISTS = "ClaimExistsException"  # one commission refund claim per line item, whatever its status
+# Message center (/messaging) and post-purchase issues (/sale/issues, beta).
+MESSAGING = "/messaging"
+ISSUES = "/sale/issues"
+MAX_THREADS_PAGE = 20  # threads and messages per page
+MAX_ISSUES_PAGE = 100
+MAX_MESSAGE_LENGTH = 2000
+MAX_ISSUE_MESSAGE_LENGTH = 20000
+MAX_ATTACHMENT_SIZE = 5 * 1024 * 1024
+ATTACHMENT_MEDIA_TYPES = {"png": "image/png", "gif": "image/gif", "bmp": "image/bmp", "tif": "image/tiff",
+                          "tiff": "image/tiff", "jpg": "image/jpeg", "jpeg": "image/jpeg", "pdf": "application/pdf"}
+ISSUE_MESSAGE_TYPES = ("REGULAR", "END_REQUEST", "RETURN_REQUIRED_SELLER_LABEL", "RETURN_REQUIRED_CUSTOM",
+                       "RETURN_NOT_REQUIRED")
+CLAIM_DECISIONS = ("ACCEPTED_REPAIR", "ACCEPTED_REFUND", "ACCEPTED_EXCHANGE", "ACCEPTED_PARTIAL_REFUND",
+                   "REJECTED_ADDITIONAL_REQUIREMENTS_NOT_COMPLETED", "REJECTED_PRODUCT_NOT_RETURNED",
+                   "REJECTED_PRODUCT_DAMAGED_BY_USER", "REJECTED_PRODUCT_CONFORMS_TO_CONTRACT",
+                   "REJECTED_MINOR_DEFECT", "REJECTED_OTHER", "REJECTED_CLAIM_WITHDRAWN_BY_BUYER")
 
 
 def _segment(value, what):
@@ -899,3 +917,267 @@ class AllegroClient:
     def cancel_refund_claim(self, claim_id):
         """``DELETE /order/refund-claims/{claimId}`` (204); cannot be undone, 422 once processed."""
         self._send("DELETE", "/order/refund-claims/%s" % _segment(claim_id, "claim_id"))
+    # Message center (/messaging) and post-purchase issues (/sale/issues, beta)
+    # ------------------------------------------------------------------
+    def list_threads(self, offset=0, limit=MAX_THREADS_PAGE):
+        """``GET /messaging/threads``: one page (ThreadsList), last message first."""
+        _check_range("limit", limit, 1, MAX_THREADS_PAGE)
+        _check_range("offset", offset, 0)
+        return self._get("%s/threads" % MESSAGING, {"offset": offset, "limit": limit})
+
+    def iter_threads(self, since=None, page_size=MAX_THREADS_PAGE):
+        """Threads whose ``lastMessageDateTime`` is later than ``since``, last message first.
+
+        Allegro lists threads by last message and offers no date filter, so
+        the pages are read until a thread at or before ``since`` (an ISO
+        string, or a datetime, naive meaning UTC; ``None``: every thread). When nothing is
+        new, that is one request. Keep the newest ``lastMessageDateTime``
+        yielded as the next ``since``: a thread that moves to the top while
+        the pages are read shifts the others down (each is still yielded
+        once) and is found by the next call.
+        """
+        _check_range("page_size", page_size, 1, MAX_THREADS_PAGE)
+        since = _as_utc(since, "since")
+        offset, seen = 0, set()
+        while True:
+            threads = (self.list_threads(offset, page_size) or {}).get("threads") or []
+            for thread in threads:
+                last = thread.get("lastMessageDateTime")
+                if since is not None and (not last or parse_timestamp(last) <= since):
+                    return
+                if thread.get("id") not in seen:
+                    seen.add(thread.get("id"))
+                    yield thread
+            if len(threads) < page_size:
+                return
+            offset += len(threads)
+
+    def get_thread(self, thread_id):
+        """``GET /messaging/threads/{threadId}`` (Thread: ``read``, ``lastMessageDateTime``, ``interlocutor``)."""
+        return self._get("%s/threads/%s" % (MESSAGING, _segment(thread_id, "thread_id")))
+
+    def mark_thread_read(self, thread_id, read=True):
+        """``PUT /messaging/threads/{threadId}/read``; returns the Thread."""
+        return self._parse(self._send("PUT", "%s/threads/%s/read" % (MESSAGING, _segment(thread_id, "thread_id")),
+                                      json={"read": bool(read)}))
+
+    def iter_thread_messages(self, thread_id, after=None, page_size=MAX_THREADS_PAGE):
+        """A thread's messages created after ``after`` (exclusive; ``None``: all), newest first.
+
+        Pages are chained by ``before`` rather than by offset, so a message
+        arriving meanwhile shifts nothing: it is newer than every message
+        yielded, and the next call with the newest ``createdAt`` yielded as
+        ``after`` finds it. ``before`` is a millisecond past the oldest
+        ``createdAt`` of the page before, as messages may share a millisecond;
+        the ones already yielded are skipped.
+        """
+        _check_range("page_size", page_size, 1, MAX_THREADS_PAGE)
+        path = "%s/threads/%s/messages" % (MESSAGING, _segment(thread_id, "thread_id"))
+        after = _as_utc(after, "after")
+        params = {"limit": page_size}
+        if after is not None:
+            params["after"] = format_value(after)
+        seen = set()
+        while True:
+            messages = (self._get(path, dict(params)) or {}).get("messages") or []
+            new = [m for m in messages if m.get("id") not in seen]
+            seen.update(m.get("id") for m in new)
+            yield from new
+            if len(messages) < page_size or not new:
+                return
+            oldest = parse_timestamp(messages[-1]["createdAt"])
+            params["before"] = format_value(oldest + timedelta(milliseconds=1))
+
+    def get_message(self, message_id):
+        """``GET /messaging/messages/{messageId}`` (Message)."""
+        return self._get("%s/messages/%s" % (MESSAGING, _segment(message_id, "message_id")))
+
+    def delete_message(self, message_id):
+        """``DELETE /messaging/messages/{messageId}`` (the seller's own message)."""
+        self._send("DELETE", "%s/messages/%s" % (MESSAGING, _segment(message_id, "message_id")))
+
+    def send_message(self, thread_id, text, attachment_ids=None):
+        """``POST /messaging/threads/{threadId}/messages``: the seller answers in a thread; returns the Message.
+
+        Allegro takes no idempotency key for messages, so an attempt whose
+        answer is lost (:class:`AllegroTransportError` with ``unanswered``, or
+        a 500/502/504) is not repeated here. Note the time before sending; after
+        such a failure, :meth:`find_sent_message` tells whether Allegro took it
+        before sending it again. A refused text (too long, a link outside
+        Allegro) raises :class:`AllegroValidationError` with Allegro's message.
+        """
+        body = _message_body(text, attachment_ids, MAX_MESSAGE_LENGTH)
+        return self._parse(self._send(
+            "POST", "%s/threads/%s/messages" % (MESSAGING, _segment(thread_id, "thread_id")), json=body))
+
+    def start_thread(self, login, order_id, text, attachment_ids=None):
+        """``POST /messaging/messages``: the seller writes first to the buyer ``login`` about an order.
+
+        Allegro requires the order. Returns the Message (its ``thread.id`` is
+        the buyer's thread); a lost answer as in :meth:`send_message`.
+        """
+        body = _message_body(text, attachment_ids, MAX_MESSAGE_LENGTH)
+        body.update(recipient={"login": _required_id(login, "login")}, order={"id": _required_id(order_id, "order_id")})
+        return self._parse(self._send("POST", "%s/messages" % MESSAGING, json=body))
+
+    def find_sent_message(self, thread_id, text, sent_after):
+        """The seller's message in the thread with this ``text``, created after ``sent_after``, or ``None``.
+
+        How to tell whether a message whose answer was lost reached Allegro:
+        ``sent_after`` is a time taken before the attempt (a little earlier
+        covers clock differences).
+        """
+        for message in self.iter_thread_messages(thread_id, after=sent_after):
+            author = message.get("author") or {}
+            if not author.get("isInterlocutor") and message.get("text") == text:
+                return message
+        return None
+
+    def declare_attachment(self, filename, size):
+        """``POST /messaging/message-attachments``: announce a file (at most 5 MB); returns its id."""
+        _check_range("size", size, 0, MAX_ATTACHMENT_SIZE)
+        body = {"filename": _required_id(filename, "filename"), "size": size}
+        return self._parse(self._send("POST", "%s/message-attachments" % MESSAGING, json=body))["id"]
+
+    def upload_attachment(self, attachment_id, data, filename):
+        """``PUT /messaging/message-attachments/{attachmentId}`` with the file's bytes.
+
+        The media type comes from ``filename`` (PNG, GIF, BMP, TIFF, JPEG or
+        PDF only). Sending the same bytes again is harmless, so it is retried.
+        """
+        self._send("PUT", "%s/message-attachments/%s" % (MESSAGING, _segment(attachment_id, "attachment_id")),
+                   data=bytes(data), content_type=_attachment_type(filename), idempotent=True, localized=False)
+
+    def add_attachment(self, filename, data):
+        """Declare and upload a file for :meth:`send_message`; returns its id."""
+        attachment_id = self.declare_attachment(filename, len(data))
+        self.upload_attachment(attachment_id, data, filename)
+        return attachment_id
+
+    def download_attachment(self, attachment_id=None, url=None):
+        """The bytes of a message's attachment, by id or by the ``url`` a Message gives.
+
+        Allegro keeps attachments for 6 months; older ones are not found.
+        """
+        path = url or "%s/message-attachments/%s" % (MESSAGING, _segment(attachment_id, "attachment_id"))
+        return self._send("GET", path, media_type="*/*", localized=False).content
+
+    def list_issues(self, offset=0, limit=MAX_ISSUES_PAGE, order_id=None, statuses=None):
+        """``GET /sale/issues`` (beta): one page of disputes and claims, last opened first."""
+        _check_range("limit", limit, 1, MAX_ISSUES_PAGE)
+        _check_range("offset", offset, 0)
+        params = {"offset": offset, "limit": limit}
+        if order_id:
+            params["checkoutForm.id"] = str(order_id)
+        if statuses:
+            params["status"] = list(statuses)
+        return self._beta("GET", ISSUES, params=params)
+
+    def iter_issues(self, order_id=None, statuses=None, page_size=MAX_ISSUES_PAGE):
+        """Every issue (of an order, in ``statuses``), last opened first.
+
+        There is no journal of issues: a poll compares each issue's
+        ``currentState`` and ``chat.lastMessage.createdAt`` with what it keeps.
+        Types, statuses and reasons Allegro adds later come through as they are.
+        """
+        _check_range("page_size", page_size, 1, MAX_ISSUES_PAGE)
+
+        def page(offset, limit):
+            return self.list_issues(offset, limit, order_id, statuses)
+        return iter_offset(page, "issues", page_size, key=_item_id)
+
+    def get_issue(self, issue_id):
+        """``GET /sale/issues/{issueId}`` (PostPurchaseIssue, beta)."""
+        return self._beta("GET", "%s/%s" % (ISSUES, _segment(issue_id, "issue_id")))
+
+    def get_issue_chat(self, issue_id, page_size=MAX_ISSUES_PAGE):
+        """Every message of an issue's chat (``GET /sale/issues/{issueId}/chat``), oldest first."""
+        _check_range("page_size", page_size, 1, MAX_ISSUES_PAGE)
+        path = "%s/%s/chat" % (ISSUES, _segment(issue_id, "issue_id"))
+
+        def page(offset, limit):
+            return self._beta("GET", path, params={"offset": offset, "limit": limit})
+        return list(iter_offset(page, "chat", page_size, key=_item_id))
+
+    def send_issue_message(self, issue_id, text, message_type="REGULAR", attachment_ids=None):
+        """``POST /sale/issues/{issueId}/message`` (beta); returns the message.
+
+        ``message_type``: REGULAR, END_REQUEST (disputes), RETURN_REQUIRED_SELLER_LABEL,
+        RETURN_REQUIRED_CUSTOM or RETURN_NOT_REQUIRED (claims). 409
+        (:class:`AllegroConflict`) when the issue takes no message. No
+        idempotency key either: after a lost answer, look for the text in
+        :meth:`get_issue_chat` before sending it again.
+        """
+        if message_type not in ISSUE_MESSAGE_TYPES:
+            raise ValueError("message_type must be one of %s" % ", ".join(ISSUE_MESSAGE_TYPES))
+        body = _message_body(text, attachment_ids, MAX_ISSUE_MESSAGE_LENGTH)
+        body["type"] = message_type
+        return self._beta("POST", "%s/%s/message" % (ISSUES, _segment(issue_id, "issue_id")), json=body)
+
+    def change_issue_status(self, issue_id, status, message, partial_refund=None):
+        """``POST /sale/issues/{issueId}/status`` (beta): accept or reject a claim, with the reason.
+
+        :param partial_refund: ``{amount, currency}`` for ACCEPTED_PARTIAL_REFUND.
+        """
+        if status not in CLAIM_DECISIONS:
+            raise ValueError("status must be one of %s" % ", ".join(CLAIM_DECISIONS))
+        if not isinstance(message, str) or not message.strip():
+            raise ValueError("message is required")
+        body = {"status": status, "message": message}
+        if partial_refund is not None:
+            body["partialRefund"] = {"amount": str(partial_refund["amount"]), "currency": partial_refund["currency"]}
+        self._beta("POST", "%s/%s/status" % (ISSUES, _segment(issue_id, "issue_id")), json=body)
+
+    def add_issue_attachment(self, filename, data):
+        """Declare (``POST /sale/issues/attachments``) and upload a file for an issue message; returns its id.
+
+        The upload goes to the one-time URL of the declaration's ``Location``, as given.
+        """
+        if not data:
+            raise ValueError("data is empty")
+        _check_range("size", len(data), 1, MAX_ATTACHMENT_SIZE)
+        response = self._send("POST", "%s/attachments" % ISSUES, media_type=MEDIA_TYPE_BETA,
+                              json={"fileName": _required_id(filename, "filename"), "size": len(data)})
+        attachment_id = self._parse(response)["id"]
+        location = response.headers.get("Location") or "%s/attachments/%s" % (ISSUES, _segment(attachment_id, "id"))
+        self._send("PUT", location, data=bytes(data), media_type=MEDIA_TYPE_BETA,
+                   content_type=_attachment_type(filename), idempotent=True, localized=False)
+        return attachment_id
+
+    def download_issue_attachment(self, attachment_id=None, url=None):
+        """The bytes of an issue's attachment, by id or by its ``url``."""
+        path = url or "%s/attachments/%s" % (ISSUES, _segment(attachment_id, "attachment_id"))
+        return self._send("GET", path, media_type="*/*", localized=False).content
+
+    def _beta(self, method, path, params=None, json=None):
+        return self._parse(self._send(method, path, params=params, json=json, media_type=MEDIA_TYPE_BETA))
+
+
+def _as_utc(value, what):
+    """A naive UTC datetime (as Odoo stores them) from an ISO string or a datetime; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise ValueError("%s must be an ISO date-time, got %r" % (what, value))
+    return moment
+
+
+def _message_body(text, attachment_ids, maximum):
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("text is required")
+    if len(text) > maximum:
+        raise ValueError("The message is too long (%d characters, at most %d)" % (len(text), maximum))
+    body = {"text": text}
+    if attachment_ids:
+        body["attachments"] = [{"id": _required_id(a, "attachment id")} for a in attachment_ids]
+    return body
+
+
+def _attachment_type(filename):
+    extension = str(filename or "").rsplit(".", 1)[-1].lower()
+    if extension not in ATTACHMENT_MEDIA_TYPES:
+        raise ValueError("Allegro takes PNG, GIF, BMP, TIFF, JPEG or PDF attachments, not %r" % filename)
+    return ATTACHMENT_MEDIA_TYPES[extension]

@@ -143,9 +143,9 @@ def validate_response(spec, method, path_template, status, body, media_type):
     if not content:
         return
     media = (media_type or "").split(";")[0].strip()
-    if media not in content:
+    if media not in content and "*/*" not in content:  # */*: a file of any type (attachments)
         raise ContractError("%s: media type %r, the spec declares %s" % (what, media_type, ", ".join(content)))
-    if "schema" in content[media] and media.endswith("json"):
+    if media in content and "schema" in content[media] and media.endswith("json"):
         pointer = _pointer("paths", path_template, method.lower(), "responses", key, "content", media, "schema")
         _check(spec, pointer, _as_json(body), what)
 
@@ -160,10 +160,14 @@ def validate_request(spec, method, path_template, body, media_type=None):
     request_body = _operation(spec, method, path_template).get("requestBody")
     if request_body is None:
         raise ContractError("%s: the operation takes no request body" % what)
+    prefix = ("paths", path_template, method.lower(), "requestBody")
+    if "$ref" in request_body:  # a shared body of #/components/requestBodies (e.g. /sale/issues)
+        prefix = tuple(request_body["$ref"].lstrip("#/").split("/"))
+        request_body = spec["components"]["requestBodies"][prefix[-1]]
     content = request_body.get("content", {})
     media = (media_type or next(iter(content), "")).split(";")[0].strip()
     if media not in content:
         raise ContractError("%s: media type %r, the spec declares %s" % (what, media_type, ", ".join(content)))
     if "schema" in content[media] and media.endswith("json"):
-        pointer = _pointer("paths", path_template, method.lower(), "requestBody", "content", media, "schema")
+        pointer = _pointer(*prefix, "content", media, "schema")
         _check(spec, pointer, _as_json(body), what)

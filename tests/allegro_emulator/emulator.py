@@ -30,6 +30,7 @@ class AllegroEmulator:
         self.lock = threading.RLock()
         self.rng = random.Random(random_seed)
         self.store = Store(self.rng, seller_id)
+        self.store.messaging.seller_login = seller_login
         self.oauth = OAuth(self)
         self.faults = Faults()
         self.requests = []  # one record per served request, see server.Handler._record
@@ -356,6 +357,66 @@ class AllegroEmulator:
         """A claim Allegro filed by itself (type AUTOMATIC): the seller's own is then refused."""
         with self.lock:
             return _snapshot(self.store.returns.add_claim(line_item_id, quantity, kind="AUTOMATIC"))
+    # -- messages and post-purchase issues -----------------------------------
+    def buyer_message(self, order_id=None, text="Dzień dobry, kiedy wyślecie paczkę?", login=None, attachments=(),
+                      offer_id=None):
+        """The buyer of ``order_id`` (or ``login``, about no order) writes to the seller.
+
+        ``attachments``: ``(filename, bytes)`` pairs. Returns the Message."""
+        with self.lock:
+            center = self.store.messaging
+            center.base_url = self.url
+            if order_id:
+                login = self.store.order(order_id)["buyer"]["login"]
+            if not login:
+                raise ValueError("name an order or a buyer's login")
+            files = [center.attachments.add(name, data) for name, data in attachments]
+            message = center.post(center.thread_of(login), text, True, order_id, offer_id, files)
+            return _snapshot(center.served(message))
+
+    @property
+    def threads(self):
+        """The message center's threads as listed (last message first)."""
+        with self.lock:
+            return _snapshot(self.store.messaging.listed_threads())
+
+    def thread_messages(self, thread_id):
+        """A thread's messages, oldest first."""
+        with self.lock:
+            center = self.store.messaging
+            return _snapshot([center.served(m) for m in center.messages[thread_id]])
+
+    def open_issue(self, order_id, kind="DISPUTE", text="Paczka nie dotarła.", **overrides):
+        """The buyer of ``order_id`` opens a DISPUTE or a CLAIM; ``overrides`` replace top-level fields."""
+        with self.lock:
+            return _snapshot(self.store.issues.open(self.store.order(order_id), kind, text, **overrides))
+
+    def issue(self, issue_id):
+        with self.lock:
+            return _snapshot(self.store.issues.issues[issue_id])
+
+    def issue_chat(self, issue_id):
+        with self.lock:
+            return _snapshot(self.store.issues.chats[issue_id])
+
+    def buyer_issue_message(self, issue_id, text, attachments=(), role="BUYER"):
+        """The buyer (or ``role`` ADMIN, SYSTEM...) writes in an issue's chat."""
+        with self.lock:
+            desk = self.store.issues
+            desk.base_url = self.url
+            files = [desk.attachments.add(name, data) for name, data in attachments]
+            login = desk.issues[issue_id]["buyer"]["login"] if role == "BUYER" else "allegro"
+            return _snapshot(desk.say(issue_id, role, login, text, files))
+
+    def move_issue(self, issue_id, status, chat_active=None, **overrides):
+        """Allegro moves an issue (e.g. DISPUTE_CLOSED, or a status the client does not know)."""
+        with self.lock:
+            issue = self.store.issues.issues[issue_id]
+            issue["currentState"]["status"] = status
+            if chat_active is not None:
+                issue["currentState"]["chatActive"] = chat_active
+            issue.update(overrides)
+            return _snapshot(issue)
 
     # -- observation ---------------------------------------------------------
     def duplicates(self):

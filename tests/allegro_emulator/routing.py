@@ -144,5 +144,5 @@ class Router:
         return None, (None if path_known else {})
 
 
-# The REST API's routes; api_orders, api_sale and api_shipping register on it.
+# The REST API's routes; api_orders, api_sale, api_shipping and api_messaging register on it.
 API = Router()

@@ -15,7 +15,8 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api_orders, api_returns, api_sale, api_shipping  # noqa: F401  (they register their routes on API)
+# The API modules register their routes on API.
+from . import api_messaging, api_orders, api_returns, api_sale, api_shipping  # noqa: F401
 from .common import JSON_V1, iso, utcnow
 from .control import CONTROL
 from .faults import error_reply
@@ -192,8 +193,9 @@ class Handler(BaseHTTPRequestHandler):
         if produces and produces not in req.headers.get("Accept", "").lower():
             raise ApiError(406, "Not acceptable: send 'Accept: %s'" % produces)
         consumes = route.options.get("consumes", JSON_V1)
-        if req.body and _media(req.headers.get("Content-Type")) != consumes:
-            raise ApiError(415, "Unsupported media type: send 'Content-Type: %s'" % consumes)
+        accepted = consumes if isinstance(consumes, tuple) else (consumes,)  # uploads take several file types
+        if req.body and _media(req.headers.get("Content-Type")) not in accepted:
+            raise ApiError(415, "Unsupported media type: send 'Content-Type: %s'" % " or ".join(accepted))
         return None
 
     def _control(self, emu, req):

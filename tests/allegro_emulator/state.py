@@ -1,4 +1,5 @@
-"""The emulated seller account: orders, order event journal, shipments, invoices, offers, Ship with Allegro.
+"""The emulated seller account: orders, order event journal, shipments, invoices, offers, Ship with Allegro,
+messages and post-purchase issues.
 
 Not thread-safe by itself: callers hold the emulator's lock (the HTTP server
 for a whole request, the Python API per call). Every change of an order gets
@@ -13,6 +14,7 @@ from .common import deep_merge, iso, new_revision, utcnow
 from .offer_book import OfferBook
 from .generator import UNPAID, OrderFactory, hints_from, recompute_total
 from .returns import ReturnsDesk
+from .messaging import IssueDesk, MessageCenter
 from .shipping import ShippingDesk
 
 # Event ids are numeric strings of equal length, so they also sort as strings.
@@ -37,6 +39,8 @@ class Store:
         self.book = OfferBook(self.offers)
         self.shipping = ShippingDesk(self)
         self.returns = ReturnsDesk(self)
+        self.messaging = MessageCenter(self)
+        self.issues = IssueDesk(self)
         self.created_at = utcnow()
 
     # -- orders --------------------------------------------------------------
