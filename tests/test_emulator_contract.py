@@ -16,6 +16,7 @@ emu, api = testing.emu, testing.api  # the shared fixtures
 
 JSON_V1 = "application/vnd.allegro.public.v1+json"
 JSON_BETA = "application/vnd.allegro.beta.v1+json"
+RETURNS = "/order/customer-returns"
 OCTET_STREAM = "application/octet-stream"
 SHIPPING = "/shipment-management"
 MESSAGING = "/messaging"
@@ -287,7 +288,7 @@ def check_record(spec, record):
     elif content_type == OCTET_STREAM:
         assert body.startswith(b"%PDF-")
     elif body is not None and not binary:
-        assert content_type == (JSON_BETA if record["route"].startswith(ISSUES) else JSON_V1)
+        assert content_type == (JSON_BETA if record["route"].startswith((ISSUES, RETURNS)) else JSON_V1)
 
 
 def test_every_served_response_matches_the_spec(spec, emu, api):
@@ -397,6 +398,100 @@ def test_every_served_response_matches_the_spec(spec, emu, api):
                   if path.startswith((MESSAGING, ISSUES)) for method in operations if method != "parameters"}
     assert operations <= {(r["method"], r["route"]) for r in served}, "a messaging or issue operation is not emulated"
     assert expected <= covered, sorted(expected - covered)
+
+
+def exercise_returns(emu, api):
+    """Every customer return, payment refund and refund claim endpoint, with the errors each one can give."""
+    beta = {"Accept": JSON_BETA, "Content-Type": JSON_BETA}
+    order = emu.add_order(status="READY_FOR_PROCESSING", payment={"type": "ONLINE"},
+                          lineItems=[{"offer": {"id": emu.offers[0]["id"]}, "quantity": 2}],
+                          delivery={"cost": {"amount": "10.00", "currency": "PLN"}})
+    line = order["lineItems"][0]
+    first = emu.add_customer_return(order["id"], [(line["offer"]["id"], 1)], reason="DAMAGED", comment="Pęknięty")
+    second = emu.add_customer_return(order["id"], status="DELIVERED")
+    emu.add_customer_return(order["id"], status="UNKNOWN_STATUS", reason="UNKNOWN_REASON")
+    api.get(RETURNS, headers=beta, params={"limit": 2})
+    api.get(RETURNS, headers=beta, params={"from": first["id"], "orderId": order["id"], "status": "DELIVERED,CREATED",
+                                           "createdAt.gte": first["createdAt"]})
+    api.get(RETURNS, headers=beta, params={"limit": 0})
+    api.get(RETURNS, headers=beta, params={"from": "unknown"})
+    api.get(RETURNS)  # the public media type: 406
+    api.get(RETURNS + "/" + first["id"], headers=beta)
+    api.get(RETURNS + "/unknown", headers=beta)
+    rejection = RETURNS + "/%s/rejection"
+    api.post(rejection % first["id"], headers=beta, json={"rejection": {"code": "REFUND_REJECTED", "reason": "Used"}})
+    api.post(rejection % first["id"], headers=beta, json={"rejection": {"code": "ITEM_FIXED"}})  # 422
+    api.post(rejection % second["id"], headers=beta, json={"rejection": {"code": "REFUND_REJECTED"}})  # 400
+    api.post(rejection % second["id"], headers=beta, json={"rejection": {"code": "NEW_ITEM_SENT"}})
+    emu.faults.add(status=429, count=1, path_prefix=RETURNS)
+    api.get(RETURNS, headers=beta)
+    refund = {"commandId": "c0ffee00-0000-4000-8000-00000000aaa1", "payment": {"id": order["payment"]["id"]},
+              "order": {"id": order["id"]}, "reason": "REFUND",
+              "lineItems": [{"id": line["id"], "type": "QUANTITY", "quantity": 1}],
+              "delivery": {"value": {"amount": "10.00", "currency": "PLN"}}, "sellerComment": "Zwrot"}
+    api.post("/payments/refunds", json=refund)
+    api.post("/payments/refunds", json=refund)  # the same command: the same refund
+    by_amount = {key: value for key, value in refund.items() if key != "delivery"}
+    api.post("/payments/refunds", json=dict(by_amount, commandId="c0ffee00-0000-4000-8000-00000000aaa2",
+                                            lineItems=[{"id": line["id"], "type": "AMOUNT",
+                                                        "value": {"amount": "1.00", "currency": "PLN"}}],
+                                            reason="COMPLAINT"))
+    api.post("/payments/refunds", json=dict(refund, commandId="c0ffee00-0000-4000-8000-00000000aaa3"))  # 422
+    api.post("/payments/refunds", json=dict(refund, commandId="c0ffee00-0000-4000-8000-00000000aaa4",
+                                            payment={"id": UNKNOWN_ID}))  # 404
+    api.post("/payments/refunds", json=dict(refund, reason="BOGUS"))  # 400
+    api.get("/payments/refunds", params={"order.id": order["id"], "status": ["SUCCESS", "WAITING"]})
+    api.get("/payments/refunds", params={"payment.id": order["payment"]["id"], "occurredAt.gte": first["createdAt"]})
+    api.get("/payments/refunds", params={"order.id": "nope"})  # 422
+    api.get("/payments/refunds", headers={"Authorization": "Bearer nope"})  # 401
+    claims = "/order/refund-claims"
+    claim_id = api.post(claims, json={"lineItem": {"id": line["id"]}, "quantity": 1}).json()["id"]
+    api.post(claims, json={"lineItem": {"id": line["id"]}, "quantity": 1})  # 422 ClaimExistsException
+    api.post(claims, json={"lineItem": {"id": line["id"]}, "quantity": 0})  # 400
+    api.get(claims, params={"lineItem.offer.id": line["offer"]["id"], "status": "IN_PROGRESS", "limit": 5})
+    api.get(claims, params={"status": "BOGUS"})  # 422
+    api.get(claims + "/" + claim_id)
+    api.get(claims + "/" + UNKNOWN_ID)
+    emu.set_refund_claim_status(claim_id, "GRANTED")
+    api.delete(claims + "/" + claim_id)  # processed: 422
+    emu.add_automatic_refund_claim(emu.add_order()["lineItems"][0]["id"])
+    other = emu.add_order(status="READY_FOR_PROCESSING")["lineItems"][0]["id"]
+    api.delete(claims + "/" + api.post(claims, json={"lineItem": {"id": other}, "quantity": 1}).json()["id"])
+    api.delete(claims + "/" + UNKNOWN_ID)
+
+
+def test_returns_refunds_and_claims_match_the_spec(spec, emu, api):
+    exercise_returns(emu, api)
+    served = [r for r in emu.requests if r["route"] in spec["paths"]]
+    for record in served:
+        check_record(spec, record)
+    covered = {(r["method"], r["route"], r["status"]) for r in served}
+    expected = {
+        ("GET", RETURNS, 200), ("GET", RETURNS, 400), ("GET", RETURNS, 406), ("GET", RETURNS, 429),
+        ("GET", RETURNS + "/{customerReturnId}", 200), ("GET", RETURNS + "/{customerReturnId}", 404),
+        ("POST", RETURNS + "/{customerReturnId}/rejection", 200),
+        ("POST", RETURNS + "/{customerReturnId}/rejection", 400),
+        ("POST", RETURNS + "/{customerReturnId}/rejection", 422),
+        ("POST", "/payments/refunds", 200), ("POST", "/payments/refunds", 400), ("POST", "/payments/refunds", 404),
+        ("POST", "/payments/refunds", 422), ("GET", "/payments/refunds", 200), ("GET", "/payments/refunds", 401),
+        ("GET", "/payments/refunds", 422),
+        ("POST", "/order/refund-claims", 201), ("POST", "/order/refund-claims", 400),
+        ("POST", "/order/refund-claims", 422), ("GET", "/order/refund-claims", 200),
+        ("GET", "/order/refund-claims", 422), ("GET", "/order/refund-claims/{claimId}", 200),
+        ("GET", "/order/refund-claims/{claimId}", 404), ("DELETE", "/order/refund-claims/{claimId}", 204),
+        ("DELETE", "/order/refund-claims/{claimId}", 404), ("DELETE", "/order/refund-claims/{claimId}", 422),
+    }
+    assert expected <= covered, sorted(expected - covered)
+    operations = {(method.upper(), path) for path, operations in spec["paths"].items()
+                  if path.startswith((RETURNS, "/payments/refunds", "/order/refund-claims"))
+                  for method in operations if method != "parameters"}
+    assert operations <= {(r["method"], r["route"]) for r in served}, "a return, refund or claim operation is missing"
+    valid = [r for r in served if r["json"] is not None and r["status"] < 400]
+    assert {r["route"] for r in valid} == {RETURNS + "/{customerReturnId}/rejection", "/payments/refunds",
+                                           "/order/refund-claims"}
+    for record in valid:
+        validate_request(spec, record["method"], record["route"], record["json"],
+                         JSON_BETA if record["route"].startswith(RETURNS) else None)
 
 
 def test_request_bodies_sent_in_the_scenario_match_the_spec(spec, emu, api):

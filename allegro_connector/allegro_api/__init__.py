@@ -11,7 +11,8 @@ Modules: :mod:`.transport` (session, timeouts, retries, logging),
 """
 
 from .client import (
-    DEFAULT_API_URL, FULFILLMENT_STATUSES, SANDBOX_API_URL, SELLER_FULFILLMENT_STATUSES, AllegroClient, CommandAnswer,
+    CLAIM_EXISTS, DEFAULT_API_URL, FULFILLMENT_STATUSES, REFUND_REASONS, RETURN_REJECTION_CODES, SANDBOX_API_URL,
+    SELLER_FULFILLMENT_STATUSES, AllegroClient, CommandAnswer,
 )
 from .errors import (
     AccessDenied, AllegroAuthError, AllegroConflict, AllegroError, AllegroForbidden, AllegroNotFound,
@@ -29,9 +30,11 @@ from .transport import (
 __all__ = [
     "AccessDenied", "AllegroAuthError", "AllegroClient", "AllegroConflict", "AllegroError", "AllegroForbidden",
     "AllegroNotFound", "AllegroOAuth", "AllegroOAuthError", "AllegroRateLimited", "AllegroServerError",
-    "AllegroTransportError", "AllegroValidationError", "AuthorizationPending", "CommandAnswer", "CursorIterator",
+    "AllegroTransportError", "AllegroValidationError", "AuthorizationPending", "CLAIM_EXISTS", "CommandAnswer",
+    "CursorIterator",
     "DEFAULT_API_URL", "DEFAULT_AUTH_URL", "DEFAULT_TIMEOUT", "DeviceAuthorization", "ExpiredDeviceCode",
     "FULFILLMENT_STATUSES", "InvalidClient", "InvalidGrant", "MEDIA_TYPE_BETA", "MEDIA_TYPE_BINARY",
-    "MEDIA_TYPE_PDF", "MEDIA_TYPE_PUBLIC", "SANDBOX_API_URL", "SANDBOX_AUTH_URL", "SELLER_FULFILLMENT_STATUSES",
+    "MEDIA_TYPE_PDF", "MEDIA_TYPE_PUBLIC", "REFUND_REASONS", "RETURN_REJECTION_CODES", "SANDBOX_API_URL",
+    "SANDBOX_AUTH_URL", "SELLER_FULFILLMENT_STATUSES",
     "SlowDown", "TokenSet", "USER_AGENT", "mask_secrets", "parse_retry_after",
 ]

@@ -1,4 +1,5 @@
-"""Allegro REST API client (orders, shipments, invoices, offers, Ship with Allegro, messages, issues).
+"""Allegro REST API client (orders, shipments, invoices, offers, Ship with Allegro, messages, issues,
+returns, refunds and commission refund claims).
 
 Plain Python, no Odoo import.  The client does not store tokens: it asks a
 ``token_provider(force_refresh=False) -> str`` for one before each call and,
@@ -13,7 +14,8 @@ from urllib.parse import quote
 from .errors import AllegroAuthError, AllegroConflict, AllegroError, AllegroValidationError
 from .pagination import CursorIterator, iter_by_time, iter_offset
 from .params import (
-    CHECKOUT_FORM_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS, build_filters, format_value, parse_timestamp,
+    CHECKOUT_FORM_FILTERS, CUSTOMER_RETURN_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS, REFUND_CLAIM_FILTERS,
+    REFUND_FILTERS, build_filters, format_value, parse_timestamp,
 )
 from .transport import (
     DEFAULT_TIMEOUT, MEDIA_TYPE_BETA, MEDIA_TYPE_BINARY, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, Transport,
@@ -49,6 +51,15 @@ SHIPPING = "/shipment-management"
 LABEL_PAGE_SIZES = ("A4", "A6")
 MAX_PICKUP_SHIPMENTS = 100
 COMMAND_EXISTS = "COMMAND_EXISTS"  # Allegro's 400 code for a command id used before
+# Customer returns, payment refunds, commission refund claims.
+CUSTOMER_RETURNS = "/order/customer-returns"  # beta: MEDIA_TYPE_BETA
+RETURN_REJECTION_CODES = ("REFUND_REJECTED", "NEW_ITEM_SENT", "ITEM_FIXED", "MISSING_PART_SENT", "ITEM_MISMATCH",
+                          "BUSINESS_PURCHASE", "NO_RETURN_RIGHT")
+MAX_REJECTION_REASON_LENGTH = 250
+REFUND_REASONS = ("REFUND", "COMPLAINT", "PRODUCT_NOT_AVAILABLE", "PAID_VALUE_TOO_LOW", "OVERPAID",
+                  "CANCELLED_BY_BUYER", "NOT_COLLECTED")
+MAX_SELLER_COMMENT_LENGTH = 250
+CLAIM_EXISTS = "ClaimExistsException"  # one commission refund claim per line item, whatever its status
 # Message center (/messaging) and post-purchase issues (/sale/issues, beta).
 MESSAGING = "/messaging"
 ISSUES = "/sale/issues"
@@ -706,6 +717,206 @@ class AllegroClient:
         return merged
 
     # ------------------------------------------------------------------
+    # Customer returns (beta), payment refunds, commission refund claims
+    # ------------------------------------------------------------------
+    def _beta(self, method, path, params=None, json=None):
+        return self._parse(self._send(method, path, params=params, json=json, media_type=MEDIA_TYPE_BETA))
+
+    def list_customer_returns(self, from_id=None, offset=0, limit=100, **filters):
+        """``GET /order/customer-returns`` (beta): one page (``customerReturns``, ``count``).
+
+        :param from_id: the id of the last return read: only returns created
+            after it come back (the cursor of an incremental reader).
+        Filters use Allegro's names or aliases: ``order_id``, ``status``,
+        ``buyer_login``, ``buyer_email``, ``offer_id``, ``waybill``,
+        ``reference_number``, ``created_at_gte``/``_lte``, ``marketplace_id``...
+        Lists become repeated parameters ("one or more").
+        """
+        _check_range("offset", offset, 0)
+        _check_range("limit", limit, 1, 1000)
+        params = build_filters(self._merge_filters(filters), CUSTOMER_RETURN_FILTERS, what="customer return filter")
+        params.update(offset=offset, limit=limit)
+        if from_id is not None:
+            params["from"] = _required_id(from_id, "from_id")
+        return self._beta("GET", CUSTOMER_RETURNS, params)
+
+    def iter_customer_returns(self, from_id=None, page_size=100, **filters):
+        """Iterate over the returns created after the return ``from_id`` (all
+        when None), oldest first, each page asked ``from`` the last return read.
+
+        A return created while the list is read comes at the end, none is
+        read twice. The iterator's ``cursor`` is the last id read: store it
+        and pass it as ``from_id`` next time. The cursor does not bring back
+        a return read before whose status changed since: read the returns
+        still open again (``customer_return_id=[...]`` or one by one).
+        """
+        _check_range("page_size", page_size, 1, 1000)
+        params = build_filters(self._merge_filters(filters), CUSTOMER_RETURN_FILTERS, what="customer return filter")
+
+        def fetch(from_id, limit):
+            query = dict(params, limit=limit)
+            if from_id is not None:
+                query["from"] = str(from_id)
+            return self._beta("GET", CUSTOMER_RETURNS, query)
+
+        return CursorIterator(fetch, "customerReturns", from_id=from_id, limit=page_size, ordered_ids=False)
+
+    def get_customer_return(self, return_id):
+        """``GET /order/customer-returns/{customerReturnId}`` (beta, CustomerReturn).
+
+        ``status`` and ``items[].reason.type`` are free strings: expect values
+        the spec does not list. ``items[]`` name the offer, not the line item.
+        """
+        return self._beta("GET", "%s/%s" % (CUSTOMER_RETURNS, _segment(return_id, "return_id")))
+
+    def reject_customer_return(self, return_id, code, reason=None):
+        """``POST /order/customer-returns/{id}/rejection`` (beta): refuse the refund of a return.
+
+        :param code: one of :data:`RETURN_REJECTION_CODES`; ``REFUND_REJECTED``
+            needs ``reason`` (1 to 250 characters).
+        :returns: the updated CustomerReturn. Allegro answers 422
+            (:class:`AllegroValidationError`) for a return already rejected or settled.
+        """
+        if code not in RETURN_REJECTION_CODES:
+            raise ValueError("Unknown rejection code %r; use one of %s" % (code, ", ".join(RETURN_REJECTION_CODES)))
+        if reason is not None and not 1 <= len(str(reason)) <= MAX_REJECTION_REASON_LENGTH:
+            raise ValueError("reason must have 1 to %d characters" % MAX_REJECTION_REASON_LENGTH)
+        if code == "REFUND_REJECTED" and not reason:
+            raise ValueError("A REFUND_REJECTED rejection needs a reason")
+        rejection = {"code": code}
+        if reason:
+            rejection["reason"] = str(reason)
+        return self._beta("POST", "%s/%s/rejection" % (CUSTOMER_RETURNS, _segment(return_id, "return_id")),
+                          json={"rejection": rejection})
+
+    def create_refund(self, command_id, payment_id, order_id, reason, line_items=None, delivery=None,
+                      overpaid=None, surcharges=None, additional_services=None, seller_comment=None):
+        """``POST /payments/refunds``: refund (part of) a payment to the buyer (RefundDetails).
+
+        :param command_id: the caller's UUID for this refund, stored before
+            calling: the spec's idempotency key. The call is not repeated
+            after an attempt whose answer was lost (a timeout, a 5xx): it
+            raises then, and the caller reads :meth:`list_refunds` for the
+            order before sending it again, with the same ``command_id``.
+        :param line_items: ``[{"id": line item id, "quantity": n}]`` or
+            ``[{"id": ..., "value": {"amount", "currency"}}]`` (the checkout
+            form's line item ids, one entry per line).
+        :param delivery, overpaid, additional_services: a Price
+            (``{"amount", "currency"}``); ``surcharges``: ``[{"id", "value"}]``.
+        Allegro answers 422 (:class:`AllegroValidationError`) for more than
+        was paid or is left to refund.
+        """
+        if reason not in REFUND_REASONS:
+            raise ValueError("Unknown refund reason %r; use one of %s" % (reason, ", ".join(REFUND_REASONS)))
+        body = {"commandId": _required_id(command_id, "command_id"),
+                "payment": {"id": _required_id(payment_id, "payment_id")},
+                "order": {"id": _required_id(order_id, "order_id")}, "reason": reason}
+        lines = []
+        for line in line_items or []:
+            line_id = _required_id(_item_id(line), "line item id")
+            if line.get("quantity") is not None:
+                _check_range("quantity", line["quantity"], 1)
+                lines.append({"id": line_id, "type": "QUANTITY", "quantity": line["quantity"]})
+            elif isinstance(line.get("value"), dict):
+                lines.append({"id": line_id, "type": "AMOUNT", "value": line["value"]})
+            else:
+                raise ValueError("Line item %s needs a quantity or a value" % line_id)
+        if lines:
+            body["lineItems"] = lines
+        others = {"delivery": delivery, "overpaid": overpaid, "additionalServices": additional_services}
+        body.update({key: {"value": value} for key, value in others.items() if value is not None})
+        if surcharges:
+            body["surcharges"] = list(surcharges)
+        if not (lines or surcharges or any(value is not None for value in others.values())):
+            raise ValueError("Nothing to refund: give line_items, delivery, overpaid, surcharges "
+                             "or additional_services")
+        if seller_comment:
+            if len(seller_comment) > MAX_SELLER_COMMENT_LENGTH:
+                raise ValueError("seller_comment can have at most %d characters" % MAX_SELLER_COMMENT_LENGTH)
+            body["sellerComment"] = seller_comment
+        # A lost answer is not repeated blindly: the caller looks for the refund first (see above).
+        return self._parse(self._send("POST", "/payments/refunds", json=body, idempotent=False))
+
+    def list_refunds(self, offset=0, limit=50, **filters):
+        """``GET /payments/refunds``: one page (``refunds``, ``count``, ``totalCount``).
+
+        Filters: ``order_id``, ``payment_id``, ``refund_id``,
+        ``occurred_at_gte``/``_lte``, ``status`` (WAITING, IN_PROGRESS,
+        SUCCESS, CANCELED, PARTIAL: not the refunds' own status values).
+        """
+        _check_range("offset", offset, 0)
+        _check_range("limit", limit, 1, 100)
+        params = build_filters(self._merge_filters(filters), REFUND_FILTERS, what="refund filter")
+        params.update(offset=offset, limit=limit)
+        return self._get("/payments/refunds", params)
+
+    def iter_refunds(self, page_size=100, **filters):
+        """Iterate over all refunds matching ``filters`` (offset pagination)."""
+        _check_range("page_size", page_size, 1, 100)
+        filters = self._merge_filters(filters)
+        build_filters(filters, REFUND_FILTERS, what="refund filter")
+
+        def fetch(offset, limit):
+            return self.list_refunds(offset, limit, **filters)
+
+        return iter_offset(fetch, "refunds", page_size, key=_item_id)
+
+    def find_refund(self, order_id, command_id=None, **criteria):
+        """The order's refund sent in a call whose answer was lost, or None.
+
+        The refunds do not carry the ``commandId``: one is recognised by what
+        it refunds (``criteria``: e.g. ``reason``, ``totalValue``), the
+        latest first. With ``command_id`` only for the caller's log.
+        """
+        found = [r for r in self.iter_refunds(order_id=order_id)
+                 if all(r.get(key) == value for key, value in criteria.items())]
+        if found:
+            _logger.info("Allegro refund of order %s (command %s) found: %s", order_id, command_id, found[-1]["id"])
+        return found[-1] if found else None
+
+    def create_refund_claim(self, line_item_id, quantity):
+        """``POST /order/refund-claims``: claim the commission back for a line item (201 ``{id}``).
+
+        Allegro takes one claim per line item, whatever its status: a second
+        one (or one Allegro filed itself) is refused with 422
+        :data:`CLAIM_EXISTS` in ``codes``; so is a claim after Allegro's window
+        (45 days from the purchase). Not repeated after a lost answer: look
+        for the claim with :meth:`iter_refund_claims` first.
+        """
+        _check_range("quantity", quantity, 1)
+        body = {"lineItem": {"id": _required_id(line_item_id, "line_item_id")}, "quantity": quantity}
+        return self._parse(self._send("POST", "/order/refund-claims", json=body, idempotent=False))
+
+    def get_refund_claim(self, claim_id):
+        """``GET /order/refund-claims/{claimId}`` (RefundClaim; ``commission.amount`` is a number)."""
+        return self._get("/order/refund-claims/%s" % _segment(claim_id, "claim_id"))
+
+    def list_refund_claims(self, offset=0, limit=25, **filters):
+        """``GET /order/refund-claims``: one page (``refundClaims``, ``count``).
+
+        Filters: ``offer_id``, ``buyer_id``, ``status``.
+        """
+        _check_range("offset", offset, 0)
+        _check_range("limit", limit, 1, 100)
+        params = build_filters(self._merge_filters(filters), REFUND_CLAIM_FILTERS, what="refund claim filter")
+        params.update(offset=offset, limit=limit)
+        return self._get("/order/refund-claims", params)
+
+    def iter_refund_claims(self, page_size=100, **filters):
+        """Iterate over all claims matching ``filters`` (offset pagination; the
+        answer has no ``totalCount``: a short page ends it)."""
+        _check_range("page_size", page_size, 1, 100)
+        filters = self._merge_filters(filters)
+        build_filters(filters, REFUND_CLAIM_FILTERS, what="refund claim filter")
+
+        def fetch(offset, limit):
+            return self.list_refund_claims(offset, limit, **filters)
+
+        return iter_offset(fetch, "refundClaims", page_size, key=_item_id)
+
+    def cancel_refund_claim(self, claim_id):
+        """``DELETE /order/refund-claims/{claimId}`` (204); cannot be undone, 422 once processed."""
+        self._send("DELETE", "/order/refund-claims/%s" % _segment(claim_id, "claim_id"))
     # Message center (/messaging) and post-purchase issues (/sale/issues, beta)
     # ------------------------------------------------------------------
     def list_threads(self, offset=0, limit=MAX_THREADS_PAGE):

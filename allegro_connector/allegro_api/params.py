@@ -38,6 +38,40 @@ OFFER_FILTERS = {
     "sort": "sort",
 }
 
+CUSTOMER_RETURN_FILTERS = {
+    "customer_return_id": "customerReturnId",
+    "order_id": "orderId",
+    "buyer_email": "buyer.email",
+    "buyer_login": "buyer.login",
+    "offer_id": "items.offerId",
+    "item_name": "items.name",
+    "waybill": "parcels.waybill",
+    "transporting_waybill": "parcels.transportingWaybill",
+    "carrier_id": "parcels.carrierId",
+    "transporting_carrier_id": "parcels.transportingCarrierId",
+    "sender_phone_number": "parcels.sender.phoneNumber",
+    "reference_number": "referenceNumber",
+    "created_at_gte": "createdAt.gte",
+    "created_at_lte": "createdAt.lte",
+    "marketplace_id": "marketplaceId",
+    "status": "status",
+}
+
+REFUND_FILTERS = {
+    "refund_id": "id",
+    "payment_id": "payment.id",
+    "order_id": "order.id",
+    "occurred_at_gte": "occurredAt.gte",
+    "occurred_at_lte": "occurredAt.lte",
+    "status": "status",
+}
+
+REFUND_CLAIM_FILTERS = {
+    "offer_id": "lineItem.offer.id",
+    "buyer_id": "buyer.id",
+    "status": "status",
+}
+
 # Allegro parameter names accepted as given (besides the aliases' targets).
 OFFER_EXTRA_PARAMS = frozenset((
     "sellingMode.priceAutomation.rule.id",

@@ -302,6 +302,61 @@ class AllegroEmulator:
         with self.lock:
             self.store.shipping.closed_points.add(point_id)
 
+    # -- customer returns, payment refunds, commission refund claims ---------
+    def add_customer_return(self, order_id, items=None, **fields):
+        """A buyer's return (CustomerReturn) of an order: ``items`` lists
+        (offer id, quantity), default the whole order; ``fields``: status,
+        reason, comment, waybill, carrier_id, created_at. Any status or reason
+        is kept as given, also one the spec does not list."""
+        with self.lock:
+            return _snapshot(self.store.returns.add_return(order_id, items, **fields))
+
+    def customer_return(self, return_id):
+        with self.lock:
+            return _snapshot(self.store.returns.customer_return(return_id))
+
+    def set_customer_return_status(self, return_id, status):
+        with self.lock:
+            self.store.returns.set_return_status(return_id, status)
+
+    @property
+    def refunds(self):
+        """The payment refunds (RefundDetails), oldest first."""
+        with self.lock:
+            return _snapshot(list(self.store.returns.refunds.values()))
+
+    @property
+    def refund_status(self):
+        """The status new payment refunds get (SUCCESS unless a test says otherwise)."""
+        return self.store.returns.refund_status
+
+    @refund_status.setter
+    def refund_status(self, status):
+        self.store.returns.refund_status = status
+
+    @property
+    def claim_window_days(self):
+        """Days after a purchase in which a commission refund claim is accepted."""
+        return self.store.returns.claim_window_days
+
+    @claim_window_days.setter
+    def claim_window_days(self, days):
+        self.store.returns.claim_window_days = int(days)
+
+    @property
+    def refund_claims(self):
+        with self.lock:
+            return _snapshot(list(self.store.returns.claims.values()))
+
+    def set_refund_claim_status(self, claim_id, status):
+        """Allegro decides on a claim: GRANTED, REJECTED, APPEALED..."""
+        with self.lock:
+            self.store.returns.claims[claim_id]["status"] = status
+
+    def add_automatic_refund_claim(self, line_item_id, quantity=1):
+        """A claim Allegro filed by itself (type AUTOMATIC): the seller's own is then refused."""
+        with self.lock:
+            return _snapshot(self.store.returns.add_claim(line_item_id, quantity, kind="AUTOMATIC"))
     # -- messages and post-purchase issues -----------------------------------
     def buyer_message(self, order_id=None, text="Dzień dobry, kiedy wyślecie paczkę?", login=None, attachments=(),
                       offer_id=None):

@@ -15,7 +15,8 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import api_messaging, api_orders, api_sale, api_shipping  # noqa: F401  (they register their routes on API)
+# The API modules register their routes on API.
+from . import api_messaging, api_orders, api_returns, api_sale, api_shipping  # noqa: F401
 from .common import JSON_V1, iso, utcnow
 from .control import CONTROL
 from .faults import error_reply
@@ -177,6 +178,8 @@ class Handler(BaseHTTPRequestHandler):
             except Exception:  # a bug in the emulator: answer like Allegro's 500, keep serving
                 traceback.print_exc()
                 reply = ApiError(500, "Internal emulator error").reply()
+            if reply.status >= 400 and route.options.get("error_media"):
+                reply.media = route.options["error_media"]  # beta endpoints declare their errors in their own type
             return reply, reply.encode()
 
     def _guard(self, emu, req, route):

@@ -13,6 +13,7 @@ from . import catalogue
 from .common import deep_merge, iso, new_revision, utcnow
 from .offer_book import OfferBook
 from .generator import UNPAID, OrderFactory, hints_from, recompute_total
+from .returns import ReturnsDesk
 from .messaging import IssueDesk, MessageCenter
 from .shipping import ShippingDesk
 
@@ -37,6 +38,7 @@ class Store:
         self.invoice_files = {}  # invoice id -> bytes
         self.book = OfferBook(self.offers)
         self.shipping = ShippingDesk(self)
+        self.returns = ReturnsDesk(self)
         self.messaging = MessageCenter(self)
         self.issues = IssueDesk(self)
         self.created_at = utcnow()
