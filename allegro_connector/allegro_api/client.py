@@ -6,16 +6,17 @@ Plain Python, no Odoo import.  The client does not store tokens: it asks a
 on a 401, once more with ``force_refresh=True`` before retrying the call once.
 """
 
+import json
 import logging
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from .errors import AllegroAuthError, AllegroConflict, AllegroError, AllegroValidationError
-from .pagination import CursorIterator, iter_by_time, iter_offset
+from .pagination import CursorIterator, iter_by_time, iter_newest_first, iter_offset
 from .params import (
-    CHECKOUT_FORM_FILTERS, CUSTOMER_RETURN_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS, REFUND_CLAIM_FILTERS,
-    REFUND_FILTERS, build_filters, format_value, parse_timestamp,
+    BILLING_ENTRY_FILTERS, CHECKOUT_FORM_FILTERS, CUSTOMER_RETURN_FILTERS, OFFER_EXTRA_PARAMS, OFFER_FILTERS,
+    PAYMENT_OPERATION_FILTERS, REFUND_CLAIM_FILTERS, REFUND_FILTERS, build_filters, format_value, parse_timestamp,
 )
 from .transport import (
     DEFAULT_TIMEOUT, MEDIA_TYPE_BETA, MEDIA_TYPE_BINARY, MEDIA_TYPE_PDF, MEDIA_TYPE_PUBLIC, USER_AGENT, Transport,
@@ -76,6 +77,15 @@ CLAIM_DECISIONS = ("ACCEPTED_REPAIR", "ACCEPTED_REFUND", "ACCEPTED_EXCHANGE", "A
                    "REJECTED_ADDITIONAL_REQUIREMENTS_NOT_COMPLETED", "REJECTED_PRODUCT_NOT_RETURNED",
                    "REJECTED_PRODUCT_DAMAGED_BY_USER", "REJECTED_PRODUCT_CONFORMS_TO_CONTRACT",
                    "REJECTED_MINOR_DEFECT", "REJECTED_OTHER", "REJECTED_CLAIM_WITHDRAWN_BY_BUYER")
+# Fees (/billing) and payment operations: both cap the offset; payment operations refuse (422)
+# a search finding more than 10,000 operations.
+BILLING_PAGE_SIZE = 100
+PAYMENT_OPERATIONS_PAGE_SIZE = 50
+MAX_MONEY_OFFSET = 10000
+MONEY_TIME_FILTERS = {"occurred_at_gte": "occurredAt.gte", "occurred_at_lte": "occurredAt.lte"}
+WALLET_TYPES = ("AVAILABLE", "WAITING")
+PAYMENT_OPERATORS = ("PAYU", "P24", "AF", "AF_P24", "AF_PAYU")
+OPERATION_GROUPS = ("INCOME", "OUTCOME", "REFUND", "BLOCKADES")
 
 
 def _segment(value, what):
@@ -1153,6 +1163,89 @@ class AllegroClient:
         return self._parse(self._send(method, path, params=params, json=json, media_type=MEDIA_TYPE_BETA))
 
 
+    # ------------------------------------------------------------------
+    # Fees (billing) and payment operations (wallets, payouts)
+    # ------------------------------------------------------------------
+    def get_billing_types(self):
+        """``GET /billing/billing-types``: ``[{id, description}]``, named in the client's language.
+
+        The full list of codes is not documented: read it, do not hard-code it.
+        """
+        return self._get("/billing/billing-types")
+
+    def list_billing_entries(self, offset=0, limit=BILLING_PAGE_SIZE, **filters):
+        """``GET /billing/billing-entries``: one page (``billingEntries``, newest first, no count).
+
+        Filters: ``occurred_at_gte``/``_lte``, ``type_id`` (a list: repeated),
+        ``offer_id``, ``order_id``, ``marketplace_id`` (default: the account's).
+        """
+        _check_range("offset", offset, 0, MAX_MONEY_OFFSET)
+        _check_range("limit", limit, 1, BILLING_PAGE_SIZE)
+        params = build_filters(self._merge_filters(filters), dict(BILLING_ENTRY_FILTERS, **MONEY_TIME_FILTERS),
+                               what="billing entry filter")
+        params.update(offset=offset, limit=limit)
+        return self._get("/billing/billing-entries", params)
+
+    def iter_billing_entries(self, occurred_at_gte, occurred_at_lte=None, page_size=BILLING_PAGE_SIZE, **filters):
+        """Every billing entry that occurred in ``[occurred_at_gte, occurred_at_lte]`` (up to now when not
+        given), each once, newest first: past the offset cap (10,000) the window's end moves back to the
+        oldest entry read, so entries sharing a time across a page boundary or arriving meanwhile are
+        neither lost nor repeated. The next incremental read starts at this read's end (inclusive)."""
+        return self._iter_money(self.list_billing_entries, "billingEntries", BILLING_ENTRY_FILTERS,
+                                "billing entry filter", occurred_at_gte, occurred_at_lte, page_size,
+                                BILLING_PAGE_SIZE, filters, split=False)
+
+    def list_payment_operations(self, offset=0, limit=PAYMENT_OPERATIONS_PAGE_SIZE, **filters):
+        """``GET /payments/payment-operations``: one page (``paymentOperations``, ``count``, ``totalCount``),
+        newest first; each operation carries its wallet's balance after it.
+
+        Filters: ``occurred_at_gte``/``_lte``, ``wallet_type`` (AVAILABLE by
+        default, WAITING), ``payment_operator``, ``group`` (a list), ``currency``,
+        ``marketplace_id``, ``payment_id``, ``participant_login``.
+        Allegro answers 422 when the search finds more than 10,000 operations.
+        """
+        _check_range("offset", offset, 0, MAX_MONEY_OFFSET)
+        _check_range("limit", limit, 1, PAYMENT_OPERATIONS_PAGE_SIZE)
+        filters = self._merge_filters(filters)
+        _check_choices("wallet_type", filters.get("wallet_type"), WALLET_TYPES)
+        _check_choices("payment_operator", filters.get("payment_operator"), PAYMENT_OPERATORS)
+        _check_choices("group", filters.get("group"), OPERATION_GROUPS)
+        params = build_filters(filters, dict(PAYMENT_OPERATION_FILTERS, **MONEY_TIME_FILTERS),
+                               what="payment operation filter")
+        params.update(offset=offset, limit=limit)
+        return self._get("/payments/payment-operations", params)
+
+    def iter_payment_operations(self, occurred_at_gte, occurred_at_lte=None,
+                                page_size=PAYMENT_OPERATIONS_PAGE_SIZE, **filters):
+        """Every payment operation that occurred in ``[occurred_at_gte, occurred_at_lte]`` (up to now when
+        not given), each once, newest first. A window finding more than Allegro lists (422) is read in
+        halves; operations have no id, so one is known by its type, time, wallet, value and links."""
+        return self._iter_money(self.list_payment_operations, "paymentOperations", PAYMENT_OPERATION_FILTERS,
+                                "payment operation filter", occurred_at_gte, occurred_at_lte, page_size,
+                                PAYMENT_OPERATIONS_PAGE_SIZE, filters, split=True)
+
+    def _iter_money(self, list_page, items_key, aliases, what, gte, lte, page_size, maximum, filters, split):
+        _check_range("page_size", page_size, 1, maximum)
+        # A fixed end: what arrives while the list is read comes above it, and shifts no page.
+        gte = _as_utc(gte, "occurred_at_gte")
+        lte = _as_utc(lte, "occurred_at_lte") or datetime.now(timezone.utc).replace(tzinfo=None)
+        if gte is None:
+            raise ValueError("occurred_at_gte is required")
+        if lte < gte:
+            raise ValueError("occurred_at_lte cannot be earlier than occurred_at_gte")
+        filters = self._merge_filters(filters)
+        if set(filters) & (set(MONEY_TIME_FILTERS) | set(MONEY_TIME_FILTERS.values())):
+            raise ValueError("Give the time range as occurred_at_gte/occurred_at_lte arguments")
+        build_filters(filters, aliases, what=what)
+
+        def fetch(low, high, offset, limit):
+            return list_page(offset, limit, occurred_at_gte=low, occurred_at_lte=high, **filters)
+
+        return iter_newest_first(fetch, items_key, page_size, gte, lte, moment=_occurred_at,
+                                 key=_money_key, max_offset=MAX_MONEY_OFFSET,
+                                 split=_too_many_found if split else None)
+
+
 def _as_utc(value, what):
     """A naive UTC datetime (as Odoo stores them) from an ISO string or a datetime; ``None`` stays ``None``."""
     if value is None:
@@ -1181,3 +1274,27 @@ def _attachment_type(filename):
     if extension not in ATTACHMENT_MEDIA_TYPES:
         raise ValueError("Allegro takes PNG, GIF, BMP, TIFF, JPEG or PDF attachments, not %r" % filename)
     return ATTACHMENT_MEDIA_TYPES[extension]
+
+
+def _check_choices(name, value, choices):
+    values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for item in values:
+        if item is not None and item not in choices:
+            raise ValueError("Unknown %s %r; use one of %s" % (name, item, ", ".join(choices)))
+
+
+def _occurred_at(item):
+    return parse_timestamp(item.get("occurredAt")) if isinstance(item, dict) else None
+
+
+def _money_key(item):
+    """A billing entry's id; a payment operation has none, so all it says (with the balance after it,
+    which tells two equal operations of one instant apart) is its identity."""
+    if not isinstance(item, dict):
+        return None
+    return item.get("id") or json.dumps(item, sort_keys=True)
+
+
+def _too_many_found(error):
+    """The 422 of a payment operation search that found too many operations."""
+    return isinstance(error, AllegroValidationError) and getattr(error, "status", None) == 422

@@ -1,6 +1,10 @@
 """Generic pagination helpers: offset/limit lists, lists paged by time and id
 cursors (event journals)."""
 
+from datetime import timedelta
+
+SMALLEST_WINDOW = timedelta(seconds=1)  # a window is not split below this
+
 
 def id_sort_key(value):
     """Order ids numerically when they are all digits, else as strings.
@@ -160,3 +164,50 @@ class CursorIterator:
             if page_max is None or (
                     request_from is not None and id_sort_key(page_max) <= id_sort_key(request_from)):
                 return
+
+
+def iter_newest_first(fetch_page, items_key, page_size, gte, lte, moment, key, max_offset, split=None):
+    """Yield each item of a list sorted newest first, in ``[gte, lte]``, once,
+    however long the list and whatever arrives while it is read.
+
+    An item arriving meanwhile is newer: it pushes the rest down, so a page
+    repeats items of the one before, never skips one (``key`` drops repeats).
+    When the next offset would pass ``max_offset``, the window's upper bound
+    moves to the oldest time read and the offset restarts at 0; the items at
+    that time are read again and dropped.
+
+    :param fetch_page: ``fetch_page(gte, lte, offset, limit) -> dict``.
+    :param split: ``split(error) -> bool``: the error says the window holds
+        too many items; its newer half is read first, then its older half.
+        ``lte`` must then be given (the split needs both bounds).
+    Items come newest first within a window; a reader keeping a mark should
+    move it only once the iteration ended.
+    """
+    seen = set()
+    windows = [(gte, lte)]
+    while windows:
+        low, high = windows.pop()
+        offset = 0
+        while True:
+            try:
+                items = (fetch_page(low, high, offset, page_size) or {}).get(items_key) or []
+            except Exception as error:
+                if offset or split is None or not split(error) or high - low < SMALLEST_WINDOW:
+                    raise
+                middle = low + (high - low) / 2
+                windows += [(low, middle), (middle, high)]
+                break
+            for item in items:
+                identity = key(item)
+                if identity is None or identity not in seen:
+                    seen.add(identity)
+                    yield item
+            if len(items) < page_size:
+                break
+            offset += len(items)
+            if offset > max_offset:
+                oldest = moment(items[-1])
+                if oldest is None or oldest == high:
+                    raise RuntimeError("More than %d items share the time %s" % (max_offset, oldest))
+                high, offset = oldest, 0
+

@@ -135,3 +135,20 @@ def build_filters(filters, aliases, extra_names=frozenset(), what="filter"):
         else:
             params[name] = format_value(value)
     return params
+
+BILLING_ENTRY_FILTERS = {
+    "marketplace_id": "marketplaceId",
+    "type_id": "type.id",
+    "offer_id": "offer.id",
+    "order_id": "order.id",
+}
+
+PAYMENT_OPERATION_FILTERS = {
+    "wallet_type": "wallet.type",
+    "payment_operator": "wallet.paymentOperator",
+    "payment_id": "payment.id",
+    "participant_login": "participant.login",
+    "group": "group",
+    "marketplace_id": "marketplaceId",
+    "currency": "currency",
+}

@@ -9,6 +9,7 @@ import json
 import random
 import threading
 
+from .common import utcnow
 from .demo import demo_orders
 from .faults import Faults
 from .oauth import OAuth
@@ -417,6 +418,71 @@ class AllegroEmulator:
                 issue["currentState"]["chatActive"] = chat_active
             issue.update(overrides)
             return _snapshot(issue)
+
+    # -- billing entries and payment operations -----------------------------
+    def seed_money(self, days=30, payout_every=7):
+        """The money of the orders bought in the last ``days`` (seed orders first): payments, fees,
+        refunds, a correction and payouts per wallet currency (PLN, CZK, HUF, EUR)."""
+        with self.lock:
+            self.store.money.seed_from_orders(days, payout_every)
+
+    def add_billing_entry(self, type_id, amount, occurred_at=None, marketplace_id="allegro-pl", order_id=None,
+                          offer=None, **fields):
+        """One billing entry, also an odd one: an unknown type (``name=``), no order, a zero amount;
+        ``fields``: tax, name, additional_info, entry_id."""
+        with self.lock:
+            return _snapshot(self.store.money.add_entry(type_id, amount, occurred_at, marketplace_id, order_id,
+                                                        offer, **fields))
+
+    def reverse_billing_entry(self, entry_id, occurred_at=None):
+        """A correction entry cancelling ``entry_id`` (same type and links, opposite amount)."""
+        with self.lock:
+            return _snapshot(self.store.money.reverse_entry(entry_id, occurred_at))
+
+    def add_payment_operation(self, op_type, amount, occurred_at=None, currency="PLN", **fields):
+        """One payment operation, ``amount`` signed as it changes the wallet; ``fields``: group, operator,
+        wallet_type, marketplace_id and the type's own fields (payment, participant, payout...)."""
+        with self.lock:
+            return _snapshot(self.store.money.add_operation(op_type, amount, occurred_at, currency, **fields))
+
+    def payout(self, currency, occurred_at=None):
+        """The wallet's balance paid out to the bank now (or at ``occurred_at``); None when nothing to pay."""
+        with self.lock:
+            return _snapshot(self.store.money.payout(currency, occurred_at or utcnow()))
+
+    def bulk_money(self, entries=0, operations=0, days=30, same_moment=3):
+        """Many billing entries and PLN payment operations fast (benchmarks), ``same_moment`` per instant."""
+        with self.lock:
+            self.store.money.bulk(entries, operations, days, same_moment)
+
+    def change_during_money_listing(self, change, after_pages=1):
+        """Run ``change()`` (e.g. an add_billing_entry) once the next ``after_pages`` pages of billing
+        entries or payment operations are served, before the next page."""
+        with self.lock:
+            self.store.money.listing_changes.append([after_pages, change])
+
+    @property
+    def billing_entries(self):
+        """Billing entries oldest first, as the API shows them (English type names)."""
+        with self.lock:
+            return _snapshot([{k: v for k, v in e.items() if not k.startswith("_")}
+                              for e in self.store.money.entries.items])
+
+    @property
+    def payment_operations(self):
+        """Payment operations oldest first."""
+        with self.lock:
+            return _snapshot(self.store.money.operations.items)
+
+    @property
+    def payouts(self):
+        """Payout id -> amount, currency, occurredAt and the reference the bank statement line carries."""
+        with self.lock:
+            return _snapshot(self.store.money.payouts)
+
+    def wallet_balance(self, currency, operator="PAYU", wallet_type="AVAILABLE"):
+        with self.lock:
+            return self.store.money.wallet_balance(currency, operator, wallet_type)
 
     # -- observation ---------------------------------------------------------
     def duplicates(self):

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # The API modules register their routes on API.
-from . import api_messaging, api_orders, api_returns, api_sale, api_shipping  # noqa: F401
+from . import api_messaging, api_money, api_orders, api_returns, api_sale, api_shipping  # noqa: F401
 from .common import JSON_V1, iso, utcnow
 from .control import CONTROL
 from .faults import error_reply

@@ -15,6 +15,7 @@ from .offer_book import OfferBook
 from .generator import UNPAID, OrderFactory, hints_from, recompute_total
 from .returns import ReturnsDesk
 from .messaging import IssueDesk, MessageCenter
+from .money import MoneyLedger
 from .shipping import ShippingDesk
 
 # Event ids are numeric strings of equal length, so they also sort as strings.
@@ -41,6 +42,7 @@ class Store:
         self.returns = ReturnsDesk(self)
         self.messaging = MessageCenter(self)
         self.issues = IssueDesk(self)
+        self.money = MoneyLedger(self)
         self.created_at = utcnow()
 
     # -- orders --------------------------------------------------------------
