@@ -591,3 +591,72 @@ def test_load_spec_follows_the_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("ALLEGRO_OPENAPI", str(tiny))
     assert load_spec() == {"openapi": "3.0.0", "paths": {}}
     assert load_spec() is load_spec()  # parsed once
+
+
+def exercise_money(emu, api):
+    """The fees and payment operations routes, with successes, odd data and the errors each one can give."""
+    emu.seed_orders(20)
+    emu.seed_money()
+    order = emu.add_order(status="READY_FOR_PROCESSING")
+    emu.add_billing_entry("XYZ", "0.00", name="A fee the client does not know", tax={"annotation": "OUT_OF_SCOPE"})
+    commission = emu.add_billing_entry("SUC", "-3.00", order_id=order["id"], offer=order["lineItems"][0]["offer"])
+    emu.reverse_billing_entry(commission["id"])
+    emu.add_payment_operation("TOP_UP", "5.00")
+    emu.add_payment_operation("CORRECTION", "-1.00", group="REFUND", marketplace_id="allegro-pl")
+    types = "/billing/billing-types"
+    api.get(types)
+    api.get(types, headers={"Accept-Language": "pl-PL"})
+    entries = "/billing/billing-entries"
+    api.get(entries)
+    api.get(entries, params={"type.id": ["SUC", "REF"], "order.id": order["id"], "limit": 5, "offset": 1})
+    api.get(entries, params={"offer.id": commission["offer"]["id"], "marketplaceId": "allegro-cz",
+                             "occurredAt.gte": "2020-01-01T00:00:00.000Z", "occurredAt.lte": "2100-01-01T00:00:00Z"},
+            headers={"Accept-Language": "pl-PL"})
+    api.get(entries, params={"limit": 101})
+    api.get(entries, params={"offset": 10001})
+    api.get(entries, params={"occurredAt.gte": "2030-01-02T00:00:00Z", "occurredAt.lte": "2030-01-01T00:00:00Z"})
+    api.get(entries, headers={"Accept": "text/html"})
+    api.get(entries, headers={"Authorization": "Bearer wrong"})
+    operations = "/payments/payment-operations"
+    api.get(operations)
+    api.get(operations, params={"group": ["INCOME", "REFUND"], "currency": "PLN", "wallet.type": "AVAILABLE",
+                                "wallet.paymentOperator": "PAYU", "marketplaceId": "allegro-pl", "limit": 50,
+                                "offset": 2, "occurredAt.gte": "2020-01-01T00:00:00Z"})
+    payment = next(o for o in emu.payment_operations if o["type"] == "CONTRIBUTION")
+    api.get(operations, params={"payment.id": payment["payment"]["id"],
+                                "participant.login": payment["participant"]["login"]})
+    api.get(operations, params={"wallet.type": "WAITING"})
+    api.get(operations, params={"limit": 51})
+    api.get(operations, params={"group": "OTHER"})
+    api.get(operations, headers={"Authorization": "Bearer wrong"})
+    emu.faults.add(status=429, count=1, path_prefix="/billing")
+    api.get(entries)
+    emu.faults.add(status=503, count=1, path_prefix=operations)
+    api.get(operations)
+    emu.bulk_money(operations=10_001, days=2)
+    api.get(operations)  # too many found: 422
+
+
+def test_fees_and_payment_operations_match_the_spec(spec, emu, api):
+    exercise_money(emu, api)
+    served = [r for r in emu.requests if r["route"] in spec["paths"]]
+    for record in served:
+        check_record(spec, record)
+    covered = {(r["method"], r["route"], r["status"]) for r in served}
+    entries, operations = "/billing/billing-entries", "/payments/payment-operations"
+    expected = {
+        ("GET", "/billing/billing-types", 200), ("GET", entries, 200), ("GET", entries, 401),
+        ("GET", entries, 406), ("GET", entries, 422), ("GET", entries, 429), ("GET", operations, 200),
+        ("GET", operations, 401), ("GET", operations, 422), ("GET", operations, 503),
+    }
+    assert expected <= covered, sorted(expected - covered)
+    bodies = [json.loads(r["response_body"]) for r in served if r["route"] == operations and r["status"] == 200]
+    kinds = {o["type"] for body in bodies for o in body["paymentOperations"]}
+    assert {"CONTRIBUTION", "PAYOUT", "CORRECTION", "TOP_UP"} <= kinds
+    # The validator does not follow the discriminator: each operation against its type's own schema.
+    mapping = spec["components"]["schemas"]["BaseOperation"]["discriminator"]["mapping"]
+    for body in bodies:
+        for operation in body["paymentOperations"]:
+            validate_schema(spec, mapping.get(operation["type"], "#/BaseOperation").rsplit("/", 1)[-1], operation)
+    with pytest.raises(ContractError):
+        validate_schema(spec, "PayoutOperation", {k: v for k, v in operation.items() if k != "payout"})
