@@ -153,8 +153,8 @@ def main():
                 sys.exit("validating %s asked for more than a click" % picking.name)
     validated = time.monotonic()
     validation_requests = len(emu.requests)
-    jobs = run_jobs(registry, [("method_name", "=", "_create_job"), ("model_name", "=", "allegro.parcel")],
-                    args.workers)
+    jobs = run_jobs(registry, [("method_name", "in", ("_create_job", "_follow_job")),
+                               ("model_name", "=", "allegro.parcel")], args.workers)
     finished = time.monotonic()
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.api.SUPERUSER_ID, {})

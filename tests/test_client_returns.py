@@ -11,7 +11,7 @@ from allegro_emulator import AllegroEmulator
 from allegro_emulator.common import iso, utcnow
 from allegro_emulator.contract import require_spec, validate_request, validate_response
 from allegro_emulator.returns import RETURN_STATUSES
-from test_client import CLIENT_ID, CLIENT_SECRET, RecordingSleep, TokenProvider, api
+from test_client import CLIENT_ID, CLIENT_SECRET, api
 
 REFUNDS = "/payments/refunds"
 SWITCHES = ("refund_status", "claim_window_days")
@@ -34,33 +34,6 @@ def clean_emulator(emu):
     emu.faults.clear()
     for name, value in saved.items():
         setattr(emu, name, value)
-
-
-@pytest.fixture
-def sleep():
-    return RecordingSleep()
-
-
-@pytest.fixture
-def make_client(emu, sleep):
-    clients = []
-
-    def make(**kwargs):
-        kwargs.setdefault("timeout", (2, 5))
-        kwargs.setdefault("sleep", sleep)
-        oauth = api.AllegroOAuth(emu.url + "/auth/oauth", CLIENT_ID, CLIENT_SECRET, sleep=RecordingSleep())
-        client = api.AllegroClient(emu.url, TokenProvider(oauth, emu.issue_tokens()), **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
-def client(make_client):
-    return make_client()
 
 
 def an_order(emu, quantities=(2, 1), **overrides):

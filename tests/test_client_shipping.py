@@ -7,7 +7,7 @@ import pytest
 
 from allegro_emulator import AllegroEmulator
 from allegro_emulator.catalogue import DELIVERY_METHODS
-from test_client import CLIENT_ID, CLIENT_SECRET, RecordingSleep, TokenProvider, api
+from test_client import CLIENT_ID, CLIENT_SECRET, RecordingSleep, api
 
 METHODS = {m["name"]: {"id": m["id"], "name": m["name"]} for m in DELIVERY_METHODS}
 CREATE = "/shipment-management/shipments/create-commands"
@@ -32,33 +32,6 @@ def clean_emulator(emu):
     emu.faults.clear()
     for name, value in saved.items():
         setattr(emu, name, value)
-
-
-@pytest.fixture
-def sleep():
-    return RecordingSleep()
-
-
-@pytest.fixture
-def make_client(emu, sleep):
-    clients = []
-
-    def make(**kwargs):
-        kwargs.setdefault("timeout", (2, 5))
-        kwargs.setdefault("sleep", sleep)
-        oauth = api.AllegroOAuth(emu.url + "/auth/oauth", CLIENT_ID, CLIENT_SECRET, sleep=RecordingSleep())
-        client = api.AllegroClient(emu.url, TokenProvider(oauth, emu.issue_tokens()), **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-@pytest.fixture
-def client(make_client):
-    return make_client()
 
 
 def an_order(emu, method="Allegro Kurier DPD", **overrides):

@@ -626,6 +626,21 @@ class AllegroClient:
         return self._post_command("shipments/create-commands", command_id, shipment_input,
                                   self.get_shipment_command)
 
+    def follow_command(self, answer, read, max_seconds=10.0):
+        """Read a Ship with Allegro command again (``read()``), waiting what
+        its Retry-After asks, until it ends or ``max_seconds`` have gone;
+        returns its last answer. For a person waiting on a button: a job
+        should rather come back later by itself."""
+        waited = 0.0
+        while answer.get("status") not in ("SUCCESS", "ERROR"):
+            wait = answer.retry_after if answer.retry_after is not None else 1.0
+            if waited + wait > max_seconds:
+                break
+            self._transport.sleep(wait)
+            waited += wait
+            answer = read()
+        return answer
+
     def get_shipment_command(self, command_id):
         """``GET .../shipments/create-commands/{commandId}``: ``status`` IN_PROGRESS|SUCCESS|ERROR,
         ``shipmentId`` on SUCCESS, ``errors[]`` on ERROR (a :class:`CommandAnswer`)."""

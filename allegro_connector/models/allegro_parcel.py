@@ -1,8 +1,8 @@
 import json
 import logging
 import math
-import time
 import uuid
+from datetime import timedelta
 
 
 from odoo import api, fields, models
@@ -18,8 +18,8 @@ from ..const import CHANNEL_UPDATES, KEY_PARCEL
 
 _logger = logging.getLogger(__name__)
 
-# Seconds a job or a button waits, honouring Retry-After, for a command
-# Allegro is still carrying out; longer, the job tries again later.
+# Seconds a button (cancel, pickup) waits, honouring Retry-After, for a command
+# Allegro is still carrying out; the parcel's job never waits, it comes back later.
 FOLLOW_SECONDS = 10
 # Attempts of one parcel's job (Allegro busy, down, or still at work).
 MAX_ATTEMPTS = 20
@@ -118,31 +118,33 @@ class AllegroParcel(models.Model):
             "Parcel ordered from Allegro; its tracking number and label follow in a moment."))
         return parcel
 
-    def _enqueue(self, eta=None):
+    def _enqueue(self, job="_create_job", wait=None):
+        """Queue the parcel's job (``wait``: seconds before it may run); the
+        identity key keeps one job of each kind per parcel waiting."""
+        eta = wait and fields.Datetime.now() + timedelta(seconds=wait)
         for parcel in self:
-            job = parcel.with_delay(
+            queued = getattr(parcel.with_delay(
                 channel=CHANNEL_UPDATES,
-                identity_key=KEY_PARCEL % parcel.id,
+                identity_key="%s-%s" % (KEY_PARCEL % parcel.id, job),
                 max_retries=MAX_ATTEMPTS,
                 eta=eta,
                 description=self.env._("Allegro: parcel for %(picking)s", picking=parcel.picking_id.display_name),
-            )._create_job()
-            record = job.db_record() if hasattr(job, "db_record") else job
+            ), job)()
+            record = queued.db_record() if hasattr(queued, "db_record") else queued
             parcel.job_id = record
 
     def _create_job(self):
-        """The job of one parcel: order it, follow the command, take the result."""
+        """The job of one parcel: send the create command. What Allegro has not
+        finished yet is read by a job of its own (``_follow_job``), so that no
+        worker waits and what this attempt wrote (the sender) is kept."""
         self.ensure_one()
-        # The person's right was checked when the delivery was validated;
-        # talking to Allegro is the connector's work, written in the shop's language.
-        parcel = self.sudo()
-        parcel = parcel.with_context(lang=parcel.shop_id._allegro_lang())
+        parcel = self._as_connector()
         if parcel.state != "pending":
             return parcel.env._("Nothing to do: the parcel is no longer being created.")
-        client = parcel.shop_id._allegro_client()
         uuid_ = self.env.context.get("job_uuid")
         job = uuid_ and self.env["queue.job"].sudo().search([("uuid", "=", uuid_)], limit=1)
-        try:
+
+        def create(client):
             answer = None
             if job and job.retry:
                 # An earlier attempt may have sent the command: read it rather than send it again.
@@ -150,23 +152,45 @@ class AllegroParcel(models.Model):
                     answer = client.get_shipment_command(parcel.command_ref)
                 except api_errors.AllegroNotFound:
                     answer = None
-            if answer is None:
-                answer = parcel._send_create_command(client)
-            answer = parcel._follow(answer, lambda: client.get_shipment_command(parcel.command_ref))
+            return answer if answer is not None else parcel._send_create_command(client)
+        return parcel._take_answer(create, follow_later=True)
+
+    def _follow_job(self):
+        """Read the create command again, as Allegro's Retry-After asks, until it ends."""
+        self.ensure_one()
+        parcel = self._as_connector()
+        if parcel.state != "pending":
+            return parcel.env._("Nothing to do: the parcel is no longer being created.")
+        return parcel._take_answer(lambda client: client.get_shipment_command(parcel.command_ref))
+
+    def _as_connector(self):
+        # The person's right was checked when the delivery was validated;
+        # talking to Allegro is the connector's work, written in the shop's language.
+        parcel = self.sudo()
+        return parcel.with_context(lang=parcel.shop_id._allegro_lang())
+
+    def _take_answer(self, ask, follow_later=False):
+        """Ask Allegro about the create command (``ask(client)``) and act on its answer."""
+        client = self.shop_id._allegro_client()
+        try:
+            answer = ask(client)
             if answer.get("status") == "ERROR":
-                parcel._record_error(_command_errors(answer) or parcel.env._("Allegro refused the parcel."))
-                return parcel.message
+                self._record_error(_command_errors(answer) or self.env._("Allegro refused the parcel."))
+                return self.message
             if answer.get("status") != "SUCCESS":
-                raise RetryableJobError(parcel.env._("Allegro is still creating the parcel."),
+                if follow_later:
+                    self._enqueue(job="_follow_job", wait=_retry_seconds(answer.retry_after))
+                    return self.env._("Allegro is creating the parcel.")
+                raise RetryableJobError(self.env._("Allegro is still creating the parcel."),
                                         seconds=_retry_seconds(answer.retry_after))
-            parcel._record_created(client, answer["shipmentId"])
+            self._record_created(client, answer["shipmentId"])
         except api_errors.AllegroError as error:
-            text = parcel.shop_id._allegro_error_text(error)
+            text = self.shop_id._allegro_error_text(error)
             if error.retryable:
                 raise RetryableJobError(text, seconds=_retry_seconds(error.retry_after)) from error
-            parcel._record_error(text)
+            self._record_error(text)
             return text
-        return parcel.env._("Parcel created: %(waybills)s", waybills=parcel.waybills)
+        return self.env._("Parcel created: %(waybills)s", waybills=self.waybills)
 
     def _send_create_command(self, client):
         shipment_input = self._shipment_input(client)
@@ -178,20 +202,6 @@ class AllegroParcel(models.Model):
                 raise
             # Sent by an attempt whose worker died before it could keep the answer.
             return client.get_shipment_command(self.command_ref)
-
-    @staticmethod
-    def _follow(answer, read):
-        """Read a command again, as Allegro's Retry-After asks, until it ends
-        or FOLLOW_SECONDS have gone; returns its last answer."""
-        waited = 0.0
-        while answer.get("status") not in ("SUCCESS", "ERROR"):
-            wait = answer.retry_after if answer.retry_after is not None else 1.0
-            if waited + wait > FOLLOW_SECONDS:
-                break
-            time.sleep(wait)
-            waited += wait
-            answer = read()
-        return answer
 
     def _shipment_input(self, client):
         """The create body: Allegro's proposal for the order (service,
@@ -332,7 +342,8 @@ class AllegroParcel(models.Model):
             command_id = str(uuid.uuid4())
             try:
                 answer = client.cancel_shipment(command_id, parcel.allegro_ref)
-                answer = parcel._follow(answer, lambda: client.get_cancel_command(command_id))
+                answer = client.follow_command(answer, lambda: client.get_cancel_command(command_id),
+                                               FOLLOW_SECONDS)
             except api_errors.AllegroError as error:
                 raise UserError(parcel.shop_id._allegro_error_text(error)) from error
             if answer.get("status") == "ERROR":

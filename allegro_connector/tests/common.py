@@ -67,6 +67,10 @@ class JobRunnerMixin:
             "|", ("eta", "=", False), ("eta", "<=", fields.Datetime.now()),
         ], order="priority, date_created, id")
 
+    def make_jobs_due(self):
+        """As if the waits between attempts had passed."""
+        self.env["queue.job"].sudo().search([("state", "=", "pending")]).write({"eta": False})
+
     def run_jobs(self, channel="root.allegro"):
         """Perform due jobs as queue_job's runner and its controller do (each
         as the user who queued it, in a savepoint standing for its own
@@ -174,10 +178,6 @@ class AllegroEmulatorCase(JobRunnerMixin, TransactionCase):
         form = self.emulator.add_order(**overrides)
         self.import_orders(self.shop)
         return self.allegro_order(self.shop, form["id"])
-
-    def make_jobs_due(self):
-        """As if the waits between attempts had passed."""
-        self.env["queue.job"].sudo().search([("state", "=", "pending")]).write({"eta": False})
 
     def allegro_order(self, shop, form_id):
         return self.env["allegro.order"].search([("shop_id", "=", shop.id), ("allegro_ref", "=", form_id)])

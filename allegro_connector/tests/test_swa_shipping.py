@@ -38,6 +38,16 @@ class TestShipWithAllegro(AllegroEmulatorCase):
         self.emulator.shipment_retry_after = 0
 
     # -- helpers ---------------------------------------------------------------
+    def send_updates(self):
+        """The job runner over the time a command takes: a parcel job that Allegro asked to come
+        back later runs again once due (time passing is standing in for the wait)."""
+        for _round in range(5):
+            super().send_updates()
+            if not self.env["queue.job"].sudo().search_count(
+                    [("model_name", "=", "allegro.parcel"), ("state", "=", "pending")]):
+                break
+            self.make_jobs_due()
+
     def order(self, method=COURIER, lines=((0, 1),), **overrides):
         delivery = {"method": method, "pickupPoint": POINT if method is LOCKER else None}
         order = self.imported(**dict(PAID, **overrides), delivery=delivery, lineItems=items(*lines))

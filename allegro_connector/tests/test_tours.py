@@ -131,6 +131,9 @@ class TestTours(JobRunnerMixin, HttpCase):
         self.start_tour(url, "allegro_ship_with_allegro", login=user.login)
         self.assertEqual(picking.state, "done")
         self.send_updates()  # the job orders the parcel
+        for _wait in range(3):  # and reads it, each time Allegro's wait has passed
+            self.make_jobs_due()
+            self.send_updates()
         self.assertTrue(picking.carrier_tracking_ref)
         self.start_tour(url, "allegro_ship_with_allegro_label", login=user.login)
         self.assertEqual(self.allegro_status(order), "SENT")

@@ -6,7 +6,7 @@ from odoo.exceptions import UserError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import MAX_PICKUP_SHIPMENTS
-from ..models.allegro_parcel import _command_errors
+from ..models.allegro_parcel import FOLLOW_SECONDS, _command_errors
 
 
 class AllegroPickupWizard(models.TransientModel):
@@ -102,7 +102,7 @@ class AllegroPickupWizard(models.TransientModel):
         shipment_ids = parcels.mapped("allegro_ref")
         try:
             answer = client.create_pickup(command_id, shipment_ids, json.loads(self.address), pickup_time)
-            answer = parcels._follow(answer, lambda: client.get_pickup_command(command_id))
+            answer = client.follow_command(answer, lambda: client.get_pickup_command(command_id), FOLLOW_SECONDS)
             if answer.get("status") == "ERROR":
                 raise UserError(self.env._("Allegro did not order the pickup: %(reason)s",
                                            reason=_command_errors(answer)))
