@@ -36,6 +36,8 @@
         "views/allegro_shop_views.xml",
         "views/sale_order_views.xml",
         "views/allegro_menus.xml",
+        "data/allegro_messages_data.xml",
+        "views/allegro_message_views.xml",
     ],
     "assets": {
         "web.assets_tests": ["allegro_connector/static/tests/tours/**/*"],

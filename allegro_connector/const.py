@@ -89,3 +89,7 @@ KEY_OFFERS_RECONCILE = "allegro-offers-reconcile-%d"
 KEY_OFFER_EVENTS = "allegro-offer-events-%d"
 KEY_STOCK_SEND = "allegro-stock-send-%d"
 KEY_PARCEL = "allegro-parcel-%d"
+# Buyers' messages and issues: read per shop, replies sent one job each.
+CHANNEL_MESSAGES = "root.allegro.messages"
+KEY_MESSAGE = "allegro-message-%d"
+KEY_MESSAGES_READ = "allegro-messages-read-%d"

@@ -24,3 +24,6 @@ from . import res_partner
 from . import sale_order
 from . import product_product
 from . import stock_quant
+from . import allegro_thread
+from . import allegro_issue
+from . import allegro_message_reader

@@ -150,3 +150,16 @@ class TestTours(JobRunnerMixin, HttpCase):
         self.assertEqual(self.allegro_status(order), "PROCESSING")
         self.assertEqual(order.seller_status, "in_progress")
         self.assertFalse(order.needs_attention, order.attention_reason)
+
+    def test_reply_to_buyer_from_the_order(self):
+        order = self.connect_and_import()[0]
+        self.emulator.buyer_message(order.allegro_ref, "Dzień dobry! Kiedy wyślecie paczkę?")
+        self.env["allegro.message.reader"]._run(self.shop)
+        user = new_test_user(self.env, "allegro_answerer",
+                             groups="base.group_user,sales_team.group_sale_salesman,allegro_connector.group_allegro_user")
+        self.start_tour("/odoo/action-allegro_connector.action_allegro_order/%d" % order.id,
+                        "allegro_reply_to_buyer", login=user.login)
+        self.send_updates()
+        thread = self.emulator.threads[0]
+        sent = [m["text"] for m in self.emulator.thread_messages(thread["id"]) if not m["author"]["isInterlocutor"]]
+        self.assertEqual(sent, ["Paczka wyjdzie jutro rano."])

@@ -1,0 +1,286 @@
+"""Buyers' messages and issues read from Allegro, per shop, on a cursor of its own.
+
+Allegro lists threads by last message with no date filter and keeps no
+journal of issues: a poll reads the first page of threads (it stops at the
+shop's stored position) and the open issues, so that one finding nothing
+new costs two requests. Each thread's messages are read after the thread's
+own position and committed with it, one thread at a time: a run that stops
+(its time is up, Allegro fails, the worker dies) loses nothing and doubles
+nothing, each message's Allegro id being unique.
+"""
+
+import logging
+import time
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..allegro_api import errors as api_errors
+from ..allegro_api.params import format_value, parse_timestamp
+from ..const import CHANNEL_MESSAGES, KEY_MESSAGES_READ
+from .allegro_importer import SLICE_SECONDS
+from .allegro_issue import OPEN_STATUSES
+from .allegro_rights import ALLEGRO_USER, check_group
+from .allegro_thread import _buyer_wrote_last
+
+_logger = logging.getLogger(__name__)
+
+
+# pg_try_advisory_xact_lock's first key: readers of one shop's messages take turns without
+# holding the shop's row, which the order import locks every minute.
+LOCK_NAMESPACE = 0x414C4D53
+
+
+class MessagesTakenOver(Exception):
+    """Another worker reads this shop's messages."""
+
+
+class AllegroMessageReader(models.AbstractModel):
+    _name = "allegro.message.reader"
+    _description = "Allegro messages and issues reader"
+
+    @api.model
+    def _run(self, shop, slice_seconds=SLICE_SECONDS):
+        """One run on a cursor of its own; "continues" when its time ran out."""
+        shop.ensure_one()
+        shop.env.flush_all()  # under tests the reader's cursor shares this transaction
+        with shop.env.registry.cursor() as cr:
+            shop_on_cr = shop.with_env(shop.env(cr=cr))
+            state = shop_on_cr.env["allegro.message.reader"]._read(shop_on_cr, slice_seconds)
+        shop.invalidate_recordset()
+        return state
+
+    @api.model
+    def _lock(self, shop):
+        """Hold the shop's message reading until the next commit."""
+        shop.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, shop.id))
+        if not shop.env.cr.fetchone()[0]:
+            raise MessagesTakenOver()
+        shop.invalidate_recordset(["message_position"])
+
+    @api.model
+    def _read(self, shop, slice_seconds):
+        started = time.monotonic()
+        try:
+            self._lock(shop)
+            client = shop._allegro_client()
+            if not self._read_threads(shop, client, started, slice_seconds):
+                shop.env.cr.commit()
+                return "continues"
+            self._read_issues(shop, client)
+            shop.env.cr.commit()
+            return "done"
+        except MessagesTakenOver:
+            shop.env.cr.rollback()
+            return "skipped"
+        except (api_errors.AllegroError, UserError) as error:
+            # What was committed stays; the next run goes on from there.
+            shop.env.cr.rollback()
+            _logger.info("Allegro shop %s: messages not read: %s", shop.id, type(error).__name__)
+            return "failed"
+
+    # ------------------------------------------------------------------
+    # Threads
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _read_threads(self, shop, client, started, slice_seconds):
+        """False when the run's time ran out before every thread was read."""
+        since = shop.message_position or format_value(shop.import_start_date)
+        listed = [t for t in client.iter_threads(since=since) if isinstance(t, dict) and t.get("id")]
+        # Oldest first: the shop's position moves past a thread only once every
+        # thread up to it is committed (a tie moves it with the last of the tie).
+        listed.sort(key=lambda t: parse_timestamp(t.get("lastMessageDateTime")) or fields.Datetime.now())
+        for index, data in enumerate(listed):
+            thread = shop.env["allegro.thread"]._take(shop, data)
+            self._read_thread_messages(shop, client, thread, since)
+            moment = data.get("lastMessageDateTime")
+            following = listed[index + 1].get("lastMessageDateTime") if index + 1 < len(listed) else None
+            if moment and (following is None or parse_timestamp(following) > parse_timestamp(moment)):
+                shop.sudo().message_position = moment
+            shop.env.cr.commit()
+            if slice_seconds and time.monotonic() - started > slice_seconds and index + 1 < len(listed):
+                return False
+            self._lock(shop)
+        return True
+
+    @api.model
+    def _read_thread_messages(self, shop, client, thread, since):
+        Message = shop.env["allegro.message"].sudo()
+        after = thread.read_position or since
+        read = list(client.iter_thread_messages(thread.allegro_ref, after=after))
+        newest = max(read, key=lambda m: parse_timestamp(m.get("createdAt")) or fields.Datetime.now(), default=None)
+        known = set(Message.search([("shop_id", "=", shop.id),
+                                    ("allegro_ref", "in", [m.get("id") for m in read])]).mapped("allegro_ref"))
+        for data in reversed(read):  # Allegro lists the newest first
+            if not isinstance(data, dict) or not data.get("id") or data["id"] in known:
+                continue
+            self._take_message(shop, client, thread, data)
+        if newest and newest.get("createdAt"):
+            thread.read_position = newest["createdAt"]
+
+    @api.model
+    def _take_message(self, shop, client, thread, data):
+        author = data.get("author") or {}
+        from_buyer = bool(author.get("isInterlocutor"))
+        order_ref = ((data.get("relatesTo") or {}).get("order") or {}).get("id")
+        order = shop.env["allegro.order"].sudo()
+        if order_ref:
+            order = order.search([("shop_id", "=", shop.id), ("allegro_ref", "=", order_ref)], limit=1)
+        if order:
+            thread.order_id = order
+        elif not from_buyer:
+            # The seller's answer on Allegro names no order: it answers the conversation's last one.
+            order = thread.order_id
+        if not from_buyer:
+            pending = thread.message_line_ids.filtered(
+                lambda m: m.direction == "out" and not m.allegro_ref and m.text == data.get("text"))[:1]
+            if pending:
+                # The reply Odoo is sending, read back before its job heard Allegro's answer.
+                pending.write({"allegro_ref": data["id"], "state": "sent", "error": False})
+                return
+        message = shop.env["allegro.message"].sudo().create({
+            "shop_id": shop.id, "thread_id": thread.id, "order_id": order.id,
+            "allegro_ref": data["id"], "direction": "in" if from_buyer else "out",
+            "buyer_login": thread.buyer_login, "text": data.get("text") or "",
+            "created_at": parse_timestamp(data.get("createdAt")) or fields.Datetime.now(),
+            "state": "received",
+        })
+        files = []
+        for attachment in data.get("attachments") or []:
+            if isinstance(attachment, dict) and attachment.get("url"):
+                files.append((attachment.get("fileName") or "attachment",
+                              client.download_attachment(url=attachment["url"])))
+        message._post_received(files)
+
+    # ------------------------------------------------------------------
+    # Issues
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _read_issues(self, shop, client):
+        """The open issues as listed, and the ones Odoo holds open that left the list (closed)."""
+        Issue = shop.env["allegro.issue"]
+        listed = set()
+        for data in client.iter_issues(statuses=OPEN_STATUSES):
+            if isinstance(data, dict) and data.get("id"):
+                listed.add(data["id"])
+                Issue._take(shop, data, client)
+        left = Issue.sudo().search([("shop_id", "=", shop.id), ("status", "in", OPEN_STATUSES),
+                                    ("allegro_ref", "not in", list(listed))])
+        for issue in left:
+            try:
+                Issue._take(shop, client.get_issue(issue.allegro_ref), client)
+            except api_errors.AllegroNotFound:
+                issue.status = "GONE"
+        shop.env.cr.commit()
+
+
+class AllegroShopMessages(models.Model):
+    _inherit = "allegro.shop"
+
+    message_position = fields.Char(
+        "Last message read", readonly=True, copy=False,
+        help="Allegro's time of the newest conversation read: the next read lists only newer ones.")
+    responsible_user_id = fields.Many2one(
+        "res.users", "Responsible for buyers",
+        help="Gets an activity for each issue a buyer opens, due on Allegro's deadline. Empty: the "
+        "salesperson, else the shop's creator.")
+    thread_ids = fields.One2many("allegro.thread", "shop_id", "Conversations")
+    unread_thread_count = fields.Integer("Unread conversations", compute="_compute_unread_thread_count")
+
+    def _compute_unread_thread_count(self):
+        counts = dict(self.env["allegro.thread"]._read_group(
+            [("shop_id", "in", self.ids), ("read", "=", False)], ["shop_id"], ["__count"]))
+        for shop in self:
+            shop.unread_thread_count = counts.get(shop, 0)
+
+    def action_view_unread_threads(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_thread")
+        action["domain"] = [("shop_id", "=", self.id), ("read", "=", False)]
+        return action
+
+    def action_read_messages(self):
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        state = self.env["allegro.message.reader"]._run(self)
+        if state == "continues":
+            self._enqueue_message_reads()
+        if state == "failed":
+            return self._notify(self.env._("Allegro could not be read now; the next run tries again."), "danger")
+        return self._notify(self.env._("Messages and issues read."), "success")
+
+    @api.model
+    def _cron_read_messages(self):
+        self.search([("state", "=", "connected")])._enqueue_message_reads()
+
+    def _enqueue_message_reads(self):
+        for shop in self:
+            shop.with_delay(
+                channel=CHANNEL_MESSAGES, identity_key=KEY_MESSAGES_READ % shop.id,
+                description=self.env._("Allegro: messages of %(shop)s", shop=shop.display_name),
+            )._read_messages_job()
+
+    def _read_messages_job(self):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        state = shop.env["allegro.message.reader"]._run(shop)
+        if state == "continues":
+            shop._enqueue_message_reads()
+        return state
+
+
+class AllegroOrderMessages(models.Model):
+    _inherit = "allegro.order"
+
+    allegro_message_ids = fields.One2many("allegro.message", "order_id", "Messages with the buyer")
+    issue_ids = fields.One2many("allegro.issue", "order_id", "Issues")
+    issue_count = fields.Integer(compute="_compute_issue_count")
+    awaiting_answer = fields.Boolean(
+        "Buyer waiting for an answer", compute="_compute_awaiting_answer", store=True, index=True,
+        help="The buyer's message about this order is the last one of the conversation.")
+    thread_unread = fields.Boolean("Unread message", compute="_compute_thread_unread")
+
+    @api.depends("allegro_message_ids.direction", "allegro_message_ids.state", "allegro_message_ids.created_at")
+    def _compute_awaiting_answer(self):
+        for order in self:
+            order.awaiting_answer = _buyer_wrote_last(order.allegro_message_ids.filtered(lambda m: not m.issue_id))
+
+    def _compute_issue_count(self):
+        for order in self:
+            order.issue_count = len(order.issue_ids)
+
+    def _thread(self):
+        self.ensure_one()
+        return self.env["allegro.thread"].search(
+            [("shop_id", "=", self.shop_id.id), ("buyer_login", "=", self.buyer_login)], limit=1)
+
+    def _compute_thread_unread(self):
+        for order in self:
+            thread = order._thread() if order.buyer_login else order.env["allegro.thread"]
+            order.thread_unread = bool(thread) and not thread.read
+
+    def action_reply_to_buyer(self):
+        """The composer of a reply sent to the buyer on Allegro (not an Odoo note)."""
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reply to buyer on Allegro"),
+            "res_model": "allegro.reply.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
+
+    def action_mark_thread_read(self):
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        return self._thread().action_mark_read()
+
+    def action_view_issues(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_issue")
+        action["domain"] = [("order_id", "=", self.id)]
+        return action
