@@ -16,7 +16,7 @@ from odoo.exceptions import UserError
 from ..allegro_api import errors as api_errors
 from ..allegro_api.params import parse_timestamp
 from .allegro_rights import ALLEGRO_USER, check_group
-from .allegro_thread import text_html
+from .allegro_thread import _files, text_html
 
 # Allegro lists open issues with these statuses (the poll asks for them only).
 OPEN_STATUSES = ("DISPUTE_ONGOING", "DISPUTE_UNRESOLVED", "CLAIM_SUBMITTED")
@@ -53,6 +53,7 @@ class AllegroIssue(models.Model):
     message_line_ids = fields.One2many("allegro.message", "issue_id", "Chat", readonly=True)
     answer_activity_id = fields.Many2one("mail.activity", "Answer activity", readonly=True, ondelete="set null")
     raw_payload = fields.Text("Allegro data", readonly=True, groups="allegro_connector.group_allegro_manager")
+    sync_error = fields.Text("Read error", readonly=True)
 
     _shop_ref_unique = models.Constraint("UNIQUE(shop_id, allegro_ref)", "An Allegro issue is kept once.")
 
@@ -107,6 +108,7 @@ class AllegroIssue(models.Model):
             "chat_active": bool(state.get("chatActive")),
             "last_message_status": last.get("status"),
             "raw_payload": json.dumps(data, ensure_ascii=False, indent=1),
+            "sync_error": False,
         }
         if order_ref and (not issue or not issue.order_id):
             values["order_id"] = self.env["allegro.order"].sudo().search(
@@ -130,6 +132,26 @@ class AllegroIssue(models.Model):
     def _document(self):
         return (self.order_id or self).sudo()
 
+    @api.model
+    def _take_listed(self, shop, data, client):
+        """``_take`` in a savepoint: an issue Odoo cannot read is said on it, the others go on."""
+        try:
+            with self.env.cr.savepoint():
+                return self._take(shop, data, client)
+        except api_errors.AllegroError as error:
+            if error.retryable:
+                raise
+            reason = shop._allegro_error_text(error)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            reason = self.env._("Allegro sent data Odoo could not read: %(error)s", error=type(error).__name__)
+        issue = self.sudo().search([("shop_id", "=", shop.id), ("allegro_ref", "=", data["id"])], limit=1)
+        values = {"sync_error": reason, "raw_payload": json.dumps(data, ensure_ascii=False, indent=1)}
+        if issue:
+            issue.write(values)
+        else:
+            issue = self.sudo().create(dict(values, shop_id=shop.id, allegro_ref=data["id"]))
+        return issue
+
     def _read_chat(self, client):
         """The chat's messages not kept yet, each posted once, oldest first."""
         Message = self.env["allegro.message"].sudo()
@@ -148,12 +170,7 @@ class AllegroIssue(models.Model):
                 "buyer_login": self.buyer_login, "text": entry.get("text") or "",
                 "created_at": parse_timestamp(entry.get("createdAt")) or fields.Datetime.now(),
             })
-            files = []
-            for attachment in entry.get("attachments") or []:
-                if isinstance(attachment, dict) and attachment.get("url"):
-                    files.append((attachment.get("fileName") or "attachment",
-                                  client.download_issue_attachment(url=attachment["url"])))
-            message._post_received(files)
+            message._post_received(_files(client.download_issue_attachment, entry.get("attachments")))
 
     def _adopt(self, entry):
         """A seller's chat message Odoo is sending (its answer not in yet) is that one."""

@@ -21,9 +21,12 @@ from ..const import CHANNEL_MESSAGES, KEY_MESSAGES_READ
 from .allegro_importer import SLICE_SECONDS
 from .allegro_issue import OPEN_STATUSES
 from .allegro_rights import ALLEGRO_USER, check_group
-from .allegro_thread import _buyer_wrote_last
+from .allegro_thread import _buyer_wrote_last, _files
 
 _logger = logging.getLogger(__name__)
+
+# Threads in error read again per run (each costs a request).
+RETRY_LIMIT = 20
 
 
 # pg_try_advisory_xact_lock's first key: readers of one shop's messages take turns without
@@ -93,7 +96,7 @@ class AllegroMessageReader(models.AbstractModel):
         listed.sort(key=lambda t: parse_timestamp(t.get("lastMessageDateTime")) or fields.Datetime.now())
         for index, data in enumerate(listed):
             thread = shop.env["allegro.thread"]._take(shop, data)
-            self._read_thread_messages(shop, client, thread, since)
+            self._read_thread_safely(shop, client, thread)
             moment = data.get("lastMessageDateTime")
             following = listed[index + 1].get("lastMessageDateTime") if index + 1 < len(listed) else None
             if moment and (following is None or parse_timestamp(following) > parse_timestamp(moment)):
@@ -102,12 +105,41 @@ class AllegroMessageReader(models.AbstractModel):
             if slice_seconds and time.monotonic() - started > slice_seconds and index + 1 < len(listed):
                 return False
             self._lock(shop)
+        self._retry_failed_threads(shop, client, [t["id"] for t in listed])
         return True
 
     @api.model
-    def _read_thread_messages(self, shop, client, thread, since):
+    def _retry_failed_threads(self, shop, client, listed_ids):
+        """Threads whose last read failed are read again at each run (the shop's position
+        went past them), a few at a time."""
+        failed = shop.env["allegro.thread"].sudo().search(
+            [("shop_id", "=", shop.id), ("sync_error", "!=", False), ("allegro_ref", "not in", listed_ids)],
+            limit=RETRY_LIMIT, order="write_date")
+        for thread in failed:
+            self._read_thread_safely(shop, client, thread)
+            shop.env.cr.commit()
+
+    @api.model
+    def _read_thread_safely(self, shop, client, thread):
+        """Read one thread's new messages; what Allegro refuses or Odoo cannot read is said
+        on the thread and the other threads go on. Allegro busy or down stops the run."""
+        try:
+            with shop.env.cr.savepoint():
+                self._read_thread_messages(shop, client, thread)
+            thread.sync_error = False
+        except api_errors.AllegroError as error:
+            if error.retryable:
+                raise
+            thread.sync_error = shop._allegro_error_text(error)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            thread.sync_error = shop.env._("Allegro sent data Odoo could not read: %(error)s",
+                                           error=type(error).__name__)
+
+    @api.model
+    def _read_thread_messages(self, shop, client, thread):
         Message = shop.env["allegro.message"].sudo()
-        after = thread.read_position or since
+        # A conversation new to Odoo is read from the shop's start date, like its orders.
+        after = thread.read_position or format_value(shop.import_start_date)
         read = list(client.iter_thread_messages(thread.allegro_ref, after=after))
         newest = max(read, key=lambda m: parse_timestamp(m.get("createdAt")) or fields.Datetime.now(), default=None)
         known = set(Message.search([("shop_id", "=", shop.id),
@@ -146,12 +178,7 @@ class AllegroMessageReader(models.AbstractModel):
             "created_at": parse_timestamp(data.get("createdAt")) or fields.Datetime.now(),
             "state": "received",
         })
-        files = []
-        for attachment in data.get("attachments") or []:
-            if isinstance(attachment, dict) and attachment.get("url"):
-                files.append((attachment.get("fileName") or "attachment",
-                              client.download_attachment(url=attachment["url"])))
-        message._post_received(files)
+        message._post_received(_files(client.download_attachment, data.get("attachments")))
 
     # ------------------------------------------------------------------
     # Issues
@@ -165,14 +192,16 @@ class AllegroMessageReader(models.AbstractModel):
         for data in client.iter_issues(statuses=OPEN_STATUSES):
             if isinstance(data, dict) and data.get("id"):
                 listed.add(data["id"])
-                Issue._take(shop, data, client)
+                Issue._take_listed(shop, data, client)
         left = Issue.sudo().search([("shop_id", "=", shop.id), ("status", "in", OPEN_STATUSES),
                                     ("allegro_ref", "not in", list(listed))])
         for issue in left:
             try:
-                Issue._take(shop, client.get_issue(issue.allegro_ref), client)
+                data = client.get_issue(issue.allegro_ref)
             except api_errors.AllegroNotFound:
                 issue.status = "GONE"
+                continue
+            Issue._take_listed(shop, data, client)
         shop.env.cr.commit()
 
 

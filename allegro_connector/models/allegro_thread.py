@@ -35,6 +35,19 @@ def text_html(text):
     return Markup("<br/>").join(escape(line) for line in (text or "").split("\n"))
 
 
+def _files(download, attachments):
+    """A message's files as (name, bytes); one Allegro no longer keeps (after 6 months) is left out."""
+    files = []
+    for attachment in attachments or []:
+        if not isinstance(attachment, dict) or not attachment.get("url"):
+            continue
+        try:
+            files.append((attachment.get("fileName") or "attachment", download(url=attachment["url"])))
+        except api_errors.AllegroNotFound:
+            continue
+    return files
+
+
 class AllegroThread(models.Model):
     """One buyer's conversation with the shop (Allegro keeps one thread per buyer)."""
 
@@ -57,6 +70,7 @@ class AllegroThread(models.Model):
     read_position = fields.Char(
         readonly=True, copy=False, help="The newest message read from Allegro: the next read starts after it.")
     message_line_ids = fields.One2many("allegro.message", "thread_id", "Messages", readonly=True)
+    sync_error = fields.Text("Read error", readonly=True, help="Why the last read of this conversation failed.")
     awaiting_answer = fields.Boolean(
         "Buyer waiting for an answer", compute="_compute_awaiting_answer", store=True,
         help="The buyer wrote last.")

@@ -266,3 +266,28 @@ class TestMessages(AllegroEmulatorCase):
             logging.getLogger("odoo.addons.allegro_connector").debug("end of run")
         self.assertFalse([line for line in logs.output if "90010112345" in line])
         self.assertIn("PESEL", self.chatter(self.order).body)
+
+    def test_a_thread_allegro_refuses_is_flagged_and_read_again_later(self):
+        other = self.imported(**PAID, lineItems=items((1, 1)), buyer={"login": "kupujacy-2"})
+        self.emulator.buyer_message(self.order.allegro_ref, "Pierwsze pytanie")
+        refused = self.emulator.buyer_message(other.allegro_ref, "Drugie pytanie")
+        self.emulator.faults.add(403, count=None, path_prefix="/messaging/threads/%s/messages" % refused["thread"]["id"])
+        self.scheduled_run()
+        thread = self.env["allegro.thread"].search([("buyer_login", "=", "kupujacy-2")])
+        self.assertTrue(thread.sync_error)
+        self.assertEqual(len(self.chatter(self.order)), 1, "the other conversation was read")
+        self.assertFalse(self.chatter(other))
+        self.emulator.faults.clear()
+        self.scheduled_run()
+        self.assertFalse(thread.sync_error)
+        self.assertIn("Drugie pytanie", self.chatter(other).body)
+
+    def test_an_issue_in_a_status_odoo_does_not_know_is_kept(self):
+        dispute = self.emulator.open_issue(self.order.allegro_ref, kind="DISPUTE")
+        self.scheduled_run()
+        self.emulator.move_issue(dispute["id"], "DISPUTE_ESCALATED_TO_MARS", type="SOMETHING_NEW")
+        self.scheduled_run()
+        issue = self.env["allegro.issue"].search([("allegro_ref", "=", dispute["id"])])
+        self.assertEqual((issue.status, issue.kind, issue.status_label),
+                         ("DISPUTE_ESCALATED_TO_MARS", "SOMETHING_NEW", "DISPUTE_ESCALATED_TO_MARS"))
+        self.assertEqual(len(self.order.activity_ids), 1, "not known to be closed: still to answer")
