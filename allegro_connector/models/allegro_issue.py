@@ -49,7 +49,8 @@ class AllegroIssue(models.Model):
     chat_active = fields.Boolean("Chat open", readonly=True)
     last_message_status = fields.Char("Last message", readonly=True,
                                       help="Who wrote last in the chat, as Allegro says (e.g. SELLER_REPLIED).")
-    last_message_at = fields.Char(readonly=True, copy=False, help="The chat's last message as last read.")
+    last_message_at = fields.Char("Chat read up to", readonly=True, copy=False,
+                                  help="The chat's last message as last read.")
     message_line_ids = fields.One2many("allegro.message", "issue_id", "Chat", readonly=True)
     answer_activity_id = fields.Many2one("mail.activity", "Answer activity", readonly=True, ondelete="set null")
     raw_payload = fields.Text("Allegro data", readonly=True, groups="allegro_connector.group_allegro_manager")

@@ -265,7 +265,7 @@ class AllegroOrderMessages(models.Model):
 
     allegro_message_ids = fields.One2many("allegro.message", "order_id", "Messages with the buyer")
     issue_ids = fields.One2many("allegro.issue", "order_id", "Issues")
-    issue_count = fields.Integer(compute="_compute_issue_count")
+    issue_count = fields.Integer("Number of issues", compute="_compute_issue_count")
     awaiting_answer = fields.Boolean(
         "Buyer waiting for an answer", compute="_compute_awaiting_answer", store=True, index=True,
         help="The buyer's message about this order is the last one of the conversation.")

@@ -68,7 +68,8 @@ class AllegroThread(models.Model):
     last_message_at = fields.Datetime("Last message", readonly=True)
     # Allegro's time as it gives it, to the millisecond (a Datetime field keeps whole seconds).
     read_position = fields.Char(
-        readonly=True, copy=False, help="The newest message read from Allegro: the next read starts after it.")
+        "Read up to", readonly=True, copy=False,
+        help="The newest message read from Allegro: the next read starts after it.")
     message_line_ids = fields.One2many("allegro.message", "thread_id", "Messages", readonly=True)
     sync_error = fields.Text("Read error", readonly=True, help="Why the last read of this conversation failed.")
     awaiting_answer = fields.Boolean(
@@ -272,13 +273,8 @@ class AllegroMessage(models.Model):
 
     def _sent(self, sent):
         sent = sent if isinstance(sent, dict) else {}
-        values = {"state": "sent", "error": False, "allegro_ref": sent.get("id") or False}
-        # The poll may have kept the same message meanwhile (read back from Allegro): one record of it.
-        if values["allegro_ref"]:
-            twin = self.search([("shop_id", "=", self.shop_id.id), ("allegro_ref", "=", values["allegro_ref"]),
-                                ("id", "!=", self.id)])
-            twin.mail_message_id.sudo().unlink()
-            twin.unlink()
+        # A poll that read it back meanwhile gave it its id already (see allegro.message.reader).
+        values = {"state": "sent", "error": False, "allegro_ref": sent.get("id") or self.allegro_ref or False}
         if not self.thread_id and not self.issue_id and (sent.get("thread") or {}).get("id"):
             values["thread_id"] = self.env["allegro.thread"]._take(
                 self.shop_id, {"id": sent["thread"]["id"],

@@ -291,3 +291,17 @@ class TestMessages(AllegroEmulatorCase):
         self.assertEqual((issue.status, issue.kind, issue.status_label),
                          ("DISPUTE_ESCALATED_TO_MARS", "SOMETHING_NEW", "DISPUTE_ESCALATED_TO_MARS"))
         self.assertEqual(len(self.order.activity_ids), 1, "not known to be closed: still to answer")
+
+    def test_reply_whose_worker_died_after_sending_is_not_sent_again(self):
+        self.emulator.buyer_message(self.order.allegro_ref, QUESTION)
+        self.scheduled_run()
+        thread = self.env["allegro.thread"].search([("shop_id", "=", self.shop.id)])
+        message = self.reply(self.order, "Już wysłane.")
+        # Its job's request reached Allegro, then the worker died before committing:
+        # the job runner queues it again with one more try counted.
+        self.shop._allegro_client().send_message(thread.allegro_ref, "Już wysłane.")
+        message.job_id.sudo().retry = 1
+        self.send_updates()
+        sent = self.seller_messages(thread.allegro_ref)
+        self.assertEqual(len(sent), 1)
+        self.assertEqual((message.state, message.allegro_ref), ("sent", sent[0]["id"]))
