@@ -38,7 +38,7 @@ class AllegroIssue(models.Model):
                                ondelete="set null")
     buyer_login = fields.Char("Buyer", readonly=True)
     kind = fields.Char("Type", readonly=True, help="DISPUTE (a discussion) or CLAIM (a complaint), as Allegro says.")
-    status = fields.Char(readonly=True, index=True, help="As Allegro gives it.")
+    status = fields.Char("Status code", readonly=True, index=True, help="As Allegro gives it.")
     status_label = fields.Char("Status", compute="_compute_status_label")
     is_open = fields.Boolean("Open", compute="_compute_is_open", store=True)
     subject = fields.Char(readonly=True)

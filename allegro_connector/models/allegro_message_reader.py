@@ -263,13 +263,17 @@ class AllegroShopMessages(models.Model):
 class AllegroOrderMessages(models.Model):
     _inherit = "allegro.order"
 
-    allegro_message_ids = fields.One2many("allegro.message", "order_id", "Messages with the buyer")
-    issue_ids = fields.One2many("allegro.issue", "order_id", "Issues")
-    issue_count = fields.Integer("Number of issues", compute="_compute_issue_count")
+    # Allegro users only: an accountant reads the order, not the buyer's conversation.
+    allegro_message_ids = fields.One2many("allegro.message", "order_id", "Messages with the buyer",
+                                          groups="allegro_connector.group_allegro_user")
+    issue_ids = fields.One2many("allegro.issue", "order_id", "Issues", groups="allegro_connector.group_allegro_user")
+    issue_count = fields.Integer("Number of issues", compute="_compute_issue_count",
+                                 groups="allegro_connector.group_allegro_user")
     awaiting_answer = fields.Boolean(
         "Buyer waiting for an answer", compute="_compute_awaiting_answer", store=True, index=True,
         help="The buyer's message about this order is the last one of the conversation.")
-    thread_unread = fields.Boolean("Unread message", compute="_compute_thread_unread")
+    thread_unread = fields.Boolean("Unread message", compute="_compute_thread_unread",
+                                   groups="allegro_connector.group_allegro_user")
 
     @api.depends("allegro_message_ids.direction", "allegro_message_ids.state", "allegro_message_ids.created_at")
     def _compute_awaiting_answer(self):

@@ -70,7 +70,7 @@ class AllegroThread(models.Model):
     read_position = fields.Char(
         "Read up to", readonly=True, copy=False,
         help="The newest message read from Allegro: the next read starts after it.")
-    message_line_ids = fields.One2many("allegro.message", "thread_id", "Messages", readonly=True)
+    message_line_ids = fields.One2many("allegro.message", "thread_id", "Messages on Allegro", readonly=True)
     sync_error = fields.Text("Read error", readonly=True, help="Why the last read of this conversation failed.")
     awaiting_answer = fields.Boolean(
         "Buyer waiting for an answer", compute="_compute_awaiting_answer", store=True,
