@@ -24,3 +24,10 @@ from . import res_partner
 from . import sale_order
 from . import product_product
 from . import stock_quant
+from . import allegro_fee_type
+from . import allegro_billing
+from . import allegro_payment_operation
+from . import allegro_money
+from . import allegro_shop_money
+from . import account_money
+from . import allegro_order_money
