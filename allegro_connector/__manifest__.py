@@ -36,8 +36,8 @@
         "views/account_move_views.xml",
         "views/allegro_shop_views.xml",
         "views/sale_order_views.xml",
-        "views/allegro_money_views.xml",
         "views/allegro_menus.xml",
+        "views/allegro_money_views.xml",
     ],
     "assets": {
         "web.assets_tests": ["allegro_connector/static/tests/tours/**/*"],
