@@ -10,6 +10,7 @@ from decimal import Decimal
 from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import AllegroEmulatorCase
 
@@ -177,6 +178,10 @@ class TestMoney(AllegroEmulatorCase):
         self.assertEqual(journal.allegro_wallet_balance, 60.0)
         self.assertEqual(journal.allegro_book_balance, 100.0)
         self.assertEqual(journal.allegro_balance_difference, -40.0)
+        wallets = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_wallets")
+        as_accountant = self.env["account.journal"].with_user(self.accountant).search(safe_eval(wallets["domain"]))
+        self.assertEqual(as_accountant, journal)
+        self.assertEqual(as_accountant.allegro_balance_difference, -40.0, "the accountant sees the difference")
         action = self.shop.with_user(self.accountant).action_view_balance_differences()
         self.assertEqual(self.env["allegro.payment.operation"].search(action["domain"]), sweep,
                          "the difference is explained by the operation left for the accountant")
