@@ -1,5 +1,5 @@
 # The two commands (see README.rst): make demo, make test.
-.PHONY: demo install test bench bench-offers bench-swa bench-budget bench-jobs soak pot readme clean
+.PHONY: demo install test bench bench-offers bench-swa bench-budget bench-jobs bench-money soak pot readme clean
 
 demo: install
 	scripts/demo.sh
@@ -19,6 +19,10 @@ bench-offers:
 # Ship with Allegro: parcels of 200 validated deliveries, 100 labels in one file.
 bench-swa:
 	scripts/benchmark_swa.sh $(ARGS)
+
+# Allegro's money: a month of 30,000 fees and 20,000 payment operations read and booked.
+bench-money:
+	scripts/benchmark_money.sh $(ARGS)
 
 # The request budget shared by 8 workers (see the top of scripts/benchmark_budget.py).
 bench-budget:

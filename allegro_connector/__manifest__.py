@@ -22,6 +22,7 @@
         "data/queue_job_data.xml",
         "data/allegro_data.xml",
         "data/allegro_status_map_data.xml",
+        "data/allegro_money_data.xml",
         "wizards/allegro_map_products_views.xml",
         "views/allegro_order_views.xml",
         "views/allegro_offer_views.xml",
@@ -38,6 +39,7 @@
         "views/allegro_menus.xml",
         "data/allegro_messages_data.xml",
         "views/allegro_message_views.xml",
+        "views/allegro_money_views.xml",
     ],
     "assets": {
         "web.assets_tests": ["allegro_connector/static/tests/tours/**/*"],

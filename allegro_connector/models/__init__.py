@@ -27,3 +27,10 @@ from . import stock_quant
 from . import allegro_thread
 from . import allegro_issue
 from . import allegro_message_reader
+from . import allegro_fee_type
+from . import allegro_billing
+from . import allegro_payment_operation
+from . import allegro_money
+from . import allegro_shop_money
+from . import account_money
+from . import allegro_order_money

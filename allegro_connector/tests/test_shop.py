@@ -85,8 +85,12 @@ class TestShop(TransactionCase):
         self.assertEqual(root.parent_id, self.env.ref("sale.sale_menu_root"))
         self.assertEqual(
             root.child_id.mapped("name"),
-            ["Orders", "Messages", "Issues", "Sale orders", "Offers", "Updates to Allegro", "Shops"]
+            ["Orders", "Messages", "Issues", "Sale orders", "Offers", "Sales after fees", "Updates to Allegro", "Shops"],
         )
+        money = self.env.ref("allegro_connector.menu_allegro_money")
+        self.assertEqual(money.parent_id, self.env.ref("account.menu_finance"))
+        self.assertNotIn(money.id, self.env["ir.ui.menu"].with_user(self.user)._visible_menu_ids(),
+                         "the books are for accountants")
         config = self.env.ref("allegro_connector.menu_allegro_config")
         self.assertEqual(config.parent_id, self.env.ref("sale.menu_sale_config"))
         user_menus = self.env["ir.ui.menu"].with_user(self.user)._visible_menu_ids()
