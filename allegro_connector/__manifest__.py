@@ -31,6 +31,7 @@
         "views/allegro_update_views.xml",
         "views/allegro_carrier_views.xml",
         "views/allegro_parcel_views.xml",
+        "views/allegro_customer_return_views.xml",
         "wizards/allegro_fulfillment_wizards_views.xml",
         "views/account_move_views.xml",
         "views/allegro_shop_views.xml",

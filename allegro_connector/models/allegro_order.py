@@ -178,6 +178,8 @@ class AllegroOrder(models.Model):
     # A count anyone who reads the order may see (an accountant has no right on updates).
     update_error_count = fields.Integer(compute="_compute_update_error_count", compute_sudo=True)
     invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
+    customer_return_ids = fields.One2many("allegro.customer.return", "order_id", "Returns", readonly=True)
+    customer_return_count = fields.Integer(compute="_compute_customer_return_count")
     # Counts shown to whoever reads the order, whatever their rights on the documents.
     picking_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
     invoice_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
@@ -206,6 +208,18 @@ class AllegroOrder(models.Model):
         for order in self:
             order.picking_count = len(order.sale_order_id.picking_ids)
             order.invoice_count = len(order._invoices())
+
+    @api.depends("customer_return_ids")
+    def _compute_customer_return_count(self):
+        for order in self:
+            order.customer_return_count = len(order.customer_return_ids)
+
+    def action_open_customer_returns(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_customer_return")
+        action["domain"] = [("order_id", "=", self.id)]
+        action["context"] = {}
+        return action
 
     @api.model_create_multi
     def create(self, vals_list):

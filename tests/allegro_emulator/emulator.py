@@ -307,7 +307,8 @@ class AllegroEmulator:
     def add_customer_return(self, order_id, items=None, **fields):
         """A buyer's return (CustomerReturn) of an order: ``items`` lists
         (offer id, quantity), default the whole order; ``fields``: status,
-        reason, comment, waybill, carrier_id, created_at. Any status or reason
+        reason, comment, waybill, carrier_id, created_at, shipped_back (False:
+        a return without parcel). Any status or reason
         is kept as given, also one the spec does not list."""
         with self.lock:
             return _snapshot(self.store.returns.add_return(order_id, items, **fields))
