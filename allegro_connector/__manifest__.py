@@ -22,6 +22,7 @@
         "data/queue_job_data.xml",
         "data/allegro_data.xml",
         "data/allegro_status_map_data.xml",
+        "data/allegro_refund_data.xml",
         "wizards/allegro_map_products_views.xml",
         "views/allegro_order_views.xml",
         "views/allegro_offer_views.xml",
@@ -36,6 +37,7 @@
         "views/account_move_views.xml",
         "views/allegro_shop_views.xml",
         "views/sale_order_views.xml",
+        "views/allegro_refund_views.xml",
         "views/allegro_menus.xml",
     ],
     "assets": {

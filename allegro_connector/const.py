@@ -90,3 +90,26 @@ KEY_OFFER_EVENTS = "allegro-offer-events-%d"
 KEY_STOCK_SEND = "allegro-stock-send-%d"
 KEY_PARCEL = "allegro-parcel-%d"
 KEY_RETURNS = "allegro-returns-%d"
+
+# Payment refunds: the reasons Allegro takes (``POST /payments/refunds``), as sellers name them.
+REFUND_REASONS = [
+    ("REFUND", "Return of goods"),
+    ("COMPLAINT", "Complaint"),
+    ("PRODUCT_NOT_AVAILABLE", "Product not available"),
+    ("PAID_VALUE_TOO_LOW", "Paid less than due"),
+    ("OVERPAID", "Overpaid"),
+    ("CANCELLED_BY_BUYER", "Cancelled by the buyer"),
+    ("NOT_COLLECTED", "Parcel not collected"),
+]
+# Refunds that give goods back (or never sent them): their items' commission may be claimed back.
+CLAIMABLE_REFUND_REASONS = ("REFUND", "COMPLAINT", "PRODUCT_NOT_AVAILABLE", "CANCELLED_BY_BUYER", "NOT_COLLECTED")
+# Commission refund claims: Allegro's statuses -> the claim's state in Odoo (one Odoo does not
+# know stays filed, shown as Allegro sent it).
+CLAIM_STATES_OF = {
+    "IN_PROGRESS": "filed", "WAITING_FOR_PAYMENT_REFUND": "filed", "APPEALED": "filed",
+    "GRANTED": "accepted", "REJECTED": "refused", "REJECTED_AFTER_APPEAL": "refused", "CANCELLED": "cancelled",
+}
+# Days after the purchase Allegro takes a commission refund claim (not in the spec: Allegro's forum).
+CLAIM_WINDOW_DAYS = 45
+KEY_REFUND = "allegro-refund-%d"
+KEY_REFUND_CLAIM = "allegro-refund-claim-%d"

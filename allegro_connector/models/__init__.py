@@ -20,6 +20,8 @@ from . import stock_picking
 from . import delivery_carrier
 from . import allegro_parcel
 from . import allegro_customer_return
+from . import allegro_refund
+from . import allegro_refund_claim
 from . import allegro_import_run
 from . import res_partner
 from . import sale_order

@@ -140,6 +140,7 @@ class AllegroCustomerReturn(models.Model):
     rejection_reason = fields.Char(readonly=True)
     rejected_at = fields.Datetime(readonly=True)
     rejection_message = fields.Text("Allegro's answer to the rejection", readonly=True)
+    refund_ids = fields.One2many("allegro.refund", "customer_return_id", "Refunds", readonly=True)
     refund_error = fields.Text("Refund problem", readonly=True,
                                help="Why the refund of the received items could not be prepared.")
     needs_attention = fields.Boolean(readonly=True, index=True, tracking=True)
@@ -544,8 +545,11 @@ class AllegroCustomerReturn(models.Model):
 
     def _everything_returned(self):
         """Whether, with this refund, every item of the order came back: the
-        buyer then gets the delivery cost back as well (the law on returns)."""
+        buyer then gets the delivery cost back as well (the law on returns),
+        unless it was free or is refunded already."""
         order = self.order_id
+        if order.currency_id.compare_amounts(order.delivery_cost, order._refunded()[1]) <= 0:
+            return False
         returns = self.search([("order_id", "=", order.id), ("status", "!=", "REJECTED")])
         for order_line in order.line_ids:
             refunded = sum(returns.line_ids.filtered(lambda l, ol=order_line: l.order_line_id == ol)

@@ -229,6 +229,11 @@ class AllegroShop(models.Model):
     )
     close_on_invoice = fields.Boolean(
         "Close orders once invoiced", help="The order's status turns Closed when its invoice is posted.")
+    refund_policy = fields.Selection(
+        [("confirm", "A person confirms them"), ("auto", "Sent at once")],
+        string="Refunds to buyers", default="confirm", required=True,
+        help="Refunds prepared by a return or the Refund action: a person with the billing or Allegro manager "
+        "right confirms each before the money goes back, or they go to Allegro at once.")
     order_count = fields.Integer(compute="_compute_order_count")
     # Buyers' returns (read by allegro.customer.return)
     return_cursor = fields.Char("Last return read", readonly=True, copy=False,

@@ -6,12 +6,20 @@ from unittest.mock import patch
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.queue_job.job import Job
+
 from ..allegro_api.client import AllegroClient
 from ..models import allegro_customer_return
 from .common import AllegroEmulatorCase
 from .test_order_import import PAID, items
 
 RETURNS = "/order/customer-returns"
+REFUNDS = "/payments/refunds"
+DELIVERY = {"cost": {"amount": "11.99", "currency": "PLN"}}
+
+
+class WorkerKilled(Exception):
+    """The worker's process ends right after Allegro took the request."""
 
 
 @tagged("post_install", "-at_install")
@@ -32,9 +40,9 @@ class ReturnsCase(AllegroEmulatorCase):
 
     # helpers -----------------------------------------------------------
 
-    def delivered_order(self, *pairs):
+    def delivered_order(self, *pairs, **overrides):
         """A paid order of ``pairs`` (catalogue index, quantity), its delivery validated by the warehouse."""
-        order = self.imported(**PAID, lineItems=items(*pairs))
+        order = self.imported(**PAID, lineItems=items(*pairs), **overrides)
         self.send_updates()
         picking = order.sale_order_id.picking_ids.with_user(self.warehouse_user)
         picking.write({"carrier_id": self.carrier.id, "carrier_tracking_ref": "620000000001"})
@@ -276,3 +284,187 @@ class TestReturnRejection(ReturnsCase):
             self.env["allegro.return.reject.wizard"].with_user(self.allegro_user).create(
                 {"return_id": customer_return.id, "code": "NO_RETURN_RIGHT"})
         self.assertEqual(self.emulator.customer_return(data["id"])["status"], "CREATED")
+
+
+class TestReturnRefund(ReturnsCase):
+    """The whole loop: return, receipt, credit note, refund, commission claim."""
+
+    def setUp(self):
+        super().setUp()
+        self.shop.invoice_policy = "paid"
+
+    def invoiced_delivered_order(self, *pairs):
+        order = self.delivered_order(*pairs, delivery=DELIVERY)
+        order._invoices().with_user(self.billing).action_post()
+        return order
+
+    def received(self, order, *pairs, quantities=None):
+        """The buyer returns ``pairs``; Odoo reads it; the warehouse validates its receipt."""
+        data = self.buyer_returns(order, *pairs)
+        self.fetch_returns()
+        customer_return = self.customer_return(data)
+        self.validate_receipt(customer_return.picking_ids, quantities)
+        return customer_return
+
+    def refund_posts(self):
+        return [r for r in self.emulator.requests if r.path == REFUNDS and r.method == "POST"]
+
+    def test_one_of_two_items_from_return_to_refund_and_claim_each_once(self):
+        order = self.invoiced_delivered_order((0, 1), (1, 1))
+        first, second = order.line_ids.sorted("id")
+        before = self.on_hand(first.product_id), self.on_hand(second.product_id)
+        customer_return = self.received(order, (0, 1))
+        self.assertEqual(customer_return.picking_ids.state, "done")
+        self.assertEqual((self.on_hand(first.product_id), self.on_hand(second.product_id)),
+                         (before[0] + 1, before[1]), "the returned item is back in stock, only it")
+        self.assertEqual(customer_return.line_ids.received_qty, 1)
+
+        [refund] = customer_return.refund_ids
+        self.assertEqual(refund.reason, "REFUND")
+        self.assertEqual(refund.customer_return_ref, customer_return.allegro_ref)
+        self.assertEqual([(l.order_line_id, l.quantity) for l in refund.line_ids], [(first, 1)])
+        self.assertFalse(refund.delivery_amount, "not everything came back: the delivery is not refunded")
+        self.assertEqual(refund.state, "to_confirm")
+        # The billing clerk posts the credit note, then confirms the refund.
+        credit = refund.credit_note_id.with_user(self.billing)
+        credit.action_post()
+        self.assertEqual(credit.state, "posted")
+        self.assertEqual(credit.move_type, "out_refund")
+        self.assertEqual(credit.amount_total, refund.amount_total)
+        refund.with_user(self.billing).action_confirm()
+        self.send_updates()
+        self.assertEqual(refund.state, "done", refund.message)
+        [on_allegro] = self.emulator.refunds
+        self.assertEqual(on_allegro["lineItems"], [{"id": first.allegro_ref, "type": "QUANTITY", "quantity": 1}])
+        self.assertEqual(float(on_allegro["totalValue"]["amount"]), credit.amount_total)
+        [claim] = refund.claim_ids
+        self.assertEqual(claim.order_line_id, first)
+        self.assertEqual(len(self.emulator.refund_claims), 1)
+
+        # A second look at the same receipt (a retry, a second validation hook) refunds nothing more.
+        customer_return._on_receipt_done()
+        self.fetch_returns()
+        self.send_updates()
+        self.assertEqual(customer_return.refund_ids, refund)
+        self.assertEqual(customer_return.line_ids.refunded_qty, 1)
+        self.assertEqual(len(self.refund_posts()), 1)
+        self.assertEqual(len(self.emulator.refund_claims), 1)
+
+    def test_a_lost_answer_on_the_refund_of_a_return_refunds_once(self):
+        order = self.invoiced_delivered_order((0, 1), (1, 1))
+        customer_return = self.received(order, (1, 1))
+        refund = customer_return.refund_ids
+        self.emulator.faults.lose_answer(count=1, path_prefix=REFUNDS, method="POST", status=504)
+        refund.with_user(self.allegro_manager).action_confirm()
+        self.send_updates()
+        self.assertEqual(refund.state, "sending")
+        self.make_jobs_due()
+        self.send_updates()
+        self.assertEqual(refund.state, "done", refund.message)
+        self.assertEqual(len(self.emulator.refunds), 1)
+        self.assertEqual(len(self.refund_posts()), 1, "found on Allegro, not asked again")
+        self.assertEqual(len(refund.claim_ids), 1)
+
+    def test_a_worker_killed_after_the_refund_request_refunds_once(self):
+        order = self.invoiced_delivered_order((0, 1), (1, 1))
+        customer_return = self.received(order, (0, 1))
+        refund = customer_return.refund_ids
+        refund.with_user(self.billing).action_confirm()
+        record = refund.job_id
+        job = Job.load(self.env, record.uuid)
+        job.set_started()
+        job.store()
+        Refund = type(self.env["allegro.refund"])
+        with patch.object(Refund, "_record_sent", autospec=True, side_effect=WorkerKilled):
+            with self.assertRaises(WorkerKilled), self.env.cr.savepoint():
+                job.perform()
+        self.assertEqual(len(self.emulator.refunds), 1, "Allegro took the request before the worker died")
+        record.write({"state": "pending", "retry": record.retry + 1})
+        self.env.invalidate_all()
+        self.send_updates()
+        self.assertEqual(refund.state, "done", refund.message)
+        self.assertEqual(len(self.emulator.refunds), 1)
+        self.assertEqual(len(self.refund_posts()), 1)
+        self.assertEqual(customer_return.refund_ids, refund)
+
+    def test_a_receipt_in_two_steps_refunds_each_step_once_and_the_delivery_with_the_last(self):
+        order = self.invoiced_delivered_order((0, 2))
+        product = order.line_ids.product_id
+        data = self.buyer_returns(order, (0, 2))
+        self.fetch_returns()
+        customer_return = self.customer_return(data)
+        self.validate_receipt(customer_return.picking_ids, {product: 1})
+        [first] = customer_return.refund_ids
+        self.assertEqual((first.line_ids.quantity, first.delivery_amount), (1, 0))
+        self.assertEqual(customer_return.line_ids.received_qty, 1)
+        backorder = customer_return.picking_ids.filtered(lambda p: p.state != "done")
+        self.assertEqual(len(backorder), 1, "the rest waits in a backorder of the same return")
+        self.validate_receipt(backorder)
+        second = customer_return.refund_ids - first
+        self.assertEqual(second.line_ids.quantity, 1)
+        self.assertEqual(second.delivery_amount, 11.99, "everything came back: the delivery cost too")
+        self.assertEqual(customer_return.line_ids.refunded_qty, 2)
+        self.assertAlmostEqual(first.amount_total + second.amount_total, order.paid_amount)
+        for refund in first | second:
+            refund.with_user(self.billing).action_confirm()
+        self.send_updates()
+        self.assertEqual((first | second).mapped("state"), ["done", "done"])
+        self.assertEqual(len(self.emulator.refunds), 2)
+
+    def test_a_second_return_of_the_same_order_refunds_its_own_items_and_the_delivery(self):
+        order = self.invoiced_delivered_order((0, 1), (1, 1))
+        first = self.received(order, (0, 1))
+        second = self.received(order, (1, 1))
+        self.assertEqual(order.customer_return_ids, first | second)
+        self.assertEqual(first.refund_ids.line_ids.order_line_id, first.line_ids.order_line_id)
+        self.assertEqual(second.refund_ids.line_ids.order_line_id, second.line_ids.order_line_id)
+        self.assertFalse(first.refund_ids.delivery_amount)
+        self.assertEqual(second.refund_ids.delivery_amount, 11.99)
+        self.assertAlmostEqual(first.refund_ids.amount_total + second.refund_ids.amount_total, order.paid_amount)
+
+    def test_a_return_not_shipped_back_is_refunded_at_once_when_the_shop_says_so(self):
+        order = self.invoiced_delivered_order((0, 1), (1, 1))
+        data = self.buyer_returns(order, (0, 1), shipped_back=False)
+        self.fetch_returns()
+        waiting = self.customer_return(data)
+        self.assertFalse(waiting.shipped_back)
+        self.assertTrue(waiting.picking_ids, "by default the refund waits for the receipt")
+        self.assertFalse(waiting.refund_ids)
+
+        self.shop.return_unshipped_policy = "refund"
+        data = self.buyer_returns(order, (1, 1), shipped_back=False)
+        self.fetch_returns()
+        at_once = self.customer_return(data)
+        self.assertFalse(at_once.picking_ids)
+        self.assertEqual(at_once.refund_ids.line_ids.order_line_id, order.line_ids.sorted("id")[1])
+        self.fetch_returns()
+        self.assertEqual(len(at_once.refund_ids), 1)
+
+    def test_a_rejected_return_received_is_not_refunded(self):
+        order = self.invoiced_delivered_order((0, 1))
+        data = self.buyer_returns(order)
+        self.fetch_returns()
+        customer_return = self.customer_return(data)
+        action = customer_return.with_user(self.allegro_manager).action_reject()
+        self.env[action["res_model"]].with_user(self.allegro_manager).with_context(action["context"]).create(
+            {"code": "NO_RETURN_RIGHT"}).action_reject()
+        self.env.invalidate_all()
+        self.assertEqual(customer_return.status, "REJECTED")
+        self.validate_receipt(customer_return.picking_ids)
+        self.assertFalse(customer_return.refund_ids)
+        self.assertFalse(self.env["allegro.refund"].search([("order_id", "=", order.id)]))
+
+    def test_a_refund_that_cannot_be_prepared_is_shown_and_retried(self):
+        self.shop.invoice_policy = "never"
+        order = self.delivered_order((0, 1))
+        order.sudo().paid_amount = 0  # Allegro says nothing was paid: nothing to give back yet
+        customer_return = self.received(order, (0, 1))
+        self.assertEqual(customer_return.picking_ids.state, "done", "the warehouse is never stopped")
+        self.assertIn("no payment to refund", customer_return.refund_error)
+        self.assertFalse(customer_return.line_ids.refunded_qty)
+        with self.assertRaises(AccessError):
+            customer_return.with_user(self.allegro_user).action_retry_refund()
+        order.sudo().paid_amount = order.total_to_pay
+        customer_return.with_user(self.billing).action_retry_refund()
+        self.assertFalse(customer_return.refund_error)
+        self.assertEqual(customer_return.refund_ids.line_ids.quantity, 1)
