@@ -20,7 +20,8 @@ from odoo.tools import SQL, split_every
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.params import parse_timestamp
-from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, BILLING, check_group
+from ..const import REJECTION_CODES, RETURN_REASONS, RETURN_STATUSES, SETTLED_RETURN_STATUSES
+from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, BILLING, check_any_group, check_group
 
 _logger = logging.getLogger(__name__)
 
@@ -30,50 +31,7 @@ PAGE_SIZE = 50
 SLICE_SECONDS = 60
 # Returns not settled yet are read again while younger than this.
 REREAD_DAYS = 60
-# Allegro's statuses after which a return no longer changes for the seller.
-SETTLED_STATUSES = ("FINISHED", "FINISHED_APT", "REJECTED", "COMMISSION_REFUNDED")
-RETURN_STATUSES = [
-    ("CREATED", "Declared"),
-    ("DISPATCHED", "Sent by the buyer"),
-    ("IN_TRANSIT", "In transit"),
-    ("DELIVERED", "Delivered"),
-    ("FINISHED", "Refunded"),
-    ("FINISHED_APT", "Refunded by Allegro Protect"),
-    ("REJECTED", "Rejected"),
-    ("COMMISSION_REFUND_CLAIMED", "Commission refund claimed"),
-    ("COMMISSION_REFUNDED", "Commission refunded"),
-    ("WAREHOUSE_DELIVERED", "Delivered to Allegro's warehouse"),
-    ("WAREHOUSE_VERIFICATION", "Under verification"),
-]
-RETURN_REASONS = [
-    ("NONE", "No reason given"),
-    ("MISTAKE", "Bought by mistake"),
-    ("TRANSPORT", "Damaged in transport"),
-    ("DAMAGED", "Damaged"),
-    ("NOT_AS_DESCRIBED", "Not as described"),
-    ("DONT_LIKE_IT", "Does not like it"),
-    ("OVERDUE_DELIVERY", "Delivered too late"),
-    ("INCOMPLETE", "Incomplete"),
-    ("HIDDEN_FLAW", "Hidden flaw"),
-    ("OTHER_FLAW", "Other flaw"),
-    ("DIFFERENT", "Different item"),
-    ("COUNTERFEIT", "Counterfeit"),
-    ("NOT_NEW", "Not new"),
-    ("TOO_LARGE", "Too large"),
-    ("TOO_SMALL", "Too small"),
-    ("NOT_AS_EXPECTED", "Not as expected"),
-    ("ORDERED_FOR_COMPARISON", "Ordered to compare"),
-]
-REJECTION_CODES = [
-    ("REFUND_REJECTED", "Refund rejected"),
-    ("NEW_ITEM_SENT", "A new item was sent"),
-    ("ITEM_FIXED", "The item was repaired"),
-    ("MISSING_PART_SENT", "The missing part was sent"),
-    ("ITEM_MISMATCH", "Not the item sold"),
-    ("BUSINESS_PURCHASE", "A business purchase"),
-    ("NO_RETURN_RIGHT", "No right of return"),
-]
-# The reason code of a payment refund after a return (PaymentsRefundReason).
+# The reason code of a payment refund after a return (REFUND_REASONS).
 REFUND_REASON_RETURN = "REFUND"
 # The key of the advisory lock that keeps two runs from reading one shop's returns.
 LOCK_KEY = zlib.crc32(b"allegro.customer.return") % 2**31
@@ -170,7 +128,7 @@ class AllegroCustomerReturn(models.Model):
     @api.depends("status")
     def _compute_settled(self):
         for customer_return in self:
-            customer_return.settled = customer_return.status in SETTLED_STATUSES
+            customer_return.settled = customer_return.status in SETTLED_RETURN_STATUSES
 
     @api.depends("line_ids.quantity")
     def _compute_item_count(self):
@@ -220,6 +178,9 @@ class AllegroCustomerReturn(models.Model):
             stats["messages"].append(shop.env._("Another run is reading this shop's returns."))
         except ReturnsSliceEnded:
             state = "continues"
+            stats["messages"].append(shop.env._(
+                "Stopped after %(seconds)s s with all it did saved; the reading goes on in the background.",
+                seconds=stats["slice"]))
         except (api_errors.AllegroError, UserError) as error:
             # What the committed pages hold is kept; the cursor stays at the last of them.
             shop.env.cr.rollback()
@@ -532,7 +493,8 @@ class AllegroCustomerReturn(models.Model):
                     line.refunded_qty += quantity
                 refund = self.env["allegro.refund"].sudo()._prepare(
                     order, {line.order_line_id.id: quantity for line, quantity in wanted.items()},
-                    reason=REFUND_REASON_RETURN, delivery=self._everything_returned(), customer_return_ref=self.allegro_ref)
+                    reason=REFUND_REASON_RETURN, delivery=self._everything_returned(),
+                    customer_return_ref=self.allegro_ref)
                 refund.customer_return_id = self
         except (UserError, api_errors.AllegroError) as error:
             text = self.shop_id._allegro_error_text(error)
@@ -552,7 +514,7 @@ class AllegroCustomerReturn(models.Model):
             return False
         returns = self.search([("order_id", "=", order.id), ("status", "!=", "REJECTED")])
         for order_line in order.line_ids:
-            refunded = sum(returns.line_ids.filtered(lambda l, ol=order_line: l.order_line_id == ol)
+            refunded = sum(returns.line_ids.filtered(lambda rl, ol=order_line: rl.order_line_id == ol)
                            .mapped("refunded_qty"))
             if refunded < order_line.quantity:
                 return False
@@ -565,7 +527,7 @@ class AllegroCustomerReturn(models.Model):
     def action_retry_refund(self):
         """Prepare the refund again once the problem it met is fixed."""
         # Sending money back is for the billing clerks and the Allegro managers.
-        check_group(self, BILLING if self.env.user.has_group(BILLING) else ALLEGRO_MANAGER, "read")
+        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
         for customer_return in self.sudo():
             if customer_return.shipped_back or customer_return.shop_id.return_unshipped_policy != "refund":
                 customer_return._on_receipt_done()

@@ -103,7 +103,8 @@ class TestReturnsImport(ReturnsCase):
         self.assertEqual(customer_return.reference_number, data["referenceNumber"])
         line = customer_return.line_ids
         self.assertEqual((line.quantity, line.reason_label, line.comment), (1, "Does not like it", "Za mały"))
-        self.assertEqual(line.order_line_id, order.line_ids.filtered(lambda l: l.offer_ref == data["items"][0]["offerId"]))
+        offer_ref = data["items"][0]["offerId"]
+        self.assertEqual(line.order_line_id, order.line_ids.filtered(lambda ol: ol.offer_ref == offer_ref))
         self.assertFalse(customer_return.needs_attention)
         # The Allegro user sees it in Sales > Allegro > Returns.
         self.assertEqual(self.env["allegro.customer.return"].with_user(self.allegro_user).search(
@@ -133,6 +134,18 @@ class TestReturnsImport(ReturnsCase):
         self.emulator.reset_requests()
         self.fetch_returns()
         self.assertFalse([r for r in self.emulator_calls(RETURNS) if r.query.get("customerReturnId")])
+
+    def test_the_scheduled_action_reads_returns_in_a_job_per_shop(self):
+        order = self.delivered_order((0, 1))
+        data = self.buyer_returns(order)
+        self.env["allegro.shop"]._cron_fetch_returns()
+        self.env["allegro.shop"]._cron_fetch_returns()
+        jobs = self.due_jobs().filtered(lambda j: j.method_name == "_fetch_returns_job")
+        self.assertEqual(len(jobs), 1, "one job per shop, however often the schedule runs")
+        self.run_jobs()
+        self.env.invalidate_all()
+        self.assertEqual(jobs.state, "done")
+        self.assertEqual(self.customer_return(data).order_id, order)
 
     def test_the_position_resumes_after_a_failure_in_the_middle_of_a_run(self):
         orders = [self.imported(**PAID, lineItems=items((n, 1))) for n in range(5)]
@@ -322,7 +335,7 @@ class TestReturnRefund(ReturnsCase):
         [refund] = customer_return.refund_ids
         self.assertEqual(refund.reason, "REFUND")
         self.assertEqual(refund.customer_return_ref, customer_return.allegro_ref)
-        self.assertEqual([(l.order_line_id, l.quantity) for l in refund.line_ids], [(first, 1)])
+        self.assertEqual([(rl.order_line_id, rl.quantity) for rl in refund.line_ids], [(first, 1)])
         self.assertFalse(refund.delivery_amount, "not everything came back: the delivery is not refunded")
         self.assertEqual(refund.state, "to_confirm")
         # The billing clerk posts the credit note, then confirms the refund.

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from ..models.allegro_customer_return import REJECTION_CODES
+from ..const import REJECTION_CODES
 from ..models.allegro_rights import ALLEGRO_MANAGER, check_group
 
 
