@@ -121,6 +121,7 @@ class AllegroCustomerReturn(models.Model):
             customer_return.known_status = status if status in dict(RETURN_STATUSES) else False
 
     @api.depends("status")
+    @api.depends_context("lang")
     def _compute_labels(self):
         for customer_return in self:
             customer_return.status_label = _label(customer_return, "known_status", customer_return.status)
@@ -339,8 +340,7 @@ class AllegroCustomerReturn(models.Model):
                 [("shop_id", "=", customer_return.shop_id.id), ("allegro_ref", "=", customer_return.order_ref)],
                 limit=1)
             if not order:
-                customer_return._flag(self.env._(
-                    "The order of this return is not in Odoo (yet): it is linked when the order arrives."))
+                customer_return._flag(self._no_order_text())
                 continue
             customer_return.order_id = order
             for line in customer_return.line_ids:
@@ -356,9 +356,10 @@ class AllegroCustomerReturn(models.Model):
         """Returns that came before their order: link those whose order has arrived since."""
         waiting = self.sudo().search([("shop_id", "=", shop.id), ("order_id", "=", False), ("order_ref", "!=", False)])
         waiting._link_order()
-        for customer_return in waiting.filtered("order_id"):
-            customer_return._clear_flag(self.env._(
-                "The order of this return is not in Odoo (yet): it is linked when the order arrives."))
+        waiting.filtered("order_id")._clear_flag(self._no_order_text())
+
+    def _no_order_text(self):
+        return self.env._("The order of this return is not in Odoo (yet): it is linked when the order arrives.")
 
     def _clear_flag(self, reason):
         for customer_return in self:
@@ -634,6 +635,7 @@ class AllegroCustomerReturnLine(models.Model):
             line.known_reason = line.reason if line.reason in dict(RETURN_REASONS) else False
 
     @api.depends("reason")
+    @api.depends_context("lang")
     def _compute_reason_label(self):
         for line in self:
             line.reason_label = _label(line, "known_reason", line.reason)
