@@ -10,6 +10,7 @@ from odoo.tools import float_compare, float_is_zero, float_repr
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
+from ..allegro_api.params import parse_timestamp
 from ..const import CHANNEL_UPDATES, KEY_REFUND, REFUND_REASONS
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, BILLING, check_any_group
 
@@ -26,6 +27,10 @@ REFUND_STATES = [
 ACTIVE_STATES = ("to_confirm", "sending", "done")
 # Allegro's refund statuses that mean the money will not go back.
 FAILED_ALLEGRO_STATUSES = ("CANCELED", "VALIDATE_FAILED")
+# Allegro's refund statuses after which nothing changes any more.
+FINAL_ALLEGRO_STATUSES = ("SUCCESS",) + FAILED_ALLEGRO_STATUSES
+# Refunds read again per run of the scheduled action; the rest wait for the next.
+FOLLOW_BATCH = 100
 # Attempts of the sending job (Allegro busy, down or not answering).
 MAX_ATTEMPTS = 12
 # A refund found on Allegro after a lost answer was made after its confirmation; the two clocks may differ a little.
@@ -198,9 +203,10 @@ class AllegroRefund(models.Model):
         return refund.with_env(self.env)
 
     def _ask_confirmation(self):
-        """An activity for the person who confirms refunds: the shop's salesperson, else the order's."""
-        user = self.shop_id.user_id or self.sale_order_id.user_id
-        if user:
+        """An activity for the shop's salesperson when they may confirm refunds; the others find it
+        under the refunds to confirm."""
+        user = self.shop_id.user_id
+        if user and (user.has_group(BILLING) or user.has_group(ALLEGRO_MANAGER)):
             self.activity_schedule("mail.mail_activity_data_todo", user_id=user.id, summary=self.env._(
                 "Confirm the refund to the buyer"))
 
@@ -374,9 +380,9 @@ class AllegroRefund(models.Model):
                 continue
             try:
                 same_total = Decimal(str((found.get("totalValue") or {}).get("amount"))) == total
-                made = fields.Datetime.to_datetime(found.get("createdAt", "")[:19].replace("T", " "))
-            except (ArithmeticError, ValueError):
+            except ArithmeticError:
                 continue
+            made = parse_timestamp(found.get("createdAt"))
             lines = sorted((li.get("id"), li.get("quantity")) for li in found.get("lineItems") or [])
             if same_total and lines == items and made and made >= since:
                 _logger.info("Allegro refund %s: the earlier attempt made %s", self.id, found["id"])
@@ -396,7 +402,48 @@ class AllegroRefund(models.Model):
             "%(amount)s %(currency)s refunded to the buyer on Allegro.",
             amount=float_repr(self.amount_total, currency.decimal_places), currency=currency.name),
             subtype_xmlid="mail.mt_note")
+        self._register_refund_payment()
         self.env["allegro.refund.claim"]._claim_for(self)
+
+    def _register_refund_payment(self):
+        """Allegro paid the buyer back: the posted credit note is paid from the journal the shop's Allegro
+        payments go into, as its invoice was paid into it."""
+        for refund in self.filtered(lambda r: r.state == "done"):
+            credit = refund.credit_note_id
+            journal = refund.shop_id.payment_journal_id
+            if not journal or credit.state != "posted" or credit.payment_state not in ("not_paid", "partial"):
+                continue
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=credit.ids
+            ).create({"journal_id": journal.id, "payment_date": (refund.done_at or fields.Datetime.now()).date()}
+                     )._create_payments()
+
+    @api.model
+    def _cron_follow(self):
+        """Read again the refunds Allegro took but has not finished (their money still on its way): one it
+        gives up shows as refused on the refund and the order."""
+        refunds = self.sudo().search([("state", "=", "done"), ("refund_ref", "!=", False),
+                                      ("allegro_status", "not in", FINAL_ALLEGRO_STATUSES)],
+                                     limit=FOLLOW_BATCH, order="write_date, id")
+        for shop, shop_refunds in refunds.grouped("shop_id").items():
+            shop = shop._in_allegro_lang()
+            client = shop._allegro_client()
+            for refund in shop_refunds.with_env(shop.env):
+                try:
+                    found = next(iter(client.iter_refunds(refund_id=refund.refund_ref)), None)
+                except api_errors.AllegroError as error:
+                    _logger.info("Allegro refund %s not read: %s", refund.refund_ref, error)
+                    if error.retryable:
+                        break  # Allegro busy or away: the next run goes on
+                    continue
+                status = (found or {}).get("status")
+                if not status or status == refund.allegro_status:
+                    continue
+                refund.allegro_status = status
+                if status in FAILED_ALLEGRO_STATUSES:
+                    refund.state = "error"
+                    refund._note_refusal(refund.env._("Allegro did not make the refund (status %(status)s).",
+                                                      status=status))
 
     def _record_refusal(self, text):
         self.write({"state": "error", "look_up_first": False})
