@@ -343,3 +343,17 @@ class TestRefunds(AllegroEmulatorCase):
         self.assertEqual(claim.state, "filed", claim.message)
         self.assertEqual(len(self.posts(CLAIMS)), 1, "found on Allegro, not filed again")
         self.assertEqual(claim.claim_ref, self.emulator.refund_claims[0]["id"])
+
+    def test_a_credited_order_does_not_hold_back_the_invoicing_of_others(self):
+        older = self.order_with_posted_invoice((0, 2))
+        refund = self.refund_in_wizard(older, self.seller, {0: 1})
+        refund.credit_note_id.with_user(self.billing).action_post()
+        self.assertEqual(older.sale_order_id.invoice_status, "to invoice", "Odoo's reading of a credit note")
+        self.shop.invoice_policy = "never"
+        newer = self.imported(**PAID, lineItems=items((1, 1)))
+        self.assertFalse(newer._invoices())
+        self.shop.invoice_policy = "paid"
+        with patch("odoo.addons.allegro_connector.models.allegro_order_invoicing.INVOICE_BATCH", 1):
+            self.env["allegro.order"]._cron_apply_invoice_policy()
+        self.assertEqual(len(newer._invoices()), 1)
+        self.assertEqual(len(older._invoices()), 2, "the invoice and its credit note, nothing more")
