@@ -31,6 +31,9 @@ FAILED_ALLEGRO_STATUSES = ("CANCELED", "VALIDATE_FAILED")
 FINAL_ALLEGRO_STATUSES = ("SUCCESS",) + FAILED_ALLEGRO_STATUSES
 # Refunds read again per run of the scheduled action; the rest wait for the next.
 FOLLOW_BATCH = 100
+# Who confirms refunds, makes their credit notes and sees them.
+CONFIRMER_GROUPS = (BILLING, ALLEGRO_MANAGER)
+CONFIRMERS = ",".join(CONFIRMER_GROUPS)
 # Attempts of the sending job (Allegro busy, down or not answering).
 MAX_ATTEMPTS = 12
 # A refund found on Allegro after a lost answer was made after its confirmation; the two clocks may differ a little.
@@ -81,9 +84,11 @@ class AllegroRefund(models.Model):
         "is looked for on Allegro, never made a second time.")
     refund_ref = fields.Char("Allegro refund ID", readonly=True, copy=False, index="btree_not_null")
     allegro_status = fields.Char("Status on Allegro", readonly=True, copy=False)
+    # Invoices are the accountants' (and the managers' who confirm refunds).
     credit_note_id = fields.Many2one("account.move", "Credit note", readonly=True, copy=False,
-                                     index="btree_not_null")
-    credit_note_state = fields.Selection(related="credit_note_id.state", string="Credit note status")
+                                     index="btree_not_null", groups=CONFIRMERS)
+    credit_note_state = fields.Selection(related="credit_note_id.state", string="Credit note status",
+                                         groups=CONFIRMERS)
     message = fields.Text(
         "Problem", readonly=True, copy=False,
         help="Allegro's refusal, or what kept Odoo from making the credit note.")
@@ -94,7 +99,8 @@ class AllegroRefund(models.Model):
     look_up_first = fields.Boolean(
         "May have reached Allegro", readonly=True, copy=False,
         help="An attempt ended without Allegro's answer: Allegro's refunds are read before sending again.")
-    job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, ondelete="set null")
+    job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, ondelete="set null",
+                             groups=ALLEGRO_MANAGER)
 
     _command_unique = models.Constraint("UNIQUE(command_ref)", "A command id is used for one refund only.")
 
@@ -266,7 +272,7 @@ class AllegroRefund(models.Model):
 
     def action_make_credit_note(self):
         """Make the credit note missing when the refund was prepared (the invoice was not posted yet)."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         for refund in self.sudo().filtered(lambda r: not r.credit_note_id and r.state != "cancelled"):
             credit = refund._make_credit_note()
             if not credit:
@@ -284,7 +290,7 @@ class AllegroRefund(models.Model):
 
     def action_confirm(self):
         """Send the money back to the buyer: the billing or Allegro manager right."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         refunds = self.filtered(lambda r: r.state == "to_confirm")
         if not refunds:
             raise UserError(self.env._("Only refunds waiting for confirmation can be confirmed."))
@@ -295,7 +301,7 @@ class AllegroRefund(models.Model):
 
     def action_retry(self):
         """Send a refused refund again (e.g. after Allegro was fixed): Allegro is read first."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         refunds = self.filtered(lambda r: r.state == "error")
         refunds.sudo().write({"look_up_first": True})
         refunds.sudo()._start_sending()
@@ -303,7 +309,7 @@ class AllegroRefund(models.Model):
 
     def action_cancel(self):
         """Give up a refund not sent yet; its draft credit note goes with it."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         for refund in self.sudo():
             if refund.state not in ("to_confirm", "error"):
                 raise UserError(self.env._("A refund being sent or sent cannot be cancelled."))

@@ -290,7 +290,7 @@ class TestRefunds(AllegroEmulatorCase):
         invoice = order._invoices()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         refund = self.env["allegro.refund"].with_user(self.seller)._prepare(
-            order, {line.id: 1 for line in order.line_ids}, reason="REFUND", delivery=True)
+            order, {line.id: 1 for line in order.line_ids}, reason="REFUND", delivery=True).with_env(self.env)
         credit = refund.credit_note_id
         self.assertEqual(credit.state, "posted", "the shop posts its invoices, and so its credit notes")
         self.assertEqual(credit.amount_total, invoice.amount_total)
@@ -357,3 +357,22 @@ class TestRefunds(AllegroEmulatorCase):
             self.env["allegro.order"]._cron_apply_invoice_policy()
         self.assertEqual(len(newer._invoices()), 1)
         self.assertEqual(len(older._invoices()), 2, "the invoice and its credit note, nothing more")
+
+    def test_each_person_opens_the_refund_and_its_order(self):
+        order = self.order_with_posted_invoice((0, 1))
+        refund = self.refund_in_wizard(order, self.seller, {0: 1})
+        refund.with_user(self.billing).action_confirm()
+        self.send_updates()
+        for user in (self.seller, self.billing, self.manager):
+            for record in (refund, order, refund.claim_ids):
+                views = self.env[record._name].with_user(user).get_views([(False, "form")])
+                fields = views["models"][record._name]["fields"]
+                values = record.with_user(user).web_read({name: {} for name in fields})[0]
+                self.assertEqual(values["id"], record.id)
+            self.assertEqual(self.env["allegro.refund"].with_user(user).search([]), refund)
+        seller_form = self.env["allegro.refund"].with_user(self.seller).get_views([(False, "form")])
+        self.assertNotIn("credit_note_id", seller_form["models"]["allegro.refund"]["fields"],
+                         "invoices are the accountants'")
+        self.assertFalse(seller_form["views"]["form"]["arch"].count("action_confirm"), "nor the button to send money")
+        billing_form = self.env["allegro.refund"].with_user(self.billing).get_views([(False, "form")])
+        self.assertIn("credit_note_id", billing_form["models"]["allegro.refund"]["fields"])
