@@ -10,6 +10,7 @@ from odoo.tools import float_compare, float_is_zero, float_repr
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..allegro_api import errors as api_errors
+from ..allegro_api.params import parse_timestamp
 from ..const import CHANNEL_UPDATES, KEY_REFUND, REFUND_REASONS
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, BILLING, check_any_group
 
@@ -26,6 +27,13 @@ REFUND_STATES = [
 ACTIVE_STATES = ("to_confirm", "sending", "done")
 # Allegro's refund statuses that mean the money will not go back.
 FAILED_ALLEGRO_STATUSES = ("CANCELED", "VALIDATE_FAILED")
+# Allegro's refund statuses after which nothing changes any more.
+FINAL_ALLEGRO_STATUSES = ("SUCCESS",) + FAILED_ALLEGRO_STATUSES
+# Refunds read again per run of the scheduled action; the rest wait for the next.
+FOLLOW_BATCH = 100
+# Who confirms refunds, makes their credit notes and sees them.
+CONFIRMER_GROUPS = (BILLING, ALLEGRO_MANAGER)
+CONFIRMERS = ",".join(CONFIRMER_GROUPS)
 # Attempts of the sending job (Allegro busy, down or not answering).
 MAX_ATTEMPTS = 12
 # A refund found on Allegro after a lost answer was made after its confirmation; the two clocks may differ a little.
@@ -78,9 +86,11 @@ class AllegroRefund(models.Model):
         "is looked for on Allegro, never made a second time.")
     refund_ref = fields.Char("Allegro refund ID", readonly=True, copy=False, index="btree_not_null")
     allegro_status = fields.Char("Status on Allegro", readonly=True, copy=False)
+    # Invoices are the accountants' (and the managers' who confirm refunds).
     credit_note_id = fields.Many2one("account.move", "Credit note", readonly=True, copy=False,
-                                     index="btree_not_null")
-    credit_note_state = fields.Selection(related="credit_note_id.state", string="Credit note status")
+                                     index="btree_not_null", groups=CONFIRMERS)
+    credit_note_state = fields.Selection(related="credit_note_id.state", string="Credit note status",
+                                         groups=CONFIRMERS)
     message = fields.Text(
         "Problem", readonly=True, copy=False,
         help="Allegro's refusal, or what kept Odoo from making the credit note.")
@@ -91,7 +101,8 @@ class AllegroRefund(models.Model):
     look_up_first = fields.Boolean(
         "May have reached Allegro", readonly=True, copy=False,
         help="An attempt ended without Allegro's answer: Allegro's refunds are read before sending again.")
-    job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, ondelete="set null")
+    job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, ondelete="set null",
+                             groups=ALLEGRO_MANAGER)
 
     _command_unique = models.Constraint("UNIQUE(command_ref)", "A command id is used for one refund only.")
 
@@ -200,9 +211,10 @@ class AllegroRefund(models.Model):
         return refund.with_env(self.env)
 
     def _ask_confirmation(self):
-        """An activity for the person who confirms refunds: the shop's salesperson, else the order's."""
-        user = self.shop_id.user_id or self.sale_order_id.user_id
-        if user:
+        """An activity for the shop's salesperson when they may confirm refunds; the others find it
+        under the refunds to confirm."""
+        user = self.shop_id.user_id
+        if user and (user.has_group(BILLING) or user.has_group(ALLEGRO_MANAGER)):
             self.activity_schedule("mail.mail_activity_data_todo", user_id=user.id, summary=self.env._(
                 "Confirm the refund to the buyer"))
 
@@ -262,7 +274,7 @@ class AllegroRefund(models.Model):
 
     def action_make_credit_note(self):
         """Make the credit note missing when the refund was prepared (the invoice was not posted yet)."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         for refund in self.sudo().filtered(lambda r: not r.credit_note_id and r.state != "cancelled"):
             credit = refund._make_credit_note()
             if not credit:
@@ -280,7 +292,7 @@ class AllegroRefund(models.Model):
 
     def action_confirm(self):
         """Send the money back to the buyer: the billing or Allegro manager right."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         refunds = self.filtered(lambda r: r.state == "to_confirm")
         if not refunds:
             raise UserError(self.env._("Only refunds waiting for confirmation can be confirmed."))
@@ -291,7 +303,7 @@ class AllegroRefund(models.Model):
 
     def action_retry(self):
         """Send a refused refund again (e.g. after Allegro was fixed): Allegro is read first."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         refunds = self.filtered(lambda r: r.state == "error")
         refunds.sudo().write({"look_up_first": True})
         refunds.sudo()._start_sending()
@@ -299,7 +311,7 @@ class AllegroRefund(models.Model):
 
     def action_cancel(self):
         """Give up a refund not sent yet; its draft credit note goes with it."""
-        check_any_group(self, (BILLING, ALLEGRO_MANAGER), "read")
+        check_any_group(self, CONFIRMER_GROUPS, "read")
         for refund in self.sudo():
             if refund.state not in ("to_confirm", "error"):
                 raise UserError(self.env._("A refund being sent or sent cannot be cancelled."))
@@ -376,9 +388,9 @@ class AllegroRefund(models.Model):
                 continue
             try:
                 same_total = Decimal(str((found.get("totalValue") or {}).get("amount"))) == total
-                made = fields.Datetime.to_datetime(found.get("createdAt", "")[:19].replace("T", " "))
-            except (ArithmeticError, ValueError):
+            except ArithmeticError:
                 continue
+            made = parse_timestamp(found.get("createdAt"))
             lines = sorted((li.get("id"), li.get("quantity")) for li in found.get("lineItems") or [])
             if same_total and lines == items and made and made >= since:
                 _logger.info("Allegro refund %s: the earlier attempt made %s", self.id, found["id"])
@@ -398,7 +410,48 @@ class AllegroRefund(models.Model):
             "%(amount)s %(currency)s refunded to the buyer on Allegro.",
             amount=float_repr(self.amount_total, currency.decimal_places), currency=currency.name),
             subtype_xmlid="mail.mt_note")
+        self._register_refund_payment()
         self.env["allegro.refund.claim"]._claim_for(self)
+
+    def _register_refund_payment(self):
+        """Allegro paid the buyer back: the posted credit note is paid from the journal the shop's Allegro
+        payments go into, as its invoice was paid into it."""
+        for refund in self.filtered(lambda r: r.state == "done"):
+            credit = refund.credit_note_id
+            journal = refund.shop_id.payment_journal_id
+            if not journal or credit.state != "posted" or credit.payment_state not in ("not_paid", "partial"):
+                continue
+            self.env["account.payment.register"].with_context(
+                active_model="account.move", active_ids=credit.ids
+            ).create({"journal_id": journal.id, "payment_date": (refund.done_at or fields.Datetime.now()).date()}
+                     )._create_payments()
+
+    @api.model
+    def _cron_follow(self):
+        """Read again the refunds Allegro took but has not finished (their money still on its way): one it
+        gives up shows as refused on the refund and the order."""
+        refunds = self.sudo().search([("state", "=", "done"), ("refund_ref", "!=", False),
+                                      ("allegro_status", "not in", FINAL_ALLEGRO_STATUSES)],
+                                     limit=FOLLOW_BATCH, order="write_date, id")
+        for shop, shop_refunds in refunds.grouped("shop_id").items():
+            shop = shop._in_allegro_lang()
+            client = shop._allegro_client()
+            for refund in shop_refunds.with_env(shop.env):
+                try:
+                    found = next(iter(client.iter_refunds(refund_id=refund.refund_ref)), None)
+                except api_errors.AllegroError as error:
+                    _logger.info("Allegro refund %s not read: %s", refund.refund_ref, error)
+                    if error.retryable:
+                        break  # Allegro busy or away: the next run goes on
+                    continue
+                status = (found or {}).get("status")
+                if not status or status == refund.allegro_status:
+                    continue
+                refund.allegro_status = status
+                if status in FAILED_ALLEGRO_STATUSES:
+                    refund.state = "error"
+                    refund._note_refusal(refund.env._("Allegro did not make the refund (status %(status)s).",
+                                                      status=status))
 
     def _record_refusal(self, text):
         self.write({"state": "error", "look_up_first": False})

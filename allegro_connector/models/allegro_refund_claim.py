@@ -60,7 +60,8 @@ class AllegroRefundClaim(models.Model):
     commission = fields.Monetary("Commission", readonly=True)
     filed_at = fields.Datetime("Filed on", readonly=True)
     message = fields.Text("Allegro's answer", readonly=True)
-    job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, ondelete="set null")
+    job_id = fields.Many2one("queue.job", "Job", readonly=True, copy=False, ondelete="set null",
+                             groups="allegro_connector.group_allegro_manager")
 
     _line_unique = models.Constraint("UNIQUE(order_line_id)", "Allegro takes one commission claim per item.")
 

@@ -68,6 +68,8 @@ class TestRefunds(AllegroEmulatorCase):
         self.assertEqual(refund.state, "to_confirm")
         self.assertEqual(refund.amount_total, first.unit_price)
         self.assertEqual(refund.line_ids.order_line_id, first)
+        self.assertEqual(self.env["allegro.refund"].with_user(self.seller).search([("state", "=", "to_confirm")]),
+                         refund, "the seller sees it among the refunds to confirm")
 
         credit = refund.credit_note_id
         self.assertEqual(credit.move_type, "out_refund")
@@ -279,3 +281,98 @@ class TestRefunds(AllegroEmulatorCase):
         with self.assertRaises(AccessError):
             self.env["allegro.refund"].with_user(outsider)._prepare(order, {order.line_ids.id: 1}, reason="REFUND")
         self.assertEqual(refund.state, "to_confirm")
+
+    def test_posted_by_policy_and_paid_back_from_the_allegro_journal(self):
+        bank = self.env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", self.env.company.id)], limit=1)
+        self.shop.write({"invoice_post": True, "payment_journal_id": bank.id, "refund_policy": "auto"})
+        order = self.imported(**PAID, lineItems=items((0, 1), (1, 1)), delivery=DELIVERY)
+        invoice = order._invoices()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        refund = self.env["allegro.refund"].with_user(self.seller)._prepare(
+            order, {line.id: 1 for line in order.line_ids}, reason="REFUND", delivery=True).with_env(self.env)
+        credit = refund.credit_note_id
+        self.assertEqual(credit.state, "posted", "the shop posts its invoices, and so its credit notes")
+        self.assertEqual(credit.amount_total, invoice.amount_total)
+        self.assertEqual(credit.payment_state, "not_paid", "the money has not gone back yet")
+        self.send_updates()
+        self.assertEqual(refund.state, "done", refund.message)
+        self.assertIn(credit.payment_state, ("paid", "in_payment"), "paid back through Allegro")
+        self.assertEqual(float(self.emulator.refunds[0]["totalValue"]["amount"]), order.total_to_pay)
+
+    def test_a_refund_allegro_gives_up_later_is_shown(self):
+        self.emulator.refund_status = "IN_PROGRESS"
+        order = self.order_with_posted_invoice((0, 1))
+        refund = self.refund_in_wizard(order, self.seller, {0: 1})
+        refund.with_user(self.billing).action_confirm()
+        self.send_updates()
+        self.assertEqual((refund.state, refund.allegro_status), ("done", "IN_PROGRESS"))
+        self.emulator.set_refund_status(refund.refund_ref, "CANCELED")
+        self.env["allegro.refund"]._cron_follow()
+        self.assertEqual(refund.state, "error")
+        self.assertIn("CANCELED", refund.message)
+        self.assertTrue(order.needs_attention)
+        self.assertEqual(order.refunded_amount, 0)
+
+    def test_a_claim_status_odoo_does_not_know_is_kept_and_said(self):
+        order = self.order_with_posted_invoice((0, 1))
+        refund = self.refund_in_wizard(order, self.seller, {0: 1})
+        refund.with_user(self.billing).action_confirm()
+        self.send_updates()
+        [claim] = refund.claim_ids
+        self.emulator.set_refund_claim_status(claim.claim_ref, "UNDER_REVIEW_BY_A_HUMAN")
+        self.env["allegro.refund.claim"]._cron_follow()
+        self.assertEqual(claim.state, "filed")
+        self.assertEqual(claim.allegro_status, "UNDER_REVIEW_BY_A_HUMAN")
+        self.assertIn("UNDER_REVIEW_BY_A_HUMAN", claim.message)
+        self.emulator.set_refund_claim_status(claim.claim_ref, "REJECTED")
+        self.env["allegro.refund.claim"]._cron_follow()
+        self.assertEqual(claim.state, "refused")
+        self.assertFalse(claim.message)
+
+    def test_a_lost_answer_on_the_claim_files_it_once(self):
+        order = self.order_with_posted_invoice((0, 1))
+        refund = self.refund_in_wizard(order, self.seller, {0: 1})
+        refund.with_user(self.billing).action_confirm()
+        self.emulator.faults.lose_answer(count=1, path_prefix=CLAIMS, method="POST")
+        self.send_updates()
+        [claim] = refund.claim_ids
+        self.assertEqual(claim.state, "due")
+        self.make_jobs_due()
+        self.send_updates()
+        self.assertEqual(claim.state, "filed", claim.message)
+        self.assertEqual(len(self.posts(CLAIMS)), 1, "found on Allegro, not filed again")
+        self.assertEqual(claim.claim_ref, self.emulator.refund_claims[0]["id"])
+
+    def test_a_credited_order_does_not_hold_back_the_invoicing_of_others(self):
+        older = self.order_with_posted_invoice((0, 2))
+        refund = self.refund_in_wizard(older, self.seller, {0: 1})
+        refund.credit_note_id.with_user(self.billing).action_post()
+        self.assertEqual(older.sale_order_id.invoice_status, "to invoice", "Odoo's reading of a credit note")
+        self.shop.invoice_policy = "never"
+        newer = self.imported(**PAID, lineItems=items((1, 1)))
+        self.assertFalse(newer._invoices())
+        self.shop.invoice_policy = "paid"
+        with patch("odoo.addons.allegro_connector.models.allegro_order_invoicing.INVOICE_BATCH", 1):
+            self.env["allegro.order"]._cron_apply_invoice_policy()
+        self.assertEqual(len(newer._invoices()), 1)
+        self.assertEqual(len(older._invoices()), 2, "the invoice and its credit note, nothing more")
+
+    def test_each_person_opens_the_refund_and_its_order(self):
+        order = self.order_with_posted_invoice((0, 1))
+        refund = self.refund_in_wizard(order, self.seller, {0: 1})
+        refund.with_user(self.billing).action_confirm()
+        self.send_updates()
+        for user in (self.seller, self.billing, self.manager):
+            for record in (refund, order, refund.claim_ids):
+                views = self.env[record._name].with_user(user).get_views([(False, "form")])
+                fields = views["models"][record._name]["fields"]
+                values = record.with_user(user).web_read({name: {} for name in fields})[0]
+                self.assertEqual(values["id"], record.id)
+            self.assertEqual(self.env["allegro.refund"].with_user(user).search([]), refund)
+        seller_form = self.env["allegro.refund"].with_user(self.seller).get_views([(False, "form")])
+        self.assertNotIn("credit_note_id", seller_form["models"]["allegro.refund"]["fields"],
+                         "invoices are the accountants'")
+        self.assertFalse(seller_form["views"]["form"]["arch"].count("action_confirm"), "nor the button to send money")
+        billing_form = self.env["allegro.refund"].with_user(self.billing).get_views([(False, "form")])
+        self.assertIn("credit_note_id", billing_form["models"]["allegro.refund"]["fields"])

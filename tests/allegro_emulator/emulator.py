@@ -336,6 +336,11 @@ class AllegroEmulator:
     def refund_status(self, status):
         self.store.returns.refund_status = status
 
+    def set_refund_status(self, refund_id, status):
+        """Allegro moves a payment refund on (SUCCESS, CANCELED...), any status kept as given."""
+        with self.lock:
+            self.store.returns.refunds[refund_id]["status"] = status
+
     @property
     def claim_window_days(self):
         """Days after a purchase in which a commission refund claim is accepted."""
