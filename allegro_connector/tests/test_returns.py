@@ -173,6 +173,26 @@ class TestReturnsImport(ReturnsCase):
         self.assertEqual(self.shop.return_cursor, returned[-1]["id"])
         self.assertEqual(stored.order_id, self.env["allegro.order"].concat(*orders))
 
+    def test_a_malformed_return_is_kept_and_flagged_and_the_others_go_on(self):
+        order = self.delivered_order((0, 1), (1, 1))
+        broken = self.buyer_returns(order, (0, 1))
+        with self.emulator.lock:  # Allegro sends something the connector cannot read
+            self.emulator.store.returns.returns[broken["id"]]["items"] = "not a list"
+        good = self.buyer_returns(order, (1, 1))
+        params = self.fetch_returns()
+        self.assertEqual(params["type"], "success", "one bad return does not stop the run")
+        kept = self.customer_return(broken)
+        self.assertTrue(kept.needs_attention)
+        self.assertIn("Could not read this return", kept.attention_reason)
+        self.assertIn("not a list", kept.sudo().raw_payload)
+        self.assertFalse(kept.line_ids)
+        self.assertEqual(self.customer_return(good).line_ids.quantity, 1)
+        self.assertEqual(self.shop.return_cursor, good["id"], "the cursor passes both")
+        # The Allegro user can open both in the list and the form.
+        returns = self.env["allegro.customer.return"].with_user(self.allegro_user).search([])
+        self.assertEqual(len(returns), 2)
+        self.assertTrue(returns.with_user(self.allegro_user).read(["status_label", "attention_reason", "refund_ids"]))
+
     def test_a_return_of_an_order_odoo_lacks_is_kept_flagged_and_linked_when_the_order_arrives(self):
         form = self.emulator.add_order(**PAID, lineItems=items((2, 1)))
         data = self.emulator.add_customer_return(form["id"])
