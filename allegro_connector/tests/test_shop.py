@@ -84,7 +84,8 @@ class TestShop(TransactionCase):
         root = self.env.ref("allegro_connector.menu_allegro_root")
         self.assertEqual(root.parent_id, self.env.ref("sale.sale_menu_root"))
         self.assertEqual(
-            root.child_id.mapped("name"), ["Orders", "Sale orders", "Offers", "Updates to Allegro", "Shops"]
+            root.child_id.mapped("name"),
+            ["Orders", "Sale orders", "Offers", "Refunds", "Commission claims", "Updates to Allegro", "Shops"],
         )
         config = self.env.ref("allegro_connector.menu_allegro_config")
         self.assertEqual(config.parent_id, self.env.ref("sale.menu_sale_config"))
