@@ -236,9 +236,8 @@ class AllegroRefund(models.Model):
         if not invoice:
             drafts = order._invoices().filtered(lambda m: m.move_type == "out_invoice" and m.state == "draft")
             self.message = self.env._(
-                "No credit note: the invoice %(invoice)s is not posted yet. Post it, then make the credit note "
-                "from this refund.", invoice=drafts[:1].name or "") if drafts else self.env._(
-                "No credit note: the order has no invoice.")
+                "No credit note: the order's invoice is not posted yet. Post it, then make the credit note "
+                "from this refund.") if drafts else self.env._("No credit note: the order has no invoice.")
             return self.env["account.move"]
         invoice = invoice.sudo().with_company(invoice.company_id)
         credit = invoice._reverse_moves([{
@@ -247,11 +246,12 @@ class AllegroRefund(models.Model):
             "ref": self.env._("Allegro refund of %(invoice)s", invoice=invoice.name),
             "allegro_order_id": order.id,
         }])
-        quantities = {line.order_line_id.sale_line_id: line.quantity for line in self.line_ids}
+        quantities = {line.order_line_id.sale_line_id: line.quantity for line in self.line_ids
+                      if line.order_line_id.sale_line_id}
         commands = []
         for line in credit.invoice_line_ids.filtered(lambda l: l.display_type == "product"):
             sale_line = line.sale_line_ids[:1]
-            if sale_line in quantities:
+            if sale_line and sale_line in quantities:
                 commands.append(Command.update(line.id, {"quantity": quantities[sale_line]}))
             elif sale_line.is_delivery and self.delivery_amount:
                 if line.currency_id.compare_amounts(line.price_total, self.delivery_amount):
