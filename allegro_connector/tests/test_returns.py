@@ -38,7 +38,7 @@ class ReturnsCase(AllegroEmulatorCase):
         super().setUp()
         self.shop = self.create_connected_shop()
 
-    # helpers -----------------------------------------------------------
+    # what each person does -----------------------------------------------
 
     def delivered_order(self, *pairs, **overrides):
         """A paid order of ``pairs`` (catalogue index, quantity), its delivery validated by the warehouse."""
