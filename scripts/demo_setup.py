@@ -3,6 +3,8 @@
 # a product each, and import the orders.
 import os
 
+import requests
+
 url = os.environ["EMULATOR_URL"]
 # The demo's admin works in Polish, and so do the scheduled actions (run by
 # OdooBot) and the seller's e-mails (in the company's language).
@@ -25,6 +27,7 @@ values = {
     # them again from the start rather than from an old journal position.
     "order_event_cursor": False,
     "initial_import_done": False,
+    "return_cursor": False,
 }
 if shop:
     shop.write(values)
@@ -57,3 +60,22 @@ env.cr.commit()  # noqa: F821
 
 summary = shop.env["allegro.importer"]._run_import(shop)
 print("Orders imported: %s" % summary["message"])
+env.cr.commit()  # noqa: F821
+
+# A buyer returns one item of a delivered order: the return, its receipt waiting for the warehouse.
+order = env["allegro.order"].search([("payment_status", "=", "paid"), ("sale_order_id.state", "=", "sale"),  # noqa: F821
+                                     ("customer_return_ids", "=", False)], limit=1, order="id")
+delivery = order.sale_order_id.picking_ids.filtered(lambda p: p.picking_type_code == "outgoing")[:1]
+if delivery and delivery.state != "done":
+    for move in delivery.move_ids:
+        move.quantity = move.product_uom_qty
+        move.picked = True
+    delivery.with_context(skip_backorder=True, skip_sms=True).button_validate()
+    env.cr.commit()  # noqa: F821
+if order and delivery.state == "done":
+    line = order.line_ids[:1]
+    requests.post(url + "/_emulator/customer-returns", timeout=10, json={
+        "order_id": order.allegro_ref, "items": [[line.offer_ref, 1]], "reason": "DONT_LIKE_IT",
+        "comment": "Kolor inny niż na zdjęciu.", "waybill": "AD000RET0001", "status": "IN_TRANSIT"})
+    summary = shop.env["allegro.customer.return"]._run_fetch(shop)
+    print(summary["message"])

@@ -107,8 +107,9 @@ def main():
     # A paid order with its sale order and delivery shows the most of the form.
     order = rpc(session, url, "allegro.order", "search",
                 [("payment_status", "=", "paid"), ("sale_order_id", "!=", False)], limit=1, order="id")
-    if not shop or not order:
-        raise SystemExit("the demo shop or its orders are missing: run make demo first")
+    customer_return = rpc(session, url, "allegro.customer.return", "search", [], limit=1, order="id")
+    if not shop or not order or not customer_return:
+        raise SystemExit("the demo shop, its orders or its return are missing: run make demo first")
     browser = Chromium()
     try:
         host = url.split("://", 1)[1].split("/", 1)[0].split(":")[0]
@@ -118,6 +119,8 @@ def main():
         browser.shoot(action + "action_allegro_order", ".o_list_view .o_data_row", OUT / "screenshot_orders.png")
         browser.shoot(action + "action_allegro_order/%d" % order[0], ".o_form_view .o_field_widget[name=payment_status]",
                       OUT / "screenshot_order.png")
+        browser.shoot(action + "action_allegro_customer_return/%d" % customer_return[0],
+                      ".o_form_view .o_field_widget[name=waybill]", OUT / "screenshot_return.png")
         browser.shoot(action + "action_allegro_shop/%d" % shop[0], ".o_form_view .o_field_widget[name=seller_login]",
                       OUT / "screenshot_shop.png")
     finally:

@@ -19,6 +19,9 @@ from . import allegro_carrier
 from . import stock_picking
 from . import delivery_carrier
 from . import allegro_parcel
+from . import allegro_customer_return
+from . import allegro_refund
+from . import allegro_refund_claim
 from . import allegro_import_run
 from . import res_partner
 from . import sale_order

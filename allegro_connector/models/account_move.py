@@ -49,6 +49,11 @@ class AccountMove(models.Model):
             # Posting is the accountant's act; queueing the upload to Allegro
             # and closing the order follow from it, whatever their Allegro rights.
             move.allegro_order_id.sudo()._on_invoice_posted(move.sudo())
+        credit_notes = posted.filtered(lambda m: m.allegro_order_id and m.move_type == "out_refund")
+        if credit_notes:
+            # The money went back through Allegro: the connector pays the credit note as it paid the invoice.
+            self.env["allegro.refund"].sudo().search([("credit_note_id", "in", credit_notes.ids)]
+                                                     )._register_refund_payment()
         return posted
 
     def _allegro_waits_for_ksef(self):

@@ -6,7 +6,7 @@ from odoo.exceptions import ValidationError
 
 from ..allegro_api.params import parse_timestamp
 from ..const import ORDER_STATUSES, PAYMENT_STATUSES, SELLER_STATUS_OF, SELLER_STATUSES
-from .allegro_rights import ALLEGRO_USER, check_group
+from .allegro_rights import ALLEGRO_USER, BILLING, check_any_group, check_group
 
 # The units allegro.order is composed of: Odoo needs each defined before the
 # model that inherits it, whichever file is imported first (the importer imports this one).
@@ -178,9 +178,16 @@ class AllegroOrder(models.Model):
     # A count anyone who reads the order may see (an accountant has no right on updates).
     update_error_count = fields.Integer(compute="_compute_update_error_count", compute_sudo=True)
     invoice_ids = fields.One2many("account.move", "allegro_order_id", string="Invoices")
+    customer_return_ids = fields.One2many("allegro.customer.return", "order_id", "Returns", readonly=True)
+    customer_return_count = fields.Integer(compute="_compute_customer_return_count")
     # Counts shown to whoever reads the order, whatever their rights on the documents.
     picking_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
     invoice_count = fields.Integer(compute="_compute_document_counts", compute_sudo=True)
+    # Refunds of the buyer's payment, and what they gave back so far.
+    refund_ids = fields.One2many("allegro.refund", "order_id", string="Refunds", readonly=True)
+    refund_count = fields.Integer("Number of refunds", compute="_compute_refunded", compute_sudo=True)
+    refunded_amount = fields.Monetary("Refunded", compute="_compute_refunded", compute_sudo=True,
+                                      help="Refunded to the buyer on Allegro.")
 
     _shop_external_unique = models.Constraint(
         "UNIQUE(shop_id, allegro_ref)", "An Allegro order is imported once per shop."
@@ -206,6 +213,18 @@ class AllegroOrder(models.Model):
         for order in self:
             order.picking_count = len(order.sale_order_id.picking_ids)
             order.invoice_count = len(order._invoices())
+
+    @api.depends("customer_return_ids")
+    def _compute_customer_return_count(self):
+        for order in self:
+            order.customer_return_count = len(order.customer_return_ids)
+
+    def action_open_customer_returns(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_customer_return")
+        action["domain"] = [("order_id", "=", self.id)]
+        action["context"] = {}
+        return action
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -431,6 +450,42 @@ class AllegroOrder(models.Model):
     def action_open_pickings(self):
         self.ensure_one()
         return self.sale_order_id.action_view_delivery()
+
+    @api.depends("refund_ids.state", "refund_ids.amount_total")
+    def _compute_refunded(self):
+        for order in self:
+            order.refund_count = len(order.refund_ids)
+            order.refunded_amount = sum(order.refund_ids.filtered(lambda r: r.state == "done").mapped("amount_total"))
+
+    def _refunded(self):
+        """What the refunds not refused or cancelled take of the order: {order line: quantity}, the
+        delivery cost and the total."""
+        self.ensure_one()
+        refunds = self.sudo().refund_ids.filtered(lambda r: r.state in ("to_confirm", "sending", "done"))
+        quantities = {}
+        for line in refunds.line_ids:
+            quantities[line.order_line_id] = quantities.get(line.order_line_id, 0) + line.quantity
+        return quantities, sum(refunds.mapped("delivery_amount")), sum(refunds.mapped("amount_total"))
+
+    def action_open_refunds(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_refund")
+        action["domain"] = [("order_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def action_refund(self):
+        """The Refund wizard: items, quantities and delivery cost to give back to the buyer."""
+        self.ensure_one()
+        check_any_group(self, (ALLEGRO_USER, BILLING), "read")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Refund to the buyer"),
+            "res_model": "allegro.refund.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
 
     @api.constrains("allegro_ref")
     def _check_external_id(self):

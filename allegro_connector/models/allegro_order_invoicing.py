@@ -93,6 +93,9 @@ class AllegroOrderInvoicing(models.AbstractModel):
                 ("shop_id.invoice_policy", "!=", "never"),
                 ("sale_order_id.state", "=", "sale"),
                 ("sale_order_id.invoice_status", "=", "to invoice"),
+                # Invoiced already (a credit note makes Odoo read its lines as to invoice again).
+                ("sale_order_id.invoice_ids", "=", False),
+                ("invoice_ids", "=", False),
                 ("status", "!=", "CANCELLED"),
                 ("amount_mismatch", "=", False),
             ],

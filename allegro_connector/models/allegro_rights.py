@@ -22,3 +22,16 @@ def check_group(records, xmlid, operation="write"):
             "Only members of the group %(group)s may do this.", group=env.ref(xmlid).sudo().full_name
         ))
     records.check_access(operation)
+
+
+def check_any_group(records, xmlids, operation="write"):
+    """As :func:`check_group`, for a button open to members of any of the groups ``xmlids``."""
+    env = records.env
+    if env.su:
+        return
+    if not any(env.user.has_group(xmlid) for xmlid in xmlids):
+        raise AccessError(env._(
+            "Only members of the groups %(groups)s may do this.",
+            groups=", ".join(env.ref(xmlid).sudo().full_name for xmlid in xmlids),
+        ))
+    records.check_access(operation)

@@ -20,7 +20,7 @@ from ..allegro_api import (
 )
 from ..allegro_api import errors as api_errors
 from ..const import (CHANNEL_IMPORT, CHANNEL_OFFERS, KEY_IMPORT, KEY_OFFER_EVENTS, KEY_OFFERS_RECONCILE,
-                     KEY_STOCK_SEND, MARKETPLACE_CURRENCIES, MARKETPLACES)
+                     KEY_RETURNS, KEY_STOCK_SEND, MARKETPLACE_CURRENCIES, MARKETPLACES)
 from .allegro_request_budget import RequestBudget, application_key
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, SYSTEM, check_group
 
@@ -229,7 +229,20 @@ class AllegroShop(models.Model):
     )
     close_on_invoice = fields.Boolean(
         "Close orders once invoiced", help="The order's status turns Closed when its invoice is posted.")
+    refund_policy = fields.Selection(
+        [("confirm", "A person confirms them"), ("auto", "Sent at once")],
+        string="Refunds to buyers", default="confirm", required=True,
+        help="Refunds prepared by a return or the Refund action: a person with the billing or Allegro manager "
+        "right confirms each before the money goes back, or they go to Allegro at once.")
     order_count = fields.Integer(compute="_compute_order_count")
+    # Buyers' returns (read by allegro.customer.return)
+    return_cursor = fields.Char("Last return read", readonly=True, copy=False,
+                                help="The last buyer's return read from Allegro: the next read starts after it.")
+    return_unshipped_policy = fields.Selection(
+        [("receipt", "Wait for the receipt"), ("refund", "Refund at once")],
+        string="Returns not shipped back", default="receipt", required=True,
+        help="A return without a parcel (the buyer keeps or disposes of the items): wait until the warehouse "
+        "validates its receipt, or prepare the refund as soon as the return is read.")
     import_run_ids = fields.One2many("allegro.import.run", "shop_id")
 
     # Offers, stock and prices
@@ -629,6 +642,30 @@ class AllegroShop(models.Model):
                 identity_key=KEY_IMPORT % (kind, shop.id),
                 description=self.env._("Allegro: import orders of %(shop)s", shop=shop.display_name),
             )._import_job(sweep=sweep)
+
+    def action_fetch_returns(self):
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        summary = self.env["allegro.customer.return"]._run_fetch(self)
+        return self._notify(summary["message"], {"failed": "danger", "skipped": "warning"}.get(summary["state"],
+                                                                                                 "success"))
+
+    @api.model
+    def _cron_fetch_returns(self):
+        self.search([("state", "=", "connected")])._enqueue_return_fetch()
+
+    def _enqueue_return_fetch(self):
+        for shop in self:
+            shop.with_delay(
+                channel=CHANNEL_IMPORT,
+                identity_key=KEY_RETURNS % shop.id,
+                description=self.env._("Allegro: read returns of %(shop)s", shop=shop.display_name),
+            )._fetch_returns_job()
+
+    def _fetch_returns_job(self):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        return shop.env["allegro.customer.return"]._run_fetch(shop)["message"]
 
     def _import_job(self, sweep=False):
         self.ensure_one()

@@ -46,6 +46,8 @@ class StockPicking(models.Model):
         result = super()._action_done()
         for picking in self.filtered(lambda p: p.picking_type_code == "outgoing" and p._allegro_order()):
             picking._allegro_update_shipment()
+        # A buyer's return received: the refund of what came back follows.
+        self.filtered(lambda p: p.state == "done").sudo().allegro_customer_return_id._on_receipt_done()
         return result
 
     def _allegro_update_shipment(self):
@@ -71,6 +73,10 @@ class StockPicking(models.Model):
         for waybill in waybills:
             order.env["allegro.update"]._queue_shipment(
                 order, waybill, carrier_code, carrier_name, line_items, picking=self)
+
+    allegro_customer_return_id = fields.Many2one(
+        "allegro.customer.return", "Allegro return", readonly=True, index="btree_not_null", ondelete="set null",
+        help="The buyer's return this receipt takes back; validating it prepares the refund.")
 
     # Ship with Allegro: the parcels of this delivery (allegro.parcel does the work)
 

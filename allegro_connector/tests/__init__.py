@@ -17,3 +17,4 @@ from . import test_polish
 from . import test_roles
 from . import test_shop
 from . import test_tours
+from . import test_returns

@@ -85,7 +85,8 @@ class TestShop(TransactionCase):
         self.assertEqual(root.parent_id, self.env.ref("sale.sale_menu_root"))
         self.assertEqual(
             root.child_id.mapped("name"),
-            ["Orders", "Messages", "Issues", "Sale orders", "Offers", "Sales after fees", "Updates to Allegro", "Shops"],
+            ["Orders", "Messages", "Issues", "Sale orders", "Offers", "Returns", "Refunds", "Commission claims",
+             "Sales after fees", "Updates to Allegro", "Shops"],
         )
         money = self.env.ref("allegro_connector.menu_allegro_money")
         self.assertEqual(money.parent_id, self.env.ref("account.menu_finance"))

@@ -39,6 +39,14 @@ def add_order(emu, req):
     return _ok(emu.add_order(**_payload(req)), 201)
 
 
+@CONTROL.route("POST", "/_emulator/customer-returns")
+def add_customer_return(emu, req):
+    """A buyer's return: ``order_id``, ``items`` ([[offer id, quantity]]) and the fields of add_customer_return."""
+    spec = _payload(req)
+    items = [tuple(item) for item in spec.pop("items", None) or []] or None
+    return _ok(emu.add_customer_return(spec.pop("order_id"), items, **spec), 201)
+
+
 @CONTROL.route("POST", "/_emulator/approve")
 def approve(emu, req):
     return _ok({"approved": emu.approve_device(_payload(req).get("user_code"))})

@@ -307,7 +307,8 @@ class AllegroEmulator:
     def add_customer_return(self, order_id, items=None, **fields):
         """A buyer's return (CustomerReturn) of an order: ``items`` lists
         (offer id, quantity), default the whole order; ``fields``: status,
-        reason, comment, waybill, carrier_id, created_at. Any status or reason
+        reason, comment, waybill, carrier_id, created_at, shipped_back (False:
+        a return without parcel). Any status or reason
         is kept as given, also one the spec does not list."""
         with self.lock:
             return _snapshot(self.store.returns.add_return(order_id, items, **fields))
@@ -334,6 +335,11 @@ class AllegroEmulator:
     @refund_status.setter
     def refund_status(self, status):
         self.store.returns.refund_status = status
+
+    def set_refund_status(self, refund_id, status):
+        """Allegro moves a payment refund on (SUCCESS, CANCELED...), any status kept as given."""
+        with self.lock:
+            self.store.returns.refunds[refund_id]["status"] = status
 
     @property
     def claim_window_days(self):

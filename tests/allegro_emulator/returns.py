@@ -38,8 +38,9 @@ class ReturnsDesk:
 
     # -- customer returns ----------------------------------------------------
     def add_return(self, order_id, items=None, status="CREATED", reason="DAMAGED", comment="", waybill=None,
-                   carrier_id="INPOST", created_at=None):
-        """A buyer's return of ``items`` (``[(offer id, quantity)]``, default: the whole order)."""
+                   carrier_id="INPOST", created_at=None, shipped_back=True):
+        """A buyer's return of ``items`` (``[(offer id, quantity)]``, default: the whole order);
+        ``shipped_back`` False: no parcel (the buyer keeps or disposes of the items)."""
         order = self.store.order(order_id)
         lines = {li["offer"]["id"]: li for li in order["lineItems"]}
         wanted = items or [(li["offer"]["id"], li["quantity"]) for li in order["lineItems"]]
@@ -58,7 +59,7 @@ class ReturnsDesk:
                        "reason": {"type": reason, "userComment": comment}} for offer_id, quantity in wanted],
             "parcels": [{"createdAt": iso(created), "waybill": waybill or "RET%08d" % number,
                          "transportingWaybill": None, "carrierId": carrier_id, "transportingCarrierId": None,
-                         "sender": {"phoneNumber": "500600700"}}],
+                         "sender": {"phoneNumber": "500600700"}}] if shipped_back else [],
             "marketplaceId": order["marketplace"]["id"],
             "status": status,
         }
