@@ -34,6 +34,4 @@ from . import allegro_fee_type
 from . import allegro_billing
 from . import allegro_payment_operation
 from . import allegro_money
-from . import allegro_shop_money
 from . import account_money
-from . import allegro_order_money

@@ -1,4 +1,4 @@
-"""Allegro's money in Odoo's accounting documents: the fees' bills, the wallet
+"""Allegro's money in Odoo's accounting: the wallet
 journals with their balance check, the company's choice of booking."""
 
 from odoo import api, fields, models
@@ -47,18 +47,3 @@ class AccountJournal(models.Model):
             journal.allegro_wallet_balance = wallet
             journal.allegro_book_balance = book
             journal.allegro_balance_difference = journal.currency_id.round(wallet - book)
-
-
-class AccountMove(models.Model):
-    _inherit = "account.move"
-
-    allegro_fee_shop_id = fields.Many2one(
-        "allegro.shop", "Allegro fees of", readonly=True, copy=False, index="btree_not_null")
-    allegro_fee_period = fields.Char("Allegro invoice period", readonly=True, copy=False)
-
-    def _post(self, soft=True):
-        posted = super()._post(soft=soft)
-        invoices = posted.filtered(lambda m: m.move_type == "out_invoice" and m.allegro_order_id)
-        if invoices:
-            self.env["allegro.payment.operation"]._match_order_invoices(invoices)
-        return posted

@@ -19,6 +19,10 @@ class AccountMove(models.Model):
         "for companies sending invoices to KSeF).",
     )
     allegro_upload_message = fields.Text("Allegro's answer", copy=False, readonly=True)
+    # Allegro's fees booked on this bill or entry (see allegro.billing.entry).
+    allegro_fee_shop_id = fields.Many2one(
+        "allegro.shop", "Allegro fees of", readonly=True, copy=False, index="btree_not_null")
+    allegro_fee_period = fields.Char("Allegro invoice period", readonly=True, copy=False)
 
     @api.depends("allegro_order_id")
     def _compute_sales_channel(self):
@@ -49,6 +53,9 @@ class AccountMove(models.Model):
             # Posting is the accountant's act; queueing the upload to Allegro
             # and closing the order follow from it, whatever their Allegro rights.
             move.allegro_order_id.sudo()._on_invoice_posted(move.sudo())
+        # Wallet operations booked before their invoice or credit note was posted are matched now.
+        self.env["allegro.payment.operation"]._match_order_invoices(
+            posted.filtered(lambda m: m.move_type in ("out_invoice", "out_refund") and m.allegro_order_id))
         credit_notes = posted.filtered(lambda m: m.allegro_order_id and m.move_type == "out_refund")
         if credit_notes:
             # The money went back through Allegro: the connector pays the credit note as it paid the invoice.

@@ -17,11 +17,9 @@ from odoo.exceptions import UserError
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.params import format_value, parse_timestamp
-from ..const import CHANNEL_MESSAGES, KEY_MESSAGES_READ
 from .allegro_importer import SLICE_SECONDS
 from .allegro_issue import OPEN_STATUSES
-from .allegro_rights import ALLEGRO_USER, check_group
-from .allegro_thread import _buyer_wrote_last, _files
+from .allegro_thread import _files
 
 _logger = logging.getLogger(__name__)
 
@@ -203,117 +201,3 @@ class AllegroMessageReader(models.AbstractModel):
                 continue
             Issue._take_listed(shop, data, client)
         shop.env.cr.commit()
-
-
-class AllegroShopMessages(models.Model):
-    _inherit = "allegro.shop"
-
-    message_position = fields.Char(
-        "Last message read", readonly=True, copy=False,
-        help="Allegro's time of the newest conversation read: the next read lists only newer ones.")
-    responsible_user_id = fields.Many2one(
-        "res.users", "Responsible for buyers",
-        help="Gets an activity for each issue a buyer opens, due on Allegro's deadline. Empty: the "
-        "salesperson, else the shop's creator.")
-    thread_ids = fields.One2many("allegro.thread", "shop_id", "Conversations")
-    unread_thread_count = fields.Integer("Unread conversations", compute="_compute_unread_thread_count")
-
-    def _compute_unread_thread_count(self):
-        counts = dict(self.env["allegro.thread"]._read_group(
-            [("shop_id", "in", self.ids), ("read", "=", False)], ["shop_id"], ["__count"]))
-        for shop in self:
-            shop.unread_thread_count = counts.get(shop, 0)
-
-    def action_view_unread_threads(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_thread")
-        action["domain"] = [("shop_id", "=", self.id), ("read", "=", False)]
-        return action
-
-    def action_read_messages(self):
-        self.ensure_one()
-        check_group(self, ALLEGRO_USER, "read")
-        state = self.env["allegro.message.reader"]._run(self)
-        if state == "continues":
-            self._enqueue_message_reads()
-        if state == "failed":
-            return self._notify(self.env._("Allegro could not be read now; the next run tries again."), "danger")
-        return self._notify(self.env._("Messages and issues read."), "success")
-
-    @api.model
-    def _cron_read_messages(self):
-        self.search([("state", "=", "connected")])._enqueue_message_reads()
-
-    def _enqueue_message_reads(self):
-        for shop in self:
-            shop.with_delay(
-                channel=CHANNEL_MESSAGES, identity_key=KEY_MESSAGES_READ % shop.id,
-                description=self.env._("Allegro: messages of %(shop)s", shop=shop.display_name),
-            )._read_messages_job()
-
-    def _read_messages_job(self):
-        self.ensure_one()
-        shop = self._in_allegro_lang()
-        state = shop.env["allegro.message.reader"]._run(shop)
-        if state == "continues":
-            shop._enqueue_message_reads()
-        return state
-
-
-class AllegroOrderMessages(models.Model):
-    _inherit = "allegro.order"
-
-    # Allegro users only: an accountant reads the order, not the buyer's conversation.
-    allegro_message_ids = fields.One2many("allegro.message", "order_id", "Messages with the buyer",
-                                          groups="allegro_connector.group_allegro_user")
-    issue_ids = fields.One2many("allegro.issue", "order_id", "Issues", groups="allegro_connector.group_allegro_user")
-    issue_count = fields.Integer("Number of issues", compute="_compute_issue_count",
-                                 groups="allegro_connector.group_allegro_user")
-    awaiting_answer = fields.Boolean(
-        "Buyer waiting for an answer", compute="_compute_awaiting_answer", store=True, index=True,
-        help="The buyer's message about this order is the last one of the conversation.")
-    thread_unread = fields.Boolean("Unread message", compute="_compute_thread_unread",
-                                   groups="allegro_connector.group_allegro_user")
-
-    @api.depends("allegro_message_ids.direction", "allegro_message_ids.state", "allegro_message_ids.created_at")
-    def _compute_awaiting_answer(self):
-        for order in self:
-            order.awaiting_answer = _buyer_wrote_last(order.allegro_message_ids.filtered(lambda m: not m.issue_id))
-
-    def _compute_issue_count(self):
-        for order in self:
-            order.issue_count = len(order.issue_ids)
-
-    def _thread(self):
-        self.ensure_one()
-        return self.env["allegro.thread"].search(
-            [("shop_id", "=", self.shop_id.id), ("buyer_login", "=", self.buyer_login)], limit=1)
-
-    def _compute_thread_unread(self):
-        for order in self:
-            thread = order._thread() if order.buyer_login else order.env["allegro.thread"]
-            order.thread_unread = bool(thread) and not thread.read
-
-    def action_reply_to_buyer(self):
-        """The composer of a reply sent to the buyer on Allegro (not an Odoo note)."""
-        self.ensure_one()
-        check_group(self, ALLEGRO_USER, "read")
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Reply to buyer on Allegro"),
-            "res_model": "allegro.reply.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_order_id": self.id},
-        }
-
-    def action_mark_thread_read(self):
-        self.ensure_one()
-        check_group(self, ALLEGRO_USER, "read")
-        return self._thread().action_mark_read()
-
-    def action_view_issues(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_issue")
-        action["domain"] = [("order_id", "=", self.id)]
-        return action

@@ -7,6 +7,7 @@ from odoo.exceptions import ValidationError
 from ..allegro_api.params import parse_timestamp
 from ..const import ORDER_STATUSES, PAYMENT_STATUSES, SELLER_STATUS_OF, SELLER_STATUSES
 from .allegro_rights import ALLEGRO_USER, BILLING, check_any_group, check_group
+from .allegro_thread import _buyer_wrote_last
 
 # The units allegro.order is composed of: Odoo needs each defined before the
 # model that inherits it, whichever file is imported first (the importer imports this one).
@@ -492,6 +493,81 @@ class AllegroOrder(models.Model):
         for order in self:
             if not order.allegro_ref.strip():
                 raise ValidationError(self.env._("An Allegro order needs its Allegro ID."))
+
+
+    # What the sale cost on Allegro: the fees naming the order, and the sale net of them.
+
+    fee_ids = fields.One2many("allegro.billing.entry", "allegro_order_id", "Fees", readonly=True)
+    fee_total = fields.Monetary(
+        "Allegro fees", compute="_compute_fee_total", store=True,
+        help="What Allegro charged for this sale (commissions, delivery fees), net of fee refunds.")
+    net_of_fees = fields.Monetary(
+        "After Allegro fees", compute="_compute_fee_total", store=True,
+        help="What the buyer paid, less Allegro's fees for the sale.")
+
+    @api.depends("fee_ids.amount", "total_to_pay")
+    def _compute_fee_total(self):
+        for order in self:
+            # Fees are negative on Allegro.
+            order.fee_total = -sum(order.fee_ids.mapped("amount"))
+            order.net_of_fees = order.total_to_pay - order.fee_total
+
+    # Buyers' messages and issues about the order.
+
+    # Allegro users only: an accountant reads the order, not the buyer's conversation.
+    allegro_message_ids = fields.One2many("allegro.message", "order_id", "Messages with the buyer",
+                                          groups="allegro_connector.group_allegro_user")
+    issue_ids = fields.One2many("allegro.issue", "order_id", "Issues", groups="allegro_connector.group_allegro_user")
+    issue_count = fields.Integer("Number of issues", compute="_compute_issue_count",
+                                 groups="allegro_connector.group_allegro_user")
+    awaiting_answer = fields.Boolean(
+        "Buyer waiting for an answer", compute="_compute_awaiting_answer", store=True, index=True,
+        help="The buyer's message about this order is the last one of the conversation.")
+    thread_unread = fields.Boolean("Unread message", compute="_compute_thread_unread",
+                                   groups="allegro_connector.group_allegro_user")
+
+    @api.depends("allegro_message_ids.direction", "allegro_message_ids.state", "allegro_message_ids.created_at")
+    def _compute_awaiting_answer(self):
+        for order in self:
+            order.awaiting_answer = _buyer_wrote_last(order.allegro_message_ids.filtered(lambda m: not m.issue_id))
+
+    def _compute_issue_count(self):
+        for order in self:
+            order.issue_count = len(order.issue_ids)
+
+    def _thread(self):
+        self.ensure_one()
+        return self.env["allegro.thread"].search(
+            [("shop_id", "=", self.shop_id.id), ("buyer_login", "=", self.buyer_login)], limit=1)
+
+    def _compute_thread_unread(self):
+        for order in self:
+            thread = order._thread() if order.buyer_login else order.env["allegro.thread"]
+            order.thread_unread = bool(thread) and not thread.read
+
+    def action_reply_to_buyer(self):
+        """The composer of a reply sent to the buyer on Allegro (not an Odoo note)."""
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Reply to buyer on Allegro"),
+            "res_model": "allegro.reply.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }
+
+    def action_mark_thread_read(self):
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        return self._thread().action_mark_read()
+
+    def action_view_issues(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_issue")
+        action["domain"] = [("order_id", "=", self.id)]
+        return action
 
 
 class AllegroOrderLine(models.Model):

@@ -134,9 +134,11 @@ class AllegroOrderInvoicing(models.AbstractModel):
         return invoice
 
     def _register_allegro_payment(self, invoice):
-        """Allegro collected the money: record it against the shop's journal."""
-        journal = self.shop_id.sudo().payment_journal_id
-        if not journal or self.payment_status != "paid" or invoice.state != "posted":
+        """Allegro collected the money: record it against the shop's journal (unless the wallet's own
+        operation books that payment, matched to the invoice: paying it here too would pay it twice)."""
+        shop = self.shop_id.sudo()
+        journal = shop.payment_journal_id
+        if not journal or shop.book_allegro_money or self.payment_status != "paid" or invoice.state != "posted":
             return
         self.env["account.payment.register"].with_context(
             active_model="account.move", active_ids=invoice.ids

@@ -186,15 +186,18 @@ class AllegroPaymentOperation(models.Model):
         return values
 
     def _match_invoices(self):
-        """Buyer payments against their order's posted invoice when the amounts agree, with Odoo's
-        own reconciliation; a payment whose invoice comes later is matched when it is posted."""
+        """Buyer payments against their order's posted invoice, and money sent back against its posted
+        credit note, when the amounts agree, with Odoo's own reconciliation; a payment whose invoice or
+        credit note comes later is matched when it is posted."""
         for operation in self.filtered(lambda o: o.payment_id and o.allegro_order_id
-                                       and BOOKING.get(o.op_type) == "buyer" and o.amount > 0):
+                                       and BOOKING.get(o.op_type) == "buyer"):
             payment = operation.payment_id
             if payment.is_reconciled:
                 continue
-            invoices = operation.allegro_order_id.sudo().sale_order_id.invoice_ids.filtered(
-                lambda m: m.move_type == "out_invoice" and m.state == "posted"
+            move_type = "out_invoice" if operation.amount > 0 else "out_refund"
+            order = operation.allegro_order_id.sudo()
+            invoices = (order.sale_order_id.invoice_ids | order.invoice_ids).filtered(
+                lambda m: m.move_type == move_type and m.state == "posted"
                 and m.payment_state in ("not_paid", "partial") and m.currency_id == payment.currency_id
                 and not m.currency_id.compare_amounts(m.amount_residual, payment.amount))
             if not invoices:
@@ -205,7 +208,7 @@ class AllegroPaymentOperation(models.Model):
 
     @api.model
     def _match_order_invoices(self, invoices):
-        """Allegro payments booked before these invoices were posted."""
+        """Allegro payments (or refunds) booked before these invoices (or credit notes) were posted."""
         orders = invoices.sudo().allegro_order_id
         if orders:
             self.sudo().search([("allegro_order_id", "in", orders.ids), ("state", "=", "booked"),

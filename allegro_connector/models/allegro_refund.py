@@ -323,8 +323,7 @@ class AllegroRefund(models.Model):
 
     def _start_sending(self):
         self.write({"state": "sending", "message": False})
-        if not self.confirmed_at:
-            self.write({"confirmed_at": fields.Datetime.now()})
+        self.filtered(lambda r: not r.confirmed_at).write({"confirmed_at": fields.Datetime.now()})
         self._enqueue()
 
     def _enqueue(self):
@@ -418,8 +417,10 @@ class AllegroRefund(models.Model):
         payments go into, as its invoice was paid into it."""
         for refund in self.filtered(lambda r: r.state == "done"):
             credit = refund.credit_note_id
-            journal = refund.shop_id.payment_journal_id
-            if not journal or credit.state != "posted" or credit.payment_state not in ("not_paid", "partial"):
+            shop = refund.shop_id.sudo()
+            journal = shop.payment_journal_id
+            # A shop booking its wallet gets the refund from Allegro's own operation, matched to the credit note.
+            if not journal or shop.book_allegro_money or credit.state != "posted" or credit.payment_state not in ("not_paid", "partial"):
                 continue
             self.env["account.payment.register"].with_context(
                 active_model="account.move", active_ids=credit.ids

@@ -19,10 +19,12 @@ from ..allegro_api import (
     AllegroClient,
 )
 from ..allegro_api import errors as api_errors
-from ..const import (CHANNEL_IMPORT, CHANNEL_OFFERS, KEY_IMPORT, KEY_OFFER_EVENTS, KEY_OFFERS_RECONCILE,
-                     KEY_RETURNS, KEY_STOCK_SEND, MARKETPLACE_CURRENCIES, MARKETPLACES)
+from ..const import (CHANNEL_IMPORT, CHANNEL_MESSAGES, CHANNEL_OFFERS, KEY_IMPORT, KEY_MESSAGES_READ,
+                     KEY_OFFER_EVENTS, KEY_OFFERS_RECONCILE, KEY_RETURNS, KEY_STOCK_SEND, MARKETPLACE_CURRENCIES,
+                     MARKETPLACES)
+from .allegro_money import KEY_MONEY
 from .allegro_request_budget import RequestBudget, application_key
-from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, SYSTEM, check_group
+from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, BILLING, SYSTEM, check_group
 
 _logger = logging.getLogger(__name__)
 
@@ -225,7 +227,8 @@ class AllegroShop(models.Model):
     payment_journal_id = fields.Many2one(
         "account.journal", "Register Allegro payments in", check_company=True,
         domain="[('type', 'in', ('bank', 'cash'))]",
-        help="Posted invoices of orders Allegro says are paid are registered as paid in this journal.",
+        help="Posted invoices of orders Allegro says are paid are registered as paid in this journal "
+        "(not when the shop books Allegro's fees and payments: the wallet's operations pay them then).",
     )
     close_on_invoice = fields.Boolean(
         "Close orders once invoiced", help="The order's status turns Closed when its invoice is posted.")
@@ -734,3 +737,162 @@ class AllegroShop(models.Model):
         self.ensure_one()
         shop = self._in_allegro_lang()
         shop.env["allegro.offer.sync"]._follow_offer_events(shop)
+
+    # ------------------------------------------------------------------
+    # Buyers' messages and issues (read by allegro.message.reader)
+    # ------------------------------------------------------------------
+
+    message_position = fields.Char(
+        "Last message read", readonly=True, copy=False,
+        help="Allegro's time of the newest conversation read: the next read lists only newer ones.")
+    responsible_user_id = fields.Many2one(
+        "res.users", "Responsible for buyers",
+        help="Gets an activity for each issue a buyer opens, due on Allegro's deadline. Empty: the "
+        "salesperson, else the shop's creator.")
+    thread_ids = fields.One2many("allegro.thread", "shop_id", "Conversations")
+    unread_thread_count = fields.Integer("Unread conversations", compute="_compute_unread_thread_count")
+
+    def _compute_unread_thread_count(self):
+        counts = dict(self.env["allegro.thread"]._read_group(
+            [("shop_id", "in", self.ids), ("read", "=", False)], ["shop_id"], ["__count"]))
+        for shop in self:
+            shop.unread_thread_count = counts.get(shop, 0)
+
+    def action_view_unread_threads(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_thread")
+        action["domain"] = [("shop_id", "=", self.id), ("read", "=", False)]
+        return action
+
+    def action_read_messages(self):
+        self.ensure_one()
+        check_group(self, ALLEGRO_USER, "read")
+        state = self.env["allegro.message.reader"]._run(self)
+        if state == "continues":
+            self._enqueue_message_reads()
+        if state == "failed":
+            return self._notify(self.env._("Allegro could not be read now; the next run tries again."), "danger")
+        return self._notify(self.env._("Messages and issues read."), "success")
+
+    @api.model
+    def _cron_read_messages(self):
+        self.search([("state", "=", "connected")])._enqueue_message_reads()
+
+    def _enqueue_message_reads(self):
+        for shop in self:
+            shop.with_delay(
+                channel=CHANNEL_MESSAGES, identity_key=KEY_MESSAGES_READ % shop.id,
+                description=self.env._("Allegro: messages of %(shop)s", shop=shop.display_name),
+            )._read_messages_job()
+
+    def _read_messages_job(self):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        state = shop.env["allegro.message.reader"]._run(shop)
+        if state == "continues":
+            shop._enqueue_message_reads()
+        return state
+
+    # ------------------------------------------------------------------
+    # Allegro's money: fees and wallets in the books (allegro.money)
+    # ------------------------------------------------------------------
+
+    book_allegro_money = fields.Boolean(
+        "Book Allegro's fees and payments", groups="account.group_account_invoice",
+        help="Read the shop's fees and wallet operations from Allegro and book them. Buyers' payments and "
+        "refunds then come from the wallet: invoices and credit notes are no longer paid on their own.")
+    money_fees_position = fields.Datetime(
+        "Fees read up to", readonly=True, copy=False, groups="account.group_account_invoice")
+    money_operations_position = fields.Datetime(
+        "Payments read up to", readonly=True, copy=False, groups="account.group_account_invoice")
+    payout_journal_id = fields.Many2one(
+        "account.journal", "Bank for payouts", check_company=True, domain="[('type', '=', 'bank')]",
+        groups="account.group_account_invoice",
+        help="The bank account Allegro pays out to: each payout's statement line there is matched to it.")
+    allegro_fee_booking = fields.Selection(
+        related="company_id.allegro_fee_booking", readonly=False, groups="account.group_account_invoice")
+    wallet_journal_ids = fields.One2many(
+        "account.journal", "allegro_shop_id", "Allegro payments journals", readonly=True,
+        groups="account.group_account_invoice")
+
+    def _allegro_wallet_journal(self, currency):
+        """The shop's Allegro payments journal in ``currency``, made on first use: a bank-type
+        journal whose payments go straight to its own account, so its balance is the wallet's."""
+        self.ensure_one()
+        Journal = self.env["account.journal"].sudo()
+        journal = Journal.search([("allegro_shop_id", "=", self.id), ("currency_id", "=", currency.id)], limit=1)
+        if journal:
+            return journal
+        company = self.company_id
+        if not currency.active:
+            currency.sudo().active = True
+        used = set(Journal.with_context(active_test=False).search([("company_id", "=", company.id)]).mapped("code"))
+        code = next((c for c in ["AL" + currency.name[:3]] + ["A%d%s" % (n, currency.name[:3]) for n in range(1, 10)]
+                     if c not in used), False)
+        journal = Journal.create({
+            "name": self.env._("Allegro payments %(currency)s (%(shop)s)", currency=currency.name, shop=self.name),
+            "type": "bank",
+            "code": code,
+            "company_id": company.id,
+            "currency_id": currency.id if currency != company.currency_id else False,
+            "allegro_shop_id": self.id,
+        })
+        if not journal.currency_id:
+            journal.currency_id = currency
+        (journal.inbound_payment_method_line_ids | journal.outbound_payment_method_line_ids).write(
+            {"payment_account_id": journal.default_account_id.id})
+        return journal
+
+    # ------------------------------------------------------------------
+    # Buttons
+    # ------------------------------------------------------------------
+
+    def action_fetch_money(self):
+        """Read and book the shop's fees and payments now."""
+        self.ensure_one()
+        check_group(self, BILLING, "read")
+        if not self.sudo().book_allegro_money:
+            raise UserError(self.env._("Turn on *Book Allegro's fees and payments* on the shop first."))
+        summary = self.env["allegro.money"]._run(self)
+        if summary["state"] == "failed":
+            raise UserError(summary["message"])
+        return self._notify(summary["message"], "success" if summary["state"] != "skipped" else "warning")
+
+    def action_view_fees(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_billing_entry")
+        action["domain"] = [("shop_id", "=", self.id)]
+        return action
+
+    def action_view_payment_operations(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_payment_operation")
+        action["domain"] = [("shop_id", "=", self.id)]
+        return action
+
+    def action_view_balance_differences(self):
+        """The operations that make Allegro's wallet and the Allegro journal differ: those not booked."""
+        action = self.action_view_payment_operations()
+        action["domain"] = [("shop_id", "=", self.id), ("state", "!=", "booked")]
+        action["name"] = self.env._("Operations not in the books")
+        return action
+
+    # ------------------------------------------------------------------
+    # Scheduled
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_fetch_money(self):
+        self.search([("state", "=", "connected"), ("book_allegro_money", "=", True)])._enqueue_money()
+
+    def _enqueue_money(self):
+        for shop in self:
+            shop.with_delay(
+                channel=CHANNEL_IMPORT, identity_key=KEY_MONEY % shop.id,
+                description=self.env._("Allegro: fees and payments of %(shop)s", shop=shop.display_name),
+            )._money_job()
+
+    def _money_job(self):
+        self.ensure_one()
+        shop = self._in_allegro_lang()
+        return shop.env["allegro.money"]._run(shop)["message"]

@@ -4,7 +4,7 @@ A month of orders on the emulator (payments, commissions, delivery and
 promotion fees, refunds, a correction and payouts per wallet currency) is read
 over real HTTP by a billing clerk pressing the shop's button.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from odoo import fields
@@ -13,6 +13,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
 from .common import AllegroEmulatorCase
+from .test_order_import import PAID, items
 
 
 @tagged("post_install", "-at_install")
@@ -33,7 +34,11 @@ class TestMoney(AllegroEmulatorCase):
         self.shop = self.create_connected_shop(
             invoice_policy="paid", invoice_post=True,
             import_start_date=fields.Datetime.now() - timedelta(days=32))
-        self.shop.payout_journal_id = self.bank
+        # The register journal stays set: with the wallet booked, an invoice is paid by its operation only.
+        self.register_journal = self.env["account.journal"].create(
+            {"name": "Allegro register", "type": "bank", "code": "AREG"})
+        self.shop.write({"payout_journal_id": self.bank.id, "book_allegro_money": True,
+                         "payment_journal_id": self.register_journal.id})
 
     def month(self, orders=24, payout_every=14):
         """A month of orders with their money on Allegro, the orders imported."""
@@ -92,12 +97,17 @@ class TestMoney(AllegroEmulatorCase):
         # Every invoice a buyer paid through Allegro is paid in Odoo by that payment.
         contributions = self.operations().filtered(lambda o: o.op_type == "CONTRIBUTION" and o.allegro_order_id)
         self.assertTrue(contributions)
+        matched = 0
         for operation in contributions:
             invoice = operation.allegro_order_id.sale_order_id.invoice_ids.filtered(
                 lambda m: m.move_type == "out_invoice" and m.state == "posted")
             if invoice and invoice.amount_total == operation.amount:
                 self.assertTrue(operation.payment_id.is_reconciled)
                 self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+                matched += 1
+        self.assertTrue(matched, "the month's paid invoices are paid by Allegro's operations")
+        self.assertFalse(self.env["account.payment"].search([("journal_id", "=", self.register_journal.id)]),
+                         "no invoice is paid a second time through the register journal")
 
         # Two payouts in PLN; the bank shows them with Allegro's reference.
         payouts = [p for p in self.emulator.payouts.values() if p["currency"] == "PLN"]
@@ -147,6 +157,30 @@ class TestMoney(AllegroEmulatorCase):
             if invoice.amount_total == operation.amount:
                 self.assertTrue(operation.payment_id.is_reconciled)
                 self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+
+    def test_a_refund_is_paid_back_by_its_wallet_operation_only(self):
+        order = self.imported(**PAID, lineItems=items((0, 1), (1, 1)))
+        invoice = order._invoices()
+        self.assertEqual(invoice.state, "posted")
+        self.assertEqual(invoice.payment_state, "not_paid", "the wallet's operation pays it, nothing else")
+        paid_at = datetime.now(timezone.utc) - timedelta(hours=2)
+        self.emulator.add_payment_operation("CONTRIBUTION", order.total_to_pay, paid_at,
+                                            payment={"id": order.payment_ref})
+        self.fetch_money()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"), "paid by the buyer's payment on Allegro")
+        self.shop.refund_policy = "auto"
+        refund = self.env["allegro.refund"].with_user(self.accountant)._prepare(
+            order, {order.line_ids[0].id: 1}, reason="REFUND").with_env(self.env)
+        self.send_updates()
+        self.assertEqual(refund.state, "done", refund.message)
+        credit = refund.credit_note_id
+        self.assertEqual(credit.state, "posted")
+        self.assertEqual(credit.payment_state, "not_paid", "not paid through the register journal")
+        self.emulator.add_payment_operation("REFUND_CHARGE", -refund.amount_total, payment={"id": order.payment_ref})
+        self.fetch_money()
+        self.assertIn(credit.payment_state, ("paid", "in_payment"), "the refund's operation pays the credit note")
+        self.assertFalse(self.env["account.payment"].search([("journal_id", "=", self.register_journal.id)]))
+        self.assert_books_match_wallets()
 
     def test_fees_as_journal_entries(self):
         self.env.company.allegro_fee_booking = "entry"

@@ -174,6 +174,16 @@ class TestRefunds(AllegroEmulatorCase):
         self.assertEqual(len(self.emulator.refunds), 2, "the same item's second unit went back too")
         self.assertNotEqual(first.refund_ref, second.refund_ref)
 
+    def test_refunds_confirmed_together_are_each_sent_once(self):
+        first = self.order_with_posted_invoice((0, 1), (1, 1))
+        second = self.order_with_posted_invoice((0, 1), (1, 1))
+        refunds = self.env["allegro.refund"].browse([
+            self.refund_in_wizard(order, self.seller, {0: 1, 1: 0}).id for order in (first, second)])
+        refunds.with_user(self.billing).action_confirm()
+        self.send_updates()
+        self.assertEqual(refunds.mapped("state"), ["done", "done"], refunds.mapped("message"))
+        self.assertEqual(len(self.posts(REFUNDS)), 2)
+
     def test_a_cancelled_paid_order_is_refunded_in_full(self):
         self.shop.invoice_policy = "never"
         order = self.imported(**PAID, lineItems=items((0, 2), (1, 1)), delivery=DELIVERY)
