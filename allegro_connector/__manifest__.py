@@ -2,7 +2,7 @@
     "name": "Allegro Connector",
     "summary": "Sell on Allegro (allegro.pl, .cz, .sk, .hu) from Odoo: "
     "orders, fulfillment, tracking numbers and invoices",
-    "version": "19.0.3.0.0",
+    "version": "19.0.4.0.0",
     "category": "Sales/Sales",
     "license": "LGPL-3",
     "author": "allegro_connector contributors",

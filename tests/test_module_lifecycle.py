@@ -4,6 +4,7 @@ its previous version keeping every record, with a clean log.
 Runs Odoo's own command line on a throw-away database, as an admin would
 from the Apps menu or a deployment script.
 """
+import ast
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import psycopg2
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+VERSION = ast.literal_eval((ROOT / "allegro_connector" / "__manifest__.py").read_text())["version"]
 # Named after the test database, so that two suites can run side by side.
 DB = os.environ.get("TEST_DB", "allegro_connector_test") + "_lifecycle"
 # An Odoo log line of level WARNING or worse.
@@ -193,7 +195,7 @@ def test_upgrade_from_the_previous_version_keeps_every_record(upgrade_db, tmp_pa
     )
     with psycopg2.connect(dbname=upgrade_db) as cnx, cnx.cursor() as cr:
         cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'allegro_connector'")
-        assert cr.fetchone()[0] == "19.0.3.0.0"
+        assert cr.fetchone()[0] == VERSION
         cr.execute("SELECT to_regclass('allegro_push'), to_regclass('allegro_update') IS NOT NULL")
         assert cr.fetchone() == (None, True)
 

@@ -5,6 +5,7 @@ addon); the test command puts it on the Python path.
 """
 import traceback
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import TransactionCase
@@ -52,8 +53,25 @@ def delete_records_created_since(registry, env, models, max_ids):
             records.unlink()
 
 
+class WorkerKilled(Exception):
+    """The worker's process ends right after Allegro took the request."""
+
+
 class JobRunnerMixin:
     """Runs the connector's queued jobs in a test, as queue_job's runner would."""
+
+    def kill_worker_after_request(self, record, model, method):
+        """Perform the job ``record`` with its worker dying when the job reaches ``model``'s ``method``
+        (after its request reached Allegro): nothing of the attempt is kept, and queue_job's runner
+        sets the job pending again, one attempt counted."""
+        job = Job.load(self.env, record.uuid)
+        job.set_started()
+        job.store()
+        with patch.object(type(self.env[model]), method, autospec=True, side_effect=WorkerKilled):
+            with self.assertRaises(WorkerKilled), self.env.cr.savepoint():
+                job.perform()
+        record.write({"state": "pending", "retry": record.retry + 1})
+        self.env.invalidate_all()
 
     def send_updates(self):
         """What the job runner does: perform the connector's jobs that are due."""

@@ -6,7 +6,6 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
 
-from odoo.addons.queue_job.job import Job
 
 from .common import AllegroEmulatorCase
 from .test_order_import import PAID, items
@@ -14,10 +13,6 @@ from .test_order_import import PAID, items
 REFUNDS = "/payments/refunds"
 CLAIMS = "/order/refund-claims"
 DELIVERY = {"cost": {"amount": "11.99", "currency": "PLN"}}
-
-
-class WorkerKilled(Exception):
-    """The worker's process ends right after Allegro took the request."""
 
 
 @tagged("post_install", "-at_install")
@@ -137,18 +132,8 @@ class TestRefunds(AllegroEmulatorCase):
         order = self.order_with_posted_invoice((0, 1), (1, 1))
         refund = self.refund_in_wizard(order, self.seller, {1: 1})
         refund.with_user(self.billing).action_confirm()
-        record = refund.job_id
-        job = Job.load(self.env, record.uuid)
-        job.set_started()
-        job.store()
-        Refund = type(self.env["allegro.refund"])
-        with patch.object(Refund, "_record_sent", autospec=True, side_effect=WorkerKilled):
-            with self.assertRaises(WorkerKilled), self.env.cr.savepoint():
-                job.perform()
+        self.kill_worker_after_request(refund.job_id, "allegro.refund", "_record_sent")
         self.assertEqual(len(self.emulator.refunds), 1, "Allegro took the request before the worker died")
-        # What queue_job's runner does with a job whose worker died: run it again, one attempt counted.
-        record.write({"state": "pending", "retry": record.retry + 1})
-        self.env.invalidate_all()
         self.assertEqual(refund.state, "sending", "nothing of the dead attempt was kept")
         self.send_updates()
         self.assertEqual(refund.state, "done", refund.message)

@@ -6,7 +6,6 @@ from unittest.mock import patch
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from odoo.addons.queue_job.job import Job
 
 from ..allegro_api.client import AllegroClient
 from ..models import allegro_customer_return
@@ -16,10 +15,6 @@ from .test_order_import import PAID, items
 RETURNS = "/order/customer-returns"
 REFUNDS = "/payments/refunds"
 DELIVERY = {"cost": {"amount": "11.99", "currency": "PLN"}}
-
-
-class WorkerKilled(Exception):
-    """The worker's process ends right after Allegro took the request."""
 
 
 @tagged("post_install", "-at_install")
@@ -403,17 +398,8 @@ class TestReturnRefund(ReturnsCase):
         customer_return = self.received(order, (0, 1))
         refund = customer_return.refund_ids
         refund.with_user(self.billing).action_confirm()
-        record = refund.job_id
-        job = Job.load(self.env, record.uuid)
-        job.set_started()
-        job.store()
-        Refund = type(self.env["allegro.refund"])
-        with patch.object(Refund, "_record_sent", autospec=True, side_effect=WorkerKilled):
-            with self.assertRaises(WorkerKilled), self.env.cr.savepoint():
-                job.perform()
+        self.kill_worker_after_request(refund.job_id, "allegro.refund", "_record_sent")
         self.assertEqual(len(self.emulator.refunds), 1, "Allegro took the request before the worker died")
-        record.write({"state": "pending", "retry": record.retry + 1})
-        self.env.invalidate_all()
         self.send_updates()
         self.assertEqual(refund.state, "done", refund.message)
         self.assertEqual(len(self.emulator.refunds), 1)
