@@ -468,6 +468,13 @@ class AllegroOrder(models.Model):
             quantities[line.order_line_id] = quantities.get(line.order_line_id, 0) + line.quantity
         return quantities, sum(refunds.mapped("delivery_amount")), sum(refunds.mapped("amount_total"))
 
+    def _overpaid_left(self):
+        """What the buyer paid over the order's total and no refund gives back yet."""
+        self.ensure_one()
+        refunds = self.sudo().refund_ids.filtered(lambda r: r.state in ("to_confirm", "sending", "done"))
+        overpaid = self.paid_amount - self.total_to_pay - sum(refunds.mapped("overpaid_amount"))
+        return max(self.currency_id.round(overpaid), 0.0)
+
     def action_open_refunds(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("allegro_connector.action_allegro_refund")

@@ -72,6 +72,9 @@ class AllegroRefund(models.Model):
     delivery_amount = fields.Monetary(
         "Delivery cost refunded", readonly=True,
         help="Refunded when the buyer gives back everything, as the law requires.")
+    overpaid_amount = fields.Monetary(
+        "Overpayment refunded", readonly=True,
+        help="What the buyer paid over the order's total, given back: never invoiced, so on no credit note.")
     amount_total = fields.Monetary("Total", compute="_compute_amount_total", store=True)
     customer_return_ref = fields.Char(
         "Allegro return ID", readonly=True, index="btree_not_null",
@@ -119,20 +122,22 @@ class AllegroRefund(models.Model):
         for refund in self:
             refund.reason_label = labels.get(refund.reason, refund.reason)
 
-    @api.depends("line_ids.amount", "delivery_amount")
+    @api.depends("line_ids.amount", "delivery_amount", "overpaid_amount")
     def _compute_amount_total(self):
         for refund in self:
-            refund.amount_total = sum(refund.line_ids.mapped("amount")) + refund.delivery_amount
+            refund.amount_total = sum(refund.line_ids.mapped("amount")) + refund.delivery_amount \
+                + refund.overpaid_amount
 
     # ------------------------------------------------------------------
     # Preparing
     # ------------------------------------------------------------------
 
     @api.model
-    def _prepare(self, order, quantities, *, reason, delivery=False, customer_return_ref=False):
+    def _prepare(self, order, quantities, *, reason, delivery=False, overpaid=0.0, customer_return_ref=False):
         """Record the refund of ``quantities`` (``{allegro.order.line id: quantity}``) of ``order``,
-        and of its delivery cost with ``delivery``, then make its credit note and follow the shop's
-        policy (sent at once, or left for a person to confirm). Returns the refund.
+        of its delivery cost with ``delivery`` and of ``overpaid`` (money paid over its total), then
+        make its credit note and follow the shop's policy (sent at once, or left for a person to
+        confirm). Returns the refund.
 
         Never more than the buyer paid and is left to refund: a clear UserError otherwise. The caller
         needs to read the order (the connector's own calls run as superuser)."""
@@ -177,9 +182,20 @@ class AllegroRefund(models.Model):
                 raise UserError(self.env._("The delivery cost of %(order)s is refunded already, or there was none.",
                                            order=order.display_name))
         currency = order.currency_id
-        total = sum(currency.round(line.unit_price * quantity) for line, quantity in lines) + delivery_amount
+        overpaid = currency.round(overpaid or 0.0)
+        if float_compare(overpaid, 0.0, precision_rounding=currency.rounding) < 0:
+            raise UserError(self.env._("An overpayment to refund cannot be negative."))
+        overpaid_left = order._overpaid_left()
+        if float_compare(overpaid, overpaid_left, precision_rounding=currency.rounding) > 0:
+            raise UserError(self.env._(
+                "The buyer of %(order)s overpaid %(left)s %(currency)s that is not refunded yet: %(amount)s "
+                "%(currency)s is more.", order=order.display_name, currency=currency.name,
+                left=float_repr(overpaid_left, currency.decimal_places),
+                amount=float_repr(overpaid, currency.decimal_places)))
+        total = sum(currency.round(line.unit_price * quantity) for line, quantity in lines) + delivery_amount \
+            + overpaid
         if currency.is_zero(total):
-            raise UserError(self.env._("Nothing to refund: choose items or the delivery cost."))
+            raise UserError(self.env._("Nothing to refund: choose items, the delivery cost or an overpayment."))
         left = order.paid_amount - refunded_total
         if float_compare(total, left, precision_rounding=currency.rounding) > 0:
             raise UserError(self.env._(
@@ -196,6 +212,7 @@ class AllegroRefund(models.Model):
             "line_ids": [Command.create({"order_line_id": line.id, "quantity": quantity})
                          for line, quantity in lines],
             "delivery_amount": delivery_amount,
+            "overpaid_amount": overpaid,
             "customer_return_ref": customer_return_ref or False,
         })
         refund = refund.with_context(lang=refund.shop_id._allegro_lang())
@@ -229,6 +246,9 @@ class AllegroRefund(models.Model):
         the refund says so."""
         self.ensure_one()
         order = self.order_id
+        if not self.line_ids and not self.delivery_amount:
+            self.message = self.env._("No credit note: an overpayment was never invoiced.")
+            return self.env["account.move"]
         sale_lines = self.line_ids.order_line_id.sale_line_id
         invoices = order._invoices().filtered(lambda m: m.move_type == "out_invoice" and m.state == "posted")
         invoice = invoices.filtered(lambda m: sale_lines <= m.invoice_line_ids.sale_line_ids)[-1:] if sale_lines \
@@ -261,7 +281,7 @@ class AllegroRefund(models.Model):
         credit.write({"invoice_line_ids": commands})
         self.credit_note_id = credit
         message = False
-        if credit.currency_id.compare_amounts(credit.amount_total, self.amount_total):
+        if credit.currency_id.compare_amounts(credit.amount_total, self.amount_total - self.overpaid_amount):
             message = self.env._(
                 "The credit note's total (%(credit)s) differs from the refund: check it before it is posted.",
                 credit=float_repr(credit.amount_total, credit.currency_id.decimal_places))
@@ -364,14 +384,14 @@ class AllegroRefund(models.Model):
     def _request(self, client):
         order = self.order_id
         currency = self.currency_id
-        delivery = None
-        if self.delivery_amount:
-            delivery = {"amount": float_repr(self.delivery_amount, currency.decimal_places),
-                        "currency": currency.name}
+        def price(amount):
+            return {"amount": float_repr(amount, currency.decimal_places), "currency": currency.name} \
+                if amount else None
+
         return client.create_refund(
             self.command_ref, order.payment_ref, order.allegro_ref, self.reason,
             line_items=[{"id": line.order_line_id.allegro_ref, "quantity": line.quantity} for line in self.line_ids],
-            delivery=delivery)
+            delivery=price(self.delivery_amount), overpaid=price(self.overpaid_amount))
 
     def _find_on_allegro(self, client):
         """The refund an earlier attempt made, or None: Allegro's refunds do not show the request's id, so
@@ -420,7 +440,8 @@ class AllegroRefund(models.Model):
             shop = refund.shop_id.sudo()
             journal = shop.payment_journal_id
             # A shop booking its wallet gets the refund from Allegro's own operation, matched to the credit note.
-            if not journal or shop.book_allegro_money or credit.state != "posted" or credit.payment_state not in ("not_paid", "partial"):
+            if not journal or shop.book_allegro_money or credit.state != "posted" \
+                    or credit.payment_state not in ("not_paid", "partial"):
                 continue
             self.env["account.payment.register"].with_context(
                 active_model="account.move", active_ids=credit.ids

@@ -37,7 +37,7 @@ class TestRefunds(AllegroEmulatorCase):
         self.assertEqual(invoice.state, "posted")
         return order
 
-    def refund_in_wizard(self, order, user, quantities, reason=None, delivery=None):
+    def refund_in_wizard(self, order, user, quantities, reason=None, delivery=None, overpaid=None):
         """The Refund action of the order, as ``user`` fills it in: ``quantities`` by item position."""
         action = order.with_user(user).action_refund()
         with Form(self.env[action["res_model"]].with_user(user).with_context(action["context"])) as wizard:
@@ -45,6 +45,8 @@ class TestRefunds(AllegroEmulatorCase):
                 wizard.reason = reason
             if delivery is not None:
                 wizard.delivery = delivery
+            if overpaid is not None:
+                wizard.overpaid = overpaid
             for index, quantity in quantities.items():
                 with wizard.line_ids.edit(index) as line:
                     line.quantity = quantity
@@ -168,6 +170,27 @@ class TestRefunds(AllegroEmulatorCase):
         self.send_updates()
         self.assertEqual(refunds.mapped("state"), ["done", "done"], refunds.mapped("message"))
         self.assertEqual(len(self.posts(REFUNDS)), 2)
+
+    def test_an_overpayment_is_refunded_once_and_never_more(self):
+        form = self.emulator.add_order(**PAID, lineItems=items((0, 1)), delivery=DELIVERY)
+        self.emulator.overpay(form["id"], "10.00")
+        self.import_orders(self.shop)
+        order = self.allegro_order(self.shop, form["id"])
+        self.assertAlmostEqual(order.paid_amount - order.total_to_pay, 10.0, places=2)
+        with self.assertRaisesRegex(UserError, "overpaid 10.00 PLN"):
+            self.refund_in_wizard(order, self.seller, {}, reason="OVERPAID", overpaid=10.01)
+        refund = self.refund_in_wizard(order, self.seller, {}, reason="OVERPAID")
+        self.assertEqual(refund.amount_total, 10.0, "the wizard offers what was overpaid")
+        self.assertFalse(refund.credit_note_id, "an overpayment was never invoiced")
+        refund.with_user(self.billing).action_confirm()
+        self.send_updates()
+        self.assertEqual(refund.state, "done", refund.message)
+        [sent] = self.emulator.refunds
+        self.assertEqual(sent["overpaid"]["value"], {"amount": "10.00", "currency": "PLN"})
+        self.assertNotIn("lineItems", sent)
+        self.assertFalse(order._overpaid_left(), "the wizard offers no overpayment any more")
+        with self.assertRaisesRegex(UserError, "overpaid 0.00 PLN"):
+            self.env["allegro.refund"].with_user(self.seller)._prepare(order, {}, reason="OVERPAID", overpaid=1.0)
 
     def test_a_cancelled_paid_order_is_refunded_in_full(self):
         self.shop.invoice_policy = "never"

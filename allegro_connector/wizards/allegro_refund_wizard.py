@@ -17,6 +17,8 @@ class AllegroRefundWizard(models.TransientModel):
     delivery = fields.Boolean("Refund the delivery cost")
     delivery_left = fields.Monetary("Delivery cost left to refund", compute="_compute_left")
     paid_left = fields.Monetary("Left of the payment", compute="_compute_left")
+    overpaid_left = fields.Monetary("Overpayment left to refund", compute="_compute_left")
+    overpaid = fields.Monetary("Overpayment to refund")
     amount_total = fields.Monetary("Refund", compute="_compute_amount_total")
 
     @api.model
@@ -42,18 +44,24 @@ class AllegroRefundWizard(models.TransientModel):
             _quantities, delivery, total = wizard.order_id._refunded() if wizard.order_id else ({}, 0, 0)
             wizard.delivery_left = max(wizard.order_id.delivery_cost - delivery, 0)
             wizard.paid_left = max(wizard.order_id.paid_amount - total, 0)
+            wizard.overpaid_left = wizard.order_id._overpaid_left() if wizard.order_id else 0
 
-    @api.depends("line_ids.quantity", "delivery", "delivery_left")
+    @api.depends("line_ids.quantity", "delivery", "delivery_left", "overpaid")
     def _compute_amount_total(self):
         for wizard in self:
             wizard.amount_total = sum(line.unit_price * line.quantity for line in wizard.line_ids) + (
-                wizard.delivery_left if wizard.delivery else 0)
+                wizard.delivery_left if wizard.delivery else 0) + wizard.overpaid
+
+    @api.onchange("reason")
+    def _onchange_reason(self):
+        if self.reason == "OVERPAID" and not self.overpaid:
+            self.overpaid = self.overpaid_left
 
     def action_refund(self):
         self.ensure_one()
         refund = self.env["allegro.refund"]._prepare(
             self.order_id, {line.order_line_id.id: line.quantity for line in self.line_ids if line.quantity},
-            reason=self.reason, delivery=self.delivery)
+            reason=self.reason, delivery=self.delivery, overpaid=self.overpaid)
         return {"type": "ir.actions.act_window", "res_model": "allegro.refund", "res_id": refund.id,
                 "view_mode": "form"}
 

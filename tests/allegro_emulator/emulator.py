@@ -204,6 +204,10 @@ class AllegroEmulator:
         """FILLED_IN (or BOUGHT) -> READY_FOR_PROCESSING; returns the order."""
         return self._change(self.store.pay, order_id)
 
+    def overpay(self, order_id, extra):
+        """The buyer of a paid order paid ``extra`` more than its total."""
+        return self._change(self.store.overpay, order_id, extra)
+
     def edit_delivery_address(self, order_id, **fields):
         return self._change(self.store.edit_delivery_address, order_id, fields)
 

@@ -8,9 +8,10 @@ a new revision and updatedAt and one journal event, like Allegro's.
 
 import bisect
 from datetime import timedelta
+from decimal import Decimal
 
 from . import catalogue
-from .common import deep_merge, iso, new_revision, utcnow
+from .common import deep_merge, iso, new_revision, price, utcnow
 from .offer_book import OfferBook
 from .generator import UNPAID, OrderFactory, hints_from, recompute_total
 from .returns import ReturnsDesk
@@ -125,6 +126,15 @@ class Store:
         order["payment"].update(finishedAt=iso(utcnow()), paidAmount=dict(order["summary"]["totalToPay"]))
         order["status"] = "READY_FOR_PROCESSING"
         return self.emit(order, "READY_FOR_PROCESSING")
+
+    def overpay(self, order_id, extra):
+        """The buyer paid ``extra`` more than the order's total (a paid order)."""
+        order = self.order(order_id)
+        if not (order.get("payment") or {}).get("finishedAt"):
+            raise ValueError("order %s is not paid" % order_id)
+        total = order["summary"]["totalToPay"]
+        order["payment"]["paidAmount"] = price(Decimal(total["amount"]) + Decimal(str(extra)), total["currency"])
+        return self.emit(order, "BUYER_MODIFIED")
 
     def edit_delivery_address(self, order_id, fields):
         order = self.order(order_id)
