@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, split_every
+from odoo.tools import split_every
 
 from ..allegro_api import errors as api_errors
 from ..allegro_api.params import parse_timestamp
@@ -200,9 +200,7 @@ class AllegroCustomerReturn(models.Model):
         """Hold the shop's returns until the next commit; a lock of their own,
         so that reading returns never waits for the order import or the seller
         editing the shop."""
-        # An advisory lock is not something the ORM offers.
-        shop.env.cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", LOCK_KEY, shop.id))
-        if not shop.env.cr.fetchone()[0]:
+        if not shop._hold_work_lock(LOCK_KEY):
             raise ReturnsTakenOver()
         shop.invalidate_recordset(["return_cursor"])
 

@@ -54,8 +54,7 @@ class AllegroMessageReader(models.AbstractModel):
     @api.model
     def _lock(self, shop):
         """Hold the shop's message reading until the next commit."""
-        shop.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, shop.id))
-        if not shop.env.cr.fetchone()[0]:
+        if not shop._hold_work_lock(LOCK_NAMESPACE):
             raise MessagesTakenOver()
         shop.invalidate_recordset(["message_position"])
 

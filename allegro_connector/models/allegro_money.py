@@ -61,8 +61,7 @@ class AllegroMoney(models.AbstractModel):
 
     @api.model
     def _lock(self, shop):
-        self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (MONEY_LOCK, shop.id))
-        return self.env.cr.fetchone()[0]
+        return shop._hold_work_lock(MONEY_LOCK)
 
     @api.model
     def _commit(self, shop, started, slice_seconds):

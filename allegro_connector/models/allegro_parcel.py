@@ -15,6 +15,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import COMMAND_EXISTS
 from ..const import CHANNEL_UPDATES, KEY_PARCEL
+from .allegro_update import queued_job_record
 
 _logger = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ class AllegroParcel(models.Model):
                 eta=eta,
                 description=self.env._("Allegro: parcel for %(picking)s", picking=parcel.picking_id.display_name),
             ), job)()
-            record = queued.db_record() if hasattr(queued, "db_record") else queued
+            record = queued_job_record(queued)
             parcel.job_id = record
 
     def _create_job(self):

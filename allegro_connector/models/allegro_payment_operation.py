@@ -253,12 +253,11 @@ class AllegroPaymentOperation(models.Model):
     @api.model
     def _wallet_balances(self, shop):
         """Allegro's balance per currency: the latest operation's of each wallet, summed."""
-        latest = {}
-        for operation in self.search([("shop_id", "=", shop.id), ("wallet_type", "in", ("AVAILABLE", False))],
-                                     order="occurred_at, id desc"):
-            # An instant's operations are stored newest first: the last one read here is the latest.
-            latest[(operation.currency_id, operation.wallet_operator)] = operation.balance_after
+        domain = [("shop_id", "=", shop.id), ("wallet_type", "in", ("AVAILABLE", False)), ("occurred_at", "!=", False)]
         balances = defaultdict(float)
-        for (currency, _operator), balance in latest.items():
-            balances[currency] += balance
+        for currency, operator in self._read_group(domain, ["currency_id", "wallet_operator"]):
+            # An instant's operations are stored newest first: of the latest instant, the lowest id.
+            latest = self.search(domain + [("currency_id", "=", currency.id), ("wallet_operator", "=", operator)],
+                                 order="occurred_at desc, id", limit=1)
+            balances[currency] += latest.balance_after
         return balances

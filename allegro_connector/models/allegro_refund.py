@@ -13,6 +13,7 @@ from ..allegro_api import errors as api_errors
 from ..allegro_api.params import parse_timestamp
 from ..const import CHANNEL_UPDATES, KEY_REFUND, REFUND_REASONS
 from .allegro_rights import ALLEGRO_MANAGER, ALLEGRO_USER, BILLING, check_any_group
+from .allegro_update import MAX_ATTEMPTS, _retry_seconds, queued_job_record
 
 _logger = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ FOLLOW_BATCH = 100
 # Who confirms refunds, makes their credit notes and sees them.
 CONFIRMER_GROUPS = (BILLING, ALLEGRO_MANAGER)
 CONFIRMERS = ",".join(CONFIRMER_GROUPS)
-# Attempts of the sending job (Allegro busy, down or not answering).
-MAX_ATTEMPTS = 12
 # A refund found on Allegro after a lost answer was made after its confirmation; the two clocks may differ a little.
 CLOCK_SKEW = timedelta(minutes=10)
 
@@ -352,7 +351,7 @@ class AllegroRefund(models.Model):
                 channel=CHANNEL_UPDATES, identity_key=KEY_REFUND % refund.id, max_retries=MAX_ATTEMPTS,
                 description=self.env._("Allegro: %(refund)s", refund=refund.display_name),
             )._send_job()
-            refund.job_id = job.db_record() if hasattr(job, "db_record") else job
+            refund.job_id = queued_job_record(job)
 
     def _send_job(self):
         """The job of one refund: ask Allegro once. A repeat (a retry after a lost answer, a worker that
@@ -372,7 +371,7 @@ class AllegroRefund(models.Model):
         except api_errors.AllegroError as error:
             text = refund.shop_id._allegro_error_text(error)
             if error.retryable:
-                raise RetryableJobError(text, seconds=retry_seconds(error)) from error
+                raise RetryableJobError(text, seconds=_retry_seconds(error)) from error
             refund._record_refusal(text)
             return text
         except ValueError as error:  # what the client refuses to send
@@ -516,8 +515,3 @@ class AllegroRefundLine(models.Model):
             line.amount = line.currency_id.round(line.order_line_id.unit_price * line.quantity) \
                 if line.currency_id else line.order_line_id.unit_price * line.quantity
 
-
-def retry_seconds(error):
-    """The wait Allegro asked for (Retry-After), None when it did not say."""
-    retry_after = getattr(error, "retry_after", None)
-    return max(1, int(float(retry_after))) if retry_after else None

@@ -8,7 +8,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..allegro_api import errors as api_errors
 from ..allegro_api.client import CLAIM_EXISTS
 from ..const import CHANNEL_UPDATES, CLAIM_STATES_OF, CLAIM_WINDOW_DAYS, CLAIMABLE_REFUND_REASONS, KEY_REFUND_CLAIM
-from .allegro_refund import retry_seconds
+from .allegro_update import MAX_ATTEMPTS, _retry_seconds, queued_job_record
 
 _logger = logging.getLogger(__name__)
 
@@ -20,7 +20,6 @@ CLAIM_STATES = [
     ("cancelled", "Cancelled"),
     ("expired", "Too late"),
 ]
-MAX_ATTEMPTS = 12
 # Claims whose status is read per run of the scheduled action; the rest wait for the next.
 FOLLOW_BATCH = 100
 
@@ -106,7 +105,7 @@ class AllegroRefundClaim(models.Model):
                 channel=CHANNEL_UPDATES, identity_key=KEY_REFUND_CLAIM % claim.id, max_retries=MAX_ATTEMPTS,
                 description=self.env._("Allegro: commission claim for %(item)s", item=claim.offer_name),
             )._file_job()
-            claim.job_id = job.db_record() if hasattr(job, "db_record") else job
+            claim.job_id = queued_job_record(job)
 
     def _file_job(self):
         """File the claim once. A repeat (a lost answer, a worker that died) looks for it on Allegro
@@ -142,7 +141,7 @@ class AllegroRefundClaim(models.Model):
         except api_errors.AllegroError as error:
             text = claim.shop_id._allegro_error_text(error)
             if error.retryable:
-                raise RetryableJobError(text, seconds=retry_seconds(error)) from error
+                raise RetryableJobError(text, seconds=_retry_seconds(error)) from error
             claim.write({"state": "refused", "message": text})
             return text
         return claim.env._("Claim filed on Allegro: %(ref)s", ref=claim.claim_ref)

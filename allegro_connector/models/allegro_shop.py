@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from ..allegro_api import (
     DEFAULT_API_URL,
@@ -732,6 +733,15 @@ class AllegroShop(models.Model):
         self.ensure_one()
         shop = self._in_allegro_lang()
         shop.env["allegro.offer.sync"]._send_stock(shop)
+
+    def _hold_work_lock(self, key):
+        """Whether this transaction now holds, until its commit, the shop's lock of one kind of work
+        (``key``: reading returns, messages or money): two workers never do it at once, and none
+        holds the shop's row, which the order import and the seller editing the shop lock. An
+        advisory lock, which the ORM does not offer."""
+        self.ensure_one()
+        self.env.cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", key, self.id))
+        return self.env.cr.fetchone()[0]
 
     def _job_read_offer_events(self):
         self.ensure_one()

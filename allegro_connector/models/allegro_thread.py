@@ -21,7 +21,7 @@ from ..allegro_api import errors as api_errors
 from ..allegro_api.params import parse_timestamp
 from ..const import CHANNEL_MESSAGES, KEY_MESSAGE
 from .allegro_rights import ALLEGRO_USER, check_group
-from .allegro_update import MAX_ATTEMPTS, _retry_seconds
+from .allegro_update import MAX_ATTEMPTS, _retry_seconds, queued_job_record
 
 _logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class AllegroMessage(models.Model):
                 channel=CHANNEL_MESSAGES, identity_key=KEY_MESSAGE % message.id, max_retries=MAX_ATTEMPTS, eta=eta,
                 description=self.env._("Allegro: message to %(buyer)s", buyer=message.buyer_login or ""),
             )._send_job()
-            record = job.db_record() if hasattr(job, "db_record") else job
+            record = queued_job_record(job)
             message.sudo().job_id = record
 
     def _send_job(self):

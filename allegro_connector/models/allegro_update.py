@@ -40,6 +40,12 @@ COMMAND_RECHECK_DELAY = timedelta(seconds=10)
 ORDER_BUSY_RETRY = 5
 
 
+
+def queued_job_record(job):
+    """The queue.job of what ``with_delay()`` gave back: a Job when queued now, the existing
+    queue.job when one with the same identity key was waiting."""
+    return job.db_record() if hasattr(job, "db_record") else job
+
 class StaleRevision(UserError):
     """Allegro has a newer version of the order than the one the update was based on."""
 
@@ -287,9 +293,7 @@ class AllegroUpdate(models.Model):
                 description=self.env._("Allegro: %(update)s", update=update.display_name),
             )
             job = delayed._send_offer_job() if update.kind in OFFER_COMMANDS else delayed._send_job()
-            # A Job when queued now, the existing queue.job when one was waiting.
-            record = job.db_record() if hasattr(job, "db_record") else job
-            update.sudo().job_id = record
+            update.sudo().job_id = queued_job_record(job)
 
     def _cancel(self, reason):
         self.sudo().write({"state": "cancelled", "last_error": reason})
